@@ -1,0 +1,16 @@
+//! uplink: keeps a Linux router online across several internet lines.
+//!
+//! The crate reads top-down along the data flow:
+//! [`config`] -> [`core`] (pure line state, selection, desired state) ->
+//! [`reconcile`] (diff desired against the kernel) -> [`system`] (netlink, nft drivers),
+//! with [`probe`] feeding ICMP evidence and [`daemon`] owning the event loop.
+
+pub mod config;
+pub mod core;
+pub mod daemon;
+#[cfg(feature = "lab")]
+pub mod lab;
+pub mod netns;
+pub mod probe;
+pub mod reconcile;
+pub mod system;

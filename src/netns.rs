@@ -19,10 +19,7 @@ pub enum NetnsError {
         detail: String,
     },
     #[error("netns {ns}: cannot enter: {source}")]
-    Enter {
-        ns: String,
-        source: std::io::Error,
-    },
+    Enter { ns: String, source: std::io::Error },
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -1,1 +1,11 @@
-//! core (in progress)
+//! The pure core: line state machines, selection of the active line(s), and the desired
+//! kernel state. No I/O and no clock: every function takes the time it should assume.
+
+pub mod desired;
+pub mod line;
+pub mod owned;
+pub mod select;
+
+pub use desired::{desired_state, Desired, NextHop, Route, Rule, RuleMatch};
+pub use line::{Health, LineState, LinkFacts, Transition};
+pub use select::{select, Candidate, Selection, SelectionBasis};

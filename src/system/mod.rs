@@ -1,1 +1,9 @@
-//! system (in progress)
+//! Drivers that touch the kernel: rtnetlink for routes, rules and link facts, and `nft`
+//! for our nftables table. Each implements a small trait from [`crate::reconcile`].
+
+pub mod convert;
+pub mod netlink;
+pub mod nft;
+
+pub use netlink::{monitor as netlink_monitor, KernelChange, Netlink, NetlinkError};
+pub use nft::{monitor as nft_monitor, Nft, NftError};

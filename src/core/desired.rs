@@ -1,0 +1,225 @@
+//! The desired kernel state as a value: routes, rules and the nft ruleset that the
+//! reconciler makes the kernel hold.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use super::owned::*;
+use super::select::Selection;
+use super::LinkFacts;
+use crate::config::Uplink;
+
+/// One next hop of a default route.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NextHop {
+    pub ifindex: u32,
+    /// `None` on a point-to-point device: the route is `dev X scope link`.
+    pub gateway: Option<Ipv4Addr>,
+    /// Multipath weight (1..=256); 1 for a single path.
+    pub weight: u32,
+}
+
+/// An IPv4 default route in one of our tables; one per table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Route {
+    pub table: u32,
+    /// Sorted; more than one makes a multipath route.
+    pub nexthops: Vec<NextHop>,
+}
+
+/// What an ip rule matches.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleMatch {
+    All,
+    FwMark { mark: u32, mask: u32 },
+    From(Ipv4Addr),
+}
+
+/// An IPv4 ip rule we own: match, then look up `table`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rule {
+    pub priority: u32,
+    pub matcher: RuleMatch,
+    pub table: u32,
+    /// `suppress_prefixlength N`: ignore results with a prefix this short or shorter.
+    pub suppress_prefixlen: Option<u32>,
+}
+
+/// Everything uplink wants the kernel to hold, sorted so equal states compare equal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Desired {
+    pub routes: Vec<Route>,
+    pub rules: Vec<Rule>,
+    /// The full `table inet uplink { ... }` definition.
+    pub nft: String,
+}
+
+/// Builds the desired state from the configured lines, their link facts (same order) and
+/// the selection.
+pub fn desired_state(
+    uplinks: &[Uplink],
+    links: &[Option<&LinkFacts>],
+    selection: &Selection,
+) -> Desired {
+    let mut routes = line_routes(uplinks, links);
+    if let Some(active) = active_route(uplinks, links, selection) {
+        routes.push(active);
+    }
+    routes.sort();
+    let mut rules = fixed_rules(uplinks.len());
+    rules.extend(source_rules(links));
+    rules.sort();
+    Desired {
+        routes,
+        rules,
+        nft: nft_ruleset(uplinks),
+    }
+}
+
+fn next_hop(uplink: &Uplink, link: &LinkFacts, weight: u32) -> NextHop {
+    NextHop {
+        ifindex: link.ifindex,
+        gateway: uplink.gateway,
+        weight,
+    }
+}
+
+/// Each line's own table holds its default route while its link is usable, whether or not
+/// the line is active: probes need it to leave through that line.
+fn line_routes(uplinks: &[Uplink], links: &[Option<&LinkFacts>]) -> Vec<Route> {
+    usable_links(uplinks, links)
+        .map(|(i, uplink, link)| Route {
+            table: line_table(i),
+            nexthops: vec![next_hop(uplink, link, 1)],
+        })
+        .collect()
+}
+
+fn usable_links<'a>(
+    uplinks: &'a [Uplink],
+    links: &'a [Option<&'a LinkFacts>],
+) -> impl Iterator<Item = (usize, &'a Uplink, &'a LinkFacts)> {
+    uplinks
+        .iter()
+        .zip(links)
+        .enumerate()
+        .filter_map(|(i, (u, l))| l.filter(|l| l.usable()).map(|l| (i, u, l)))
+}
+
+fn active_route(
+    uplinks: &[Uplink],
+    links: &[Option<&LinkFacts>],
+    selection: &Selection,
+) -> Option<Route> {
+    let single = selection.members.len() == 1;
+    let mut nexthops: Vec<NextHop> = usable_links(uplinks, links)
+        .filter_map(|(i, uplink, link)| {
+            let &(_, weight) = selection.members.iter().find(|(m, _)| *m == i)?;
+            Some(next_hop(uplink, link, if single { 1 } else { weight }))
+        })
+        .collect();
+    nexthops.sort();
+    (!nexthops.is_empty()).then_some(Route {
+        table: TABLE_ACTIVE,
+        nexthops,
+    })
+}
+
+/// Rules that exist whatever the line states: an empty table simply falls through.
+fn fixed_rules(lines: usize) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = (0..lines)
+        .map(|i| Rule {
+            priority: PRIO_MARK_BASE + i as u32,
+            matcher: RuleMatch::FwMark {
+                mark: line_mark(i),
+                mask: MARK_MASK,
+            },
+            table: line_table(i),
+            suppress_prefixlen: None,
+        })
+        .collect();
+    rules.push(Rule {
+        priority: PRIO_SUPPRESS_MAIN,
+        matcher: RuleMatch::All,
+        table: libc::RT_TABLE_MAIN as u32,
+        suppress_prefixlen: Some(0),
+    });
+    rules.push(Rule {
+        priority: PRIO_ACTIVE,
+        matcher: RuleMatch::All,
+        table: TABLE_ACTIVE,
+        suppress_prefixlen: None,
+    });
+    rules
+}
+
+fn source_rules(links: &[Option<&LinkFacts>]) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for (i, link) in links.iter().enumerate() {
+        for addr in link.map(|l| l.addrs.as_slice()).unwrap_or_default() {
+            rules.push(Rule {
+                priority: PRIO_SOURCE_BASE + i as u32,
+                matcher: RuleMatch::From(*addr),
+                table: line_table(i),
+                suppress_prefixlen: None,
+            });
+        }
+    }
+    rules
+}
+
+/// The whole table, always present (empty chain when nothing is masqueraded) so that its
+/// disappearance, e.g. `nft flush ruleset`, is noticed and repaired.
+fn nft_ruleset(uplinks: &[Uplink]) -> String {
+    let mut out = format!("table inet {NFT_TABLE} {{\n");
+    out += "\tchain postrouting {\n";
+    // After fw4's srcnat (100): its own masquerade, if any, keeps precedence.
+    out += "\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n";
+    for uplink in uplinks.iter().filter(|u| u.masquerade) {
+        out += &format!(
+            "\t\toifname \"{}\" masquerade comment \"uplink {}\"\n",
+            uplink.device, uplink.name
+        );
+    }
+    out += "\t}\n}\n";
+    out
+}
+
+impl fmt::Display for NextHop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(gw) = self.gateway {
+            write!(f, "via {gw} ")?;
+        }
+        write!(f, "ifindex {} weight {}", self.ifindex, self.weight)
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "default table {} proto {ROUTE_PROTOCOL}", self.table)?;
+        for hop in &self.nexthops {
+            write!(f, " nexthop {hop}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.priority)?;
+        match self.matcher {
+            RuleMatch::All => write!(f, "from all")?,
+            RuleMatch::FwMark { mark, mask } => write!(f, "from all fwmark {mark:#x}/{mask:#x}")?,
+            RuleMatch::From(addr) => write!(f, "from {addr}")?,
+        }
+        write!(f, " lookup {}", self.table)?;
+        if let Some(len) = self.suppress_prefixlen {
+            write!(f, " suppress_prefixlength {len}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "desired_tests.rs"]
+mod tests;

@@ -1,0 +1,137 @@
+use super::*;
+use crate::config::Probe;
+use crate::core::select::SelectionBasis;
+
+fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) -> Uplink {
+    Uplink {
+        name: name.into(),
+        device: device.into(),
+        gateway: gateway.map(Ipv4Addr::from),
+        metric: 100,
+        weight: 1,
+        masquerade,
+        probe: Probe::default_timing(),
+    }
+}
+
+fn link(ifindex: u32, addr: [u8; 4], carrier: bool) -> LinkFacts {
+    LinkFacts {
+        ifindex,
+        admin_up: true,
+        carrier,
+        addrs: vec![Ipv4Addr::from(addr)],
+    }
+}
+
+fn two_lines() -> Vec<Uplink> {
+    vec![
+        uplink("main", "ppp0", None, false),
+        uplink("backup", "wan2", Some([198, 51, 100, 1]), true),
+    ]
+}
+
+fn selection(members: Vec<(usize, u32)>) -> Selection {
+    Selection {
+        members,
+        basis: SelectionBasis::Healthy,
+    }
+}
+
+#[test]
+fn both_lines_usable_main_active() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    );
+    let d = desired_state(
+        &two_lines(),
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(0, 1)]),
+    );
+    let shown: Vec<String> = d.routes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "default table 7700 proto 197 nexthop ifindex 5 weight 1",
+            "default table 7701 proto 197 nexthop ifindex 5 weight 1",
+            "default table 7702 proto 197 nexthop via 198.51.100.1 ifindex 6 weight 1",
+        ]
+    );
+    let rules: Vec<String> = d.rules.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        rules,
+        [
+            "7710: from all fwmark 0x10000/0xff0000 lookup 7701",
+            "7711: from all fwmark 0x20000/0xff0000 lookup 7702",
+            "7750: from all lookup 254 suppress_prefixlength 0",
+            "7760: from 192.0.2.2 lookup 7701",
+            "7761: from 198.51.100.2 lookup 7702",
+            "7990: from all lookup 7700",
+        ]
+    );
+    assert!(d
+        .nft
+        .contains("oifname \"wan2\" masquerade comment \"uplink backup\""));
+    assert!(!d.nft.contains("ppp0"));
+}
+
+#[test]
+fn line_without_carrier_has_no_route_and_is_not_active() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], false),
+        link(6, [198, 51, 100, 2], true),
+    );
+    // Even if selection named it, an unusable link never gets a route.
+    let d = desired_state(
+        &two_lines(),
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(0, 1)]),
+    );
+    assert_eq!(d.routes.len(), 1);
+    assert_eq!(d.routes[0].table, line_table(1));
+}
+
+#[test]
+fn equal_metric_members_make_a_weighted_multipath_route() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    );
+    let sel = selection(vec![(0, 3), (1, 1)]);
+    let d = desired_state(&two_lines(), &[Some(&l0), Some(&l1)], &sel);
+    let active = d.routes.iter().find(|r| r.table == TABLE_ACTIVE).unwrap();
+    assert_eq!(active.nexthops.len(), 2);
+    assert_eq!(active.nexthops[0].weight, 3);
+    assert_eq!(active.nexthops[1].weight, 1);
+}
+
+#[test]
+fn nothing_selected_leaves_active_table_empty_but_keeps_rules() {
+    let d = desired_state(&two_lines(), &[None, None], &selection(vec![]));
+    assert!(d.routes.is_empty());
+    assert_eq!(
+        d.rules.len(),
+        4,
+        "mark rules, suppress and active rule stay"
+    );
+    assert!(d.nft.starts_with("table inet uplink {"));
+}
+
+#[test]
+fn desired_state_is_deterministic() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    );
+    let a = desired_state(
+        &two_lines(),
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(1, 1)]),
+    );
+    let b = desired_state(
+        &two_lines(),
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(1, 1)]),
+    );
+    assert_eq!(a, b);
+}

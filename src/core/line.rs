@@ -1,0 +1,300 @@
+//! The state machine of one line: link facts from netlink plus probe evidence, with
+//! time-based hysteresis, give `up` or `down`. Pure: time is always passed in.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use crate::config::Probe;
+
+/// How many recent probe outcomes per target feed the loss and rtt figures.
+const HISTORY: usize = 20;
+
+/// What the kernel tells about a line's device.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LinkFacts {
+    pub ifindex: u32,
+    /// `IFF_UP`: administratively up.
+    pub admin_up: bool,
+    /// `IFF_LOWER_UP`: carrier present (a veth whose peer is down has none).
+    pub carrier: bool,
+    /// IPv4 addresses on the device.
+    pub addrs: Vec<Ipv4Addr>,
+}
+
+impl LinkFacts {
+    /// Whether a default route via this device can carry traffic.
+    pub fn usable(&self) -> bool {
+        self.admin_up && self.carrier && !self.addrs.is_empty()
+    }
+
+    /// Why the link is not usable, for logs; `None` when it is.
+    fn fault(&self) -> Option<&'static str> {
+        match (self.admin_up, self.carrier, self.addrs.is_empty()) {
+            (false, _, _) => Some("link administratively down"),
+            (_, false, _) => Some("link lost carrier"),
+            (_, _, true) => Some("no IPv4 address on the device"),
+            _ => None,
+        }
+    }
+}
+
+/// The probe verdict, separate from link state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Probing (re)started and no verdict yet.
+    Pending,
+    Up,
+    Down,
+}
+
+/// A change of a line's public state, with the reason for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub up: bool,
+    pub reason: String,
+}
+
+impl fmt::Display for Transition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = if self.up { "up" } else { "down" };
+        write!(f, "{word}: {}", self.reason)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct TargetStats {
+    last_reply: Option<Instant>,
+    /// Recent outcomes, newest last: `Some(rtt)` answered, `None` lost.
+    history: VecDeque<Option<Duration>>,
+}
+
+/// One line's runtime state.
+#[derive(Debug, Clone)]
+pub struct LineState {
+    timing: Probe,
+    link: Option<LinkFacts>,
+    health: Health,
+    probing_since: Instant,
+    good_since: Option<Instant>,
+    targets: Vec<TargetStats>,
+    up: bool,
+    since: Instant,
+    reason: String,
+}
+
+impl LineState {
+    /// A new line, not yet seen by netlink, down until proven otherwise.
+    pub fn new(timing: &Probe, now: Instant) -> Self {
+        LineState {
+            timing: timing.clone(),
+            link: None,
+            health: Health::Pending,
+            probing_since: now,
+            good_since: None,
+            targets: vec![TargetStats::default(); timing.targets.len()],
+            up: false,
+            since: now,
+            reason: "starting".into(),
+        }
+    }
+
+    /// Public state: usable link and (no targets, or probes good).
+    pub fn is_up(&self) -> bool {
+        self.up
+    }
+
+    /// When the public state last changed, and why.
+    pub fn since(&self) -> (Instant, &str) {
+        (self.since, &self.reason)
+    }
+
+    pub fn health(&self) -> Health {
+        self.health
+    }
+
+    pub fn link(&self) -> Option<&LinkFacts> {
+        self.link.as_ref()
+    }
+
+    /// Whether the link can carry a default route (the fallback when probes fail everywhere).
+    pub fn link_usable(&self) -> bool {
+        self.link.as_ref().is_some_and(LinkFacts::usable)
+    }
+
+    /// New facts from netlink (`None`: the device is gone). Losing the link is acted on at
+    /// once; regaining it restarts probing, so the line returns only once probes are good.
+    pub fn on_link(&mut self, facts: Option<LinkFacts>, now: Instant) -> Option<Transition> {
+        let was_usable = self.link_usable();
+        self.link = facts;
+        if was_usable && !self.link_usable() {
+            self.health = Health::Down;
+            self.good_since = None;
+        } else if !was_usable && self.link_usable() {
+            self.restart_probing(now);
+        }
+        self.evaluate(now)
+    }
+
+    fn restart_probing(&mut self, now: Instant) {
+        self.probing_since = now;
+        self.good_since = None;
+        for t in &mut self.targets {
+            t.last_reply = None;
+        }
+        if self.health != Health::Down {
+            self.health = Health::Pending;
+        }
+    }
+
+    /// A probe to target `target` was answered after `rtt` (`Some`) or lost (`None`).
+    pub fn on_probe(
+        &mut self,
+        target: usize,
+        rtt: Option<Duration>,
+        now: Instant,
+    ) -> Option<Transition> {
+        let Some(stats) = self.targets.get_mut(target) else {
+            return None;
+        };
+        if rtt.is_some() {
+            stats.last_reply = Some(now);
+        }
+        if stats.history.len() == HISTORY {
+            stats.history.pop_front();
+        }
+        stats.history.push_back(rtt);
+        self.evaluate(now)
+    }
+
+    /// Re-evaluates the state at `now` (call at [`LineState::next_deadline`]).
+    pub fn evaluate(&mut self, now: Instant) -> Option<Transition> {
+        self.update_health(now);
+        let (up, reason) = self.verdict(now);
+        if up == self.up {
+            return None;
+        }
+        self.up = up;
+        self.since = now;
+        self.reason = reason.clone();
+        Some(Transition { up, reason })
+    }
+
+    fn update_health(&mut self, now: Instant) {
+        if self.timing.targets.is_empty() || !self.link_usable() {
+            return;
+        }
+        let good = self.answering(now) >= self.timing.reliability;
+        if !good {
+            self.good_since = None;
+        } else if self.good_since.is_none() {
+            self.good_since = Some(now);
+        }
+        self.health = match self.health {
+            Health::Pending if good => Health::Up,
+            Health::Pending if now >= self.probing_since + self.timing.down_after => Health::Down,
+            Health::Up if !good => Health::Down,
+            Health::Down if self.good_for(now) >= self.timing.up_after => Health::Up,
+            unchanged => unchanged,
+        };
+    }
+
+    fn good_for(&self, now: Instant) -> Duration {
+        self.good_since
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
+    /// Targets that answered within the last `down_after`.
+    fn answering(&self, now: Instant) -> usize {
+        self.targets
+            .iter()
+            .filter(|t| {
+                t.last_reply
+                    .is_some_and(|at| now < at + self.timing.down_after)
+            })
+            .count()
+    }
+
+    fn verdict(&self, now: Instant) -> (bool, String) {
+        let Some(link) = &self.link else {
+            return (false, "device not found".into());
+        };
+        if let Some(fault) = link.fault() {
+            return (false, fault.into());
+        }
+        if self.timing.targets.is_empty() {
+            return (
+                true,
+                "link up (no probe targets: following link state)".into(),
+            );
+        }
+        let total = self.timing.targets.len();
+        let answering = self.answering(now);
+        let ms = |d: Duration| d.as_millis();
+        match self.health {
+            Health::Up => (
+                true,
+                format!(
+                    "{answering}/{total} targets answering for {} ms",
+                    ms(self.good_for(now))
+                ),
+            ),
+            Health::Down => (
+                false,
+                format!(
+                    "no reply from {}/{total} targets for {} ms",
+                    total - answering,
+                    ms(self.timing.down_after)
+                ),
+            ),
+            Health::Pending => (false, "waiting for the first probe replies".into()),
+        }
+    }
+
+    /// The next time at which the state can change without new evidence.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.timing.targets.is_empty() || !self.link_usable() {
+            return None;
+        }
+        let lapse = self.lapse_time();
+        match self.health {
+            Health::Pending => Some(self.probing_since + self.timing.down_after),
+            Health::Up => lapse,
+            Health::Down => {
+                let up_at = self.good_since.map(|s| s + self.timing.up_after);
+                [lapse, up_at].into_iter().flatten().min()
+            }
+        }
+    }
+
+    /// When the number of answering targets falls below `reliability`, absent new replies.
+    fn lapse_time(&self) -> Option<Instant> {
+        let mut replies: Vec<Instant> = self.targets.iter().filter_map(|t| t.last_reply).collect();
+        replies.sort_unstable_by(|a, b| b.cmp(a));
+        let nth = replies.get(self.timing.reliability.checked_sub(1)?)?;
+        Some(*nth + self.timing.down_after)
+    }
+
+    /// Mean round-trip time over recent answered probes.
+    pub fn rtt(&self) -> Option<Duration> {
+        let rtts: Vec<Duration> = self.outcomes().flatten().collect();
+        let count = u32::try_from(rtts.len()).ok().filter(|&n| n > 0)?;
+        Some(rtts.iter().sum::<Duration>() / count)
+    }
+
+    /// Share of recent probes lost, in percent.
+    pub fn loss_pct(&self) -> Option<f64> {
+        let total = self.outcomes().count();
+        let lost = self.outcomes().filter(Option::is_none).count();
+        (total > 0).then(|| 100.0 * lost as f64 / total as f64)
+    }
+
+    fn outcomes(&self) -> impl Iterator<Item = Option<Duration>> + '_ {
+        self.targets.iter().flat_map(|t| t.history.iter().copied())
+    }
+}
+
+#[cfg(test)]
+#[path = "line_tests.rs"]
+mod tests;

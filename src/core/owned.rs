@@ -1,0 +1,50 @@
+//! Numbers that mark kernel objects as ours. Everything uplink creates carries one of them,
+//! so start-up can adopt or remove leftovers and stop can remove exactly what it made,
+//! without ever touching routes, rules or tables that belong to someone else.
+
+use std::ops::RangeInclusive;
+
+/// Route protocol number on every route we add (`ip route show proto 197`).
+/// Unassigned in iproute2's `rt_protos` and by the kernel (`include/uapi/linux/rtnetlink.h`).
+pub const ROUTE_PROTOCOL: u8 = 197;
+
+/// The table holding the selected default route; consulted by the rule at [`PRIO_ACTIVE`].
+pub const TABLE_ACTIVE: u32 = 7700;
+
+/// At most this many lines: it bounds the table, mark and priority ranges below.
+pub const MAX_LINES: usize = 32;
+
+/// Every table id we own: the active table and one per line.
+pub const TABLES: RangeInclusive<u32> = TABLE_ACTIVE..=TABLE_ACTIVE + MAX_LINES as u32;
+
+/// Every rule priority we own. Lower runs first; `main` is at 32766, and OpenWrt's netifd
+/// uses 10000 and above for its own source rules, so ours come before both.
+pub const PRIORITIES: RangeInclusive<u32> = 7700..=7999;
+
+/// Rules sending probe traffic (by firewall mark) to its line's table; first of all, so a
+/// probe always leaves through the line it tests.
+pub const PRIO_MARK_BASE: u32 = 7710;
+/// `lookup main suppress_prefixlength 0`: main's specific routes (LAN, VPNs) still win.
+pub const PRIO_SUPPRESS_MAIN: u32 = 7750;
+/// Rules sending traffic from a line's own address to that line's table. Besides router
+/// services answering on the line they were reached on, strict rp_filter needs this to
+/// accept probe replies on a line that is not active (see DESIGN.md, measured facts).
+pub const PRIO_SOURCE_BASE: u32 = 7760;
+/// The rule consulting [`TABLE_ACTIVE`]; last of ours, just before `main`.
+pub const PRIO_ACTIVE: u32 = 7990;
+
+/// Firewall mark bits we use; one value per line, so probe sockets can be routed per line.
+pub const MARK_MASK: u32 = 0x00ff_0000;
+
+/// The nftables table we own (family inet).
+pub const NFT_TABLE: &str = "uplink";
+
+/// Routing table of line `index` (config order).
+pub fn line_table(index: usize) -> u32 {
+    TABLE_ACTIVE + 1 + index as u32
+}
+
+/// Firewall mark of line `index`: probe sockets carry it.
+pub fn line_mark(index: usize) -> u32 {
+    ((index as u32) + 1) << 16
+}

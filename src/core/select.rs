@@ -1,0 +1,130 @@
+//! Which line(s) carry the default route.
+
+/// What selection needs to know about one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub metric: u32,
+    pub weight: u32,
+    /// Link usable and probes good.
+    pub up: bool,
+    /// Link usable, whatever the probes say.
+    pub link_usable: bool,
+}
+
+/// Why the selection is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectionBasis {
+    /// The lowest metric among lines that are up.
+    Healthy,
+    /// No line is up by probe: the best line whose link is up, so that the router keeps a
+    /// default route even when every probe fails (the probe targets may be what is broken).
+    LinkFallback,
+    /// No usable link at all: the active table is emptied and `main` takes over.
+    Nothing,
+}
+
+/// The selected lines, as indices into the candidate list, with their weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    pub members: Vec<(usize, u32)>,
+    pub basis: SelectionBasis,
+}
+
+impl Selection {
+    /// Whether line `index` carries traffic.
+    pub fn contains(&self, index: usize) -> bool {
+        self.members.iter().any(|&(i, _)| i == index)
+    }
+}
+
+/// Lowest metric wins; equal metrics share by weight.
+pub fn select(candidates: &[Candidate]) -> Selection {
+    if let Some(members) = lowest_metric_group(candidates, |c| c.up) {
+        return Selection {
+            members,
+            basis: SelectionBasis::Healthy,
+        };
+    }
+    if let Some(members) = lowest_metric_group(candidates, |c| c.link_usable) {
+        return Selection {
+            members,
+            basis: SelectionBasis::LinkFallback,
+        };
+    }
+    Selection {
+        members: Vec::new(),
+        basis: SelectionBasis::Nothing,
+    }
+}
+
+fn lowest_metric_group(
+    candidates: &[Candidate],
+    eligible: impl Fn(&Candidate) -> bool,
+) -> Option<Vec<(usize, u32)>> {
+    let best = candidates
+        .iter()
+        .filter(|c| eligible(c))
+        .map(|c| c.metric)
+        .min()?;
+    let members = candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| eligible(c) && c.metric == best)
+        .map(|(i, c)| (i, c.weight))
+        .collect();
+    Some(members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(metric: u32, up: bool, link_usable: bool) -> Candidate {
+        Candidate {
+            metric,
+            weight: 1,
+            up,
+            link_usable,
+        }
+    }
+
+    #[test]
+    fn lowest_metric_up_line_wins() {
+        let s = select(&[cand(200, true, true), cand(100, true, true)]);
+        assert_eq!(s.members, vec![(1, 1)]);
+        assert_eq!(s.basis, SelectionBasis::Healthy);
+    }
+
+    #[test]
+    fn down_line_is_skipped() {
+        let s = select(&[cand(100, false, true), cand(200, true, true)]);
+        assert_eq!(s.members, vec![(1, 1)]);
+    }
+
+    #[test]
+    fn equal_metrics_share_by_weight() {
+        let mut heavy = cand(100, true, true);
+        heavy.weight = 3;
+        let s = select(&[heavy, cand(100, true, true), cand(50, false, false)]);
+        assert_eq!(s.members, vec![(0, 3), (1, 1)]);
+    }
+
+    #[test]
+    fn all_down_by_probe_keeps_best_usable_link() {
+        let s = select(&[
+            cand(200, false, true),
+            cand(100, false, true),
+            cand(50, false, false),
+        ]);
+        assert_eq!(s.members, vec![(1, 1)]);
+        assert_eq!(s.basis, SelectionBasis::LinkFallback);
+    }
+
+    #[test]
+    fn no_usable_link_selects_nothing() {
+        let s = select(&[cand(100, false, false)]);
+        assert!(s.members.is_empty());
+        assert_eq!(s.basis, SelectionBasis::Nothing);
+        assert!(!s.contains(0));
+    }
+}

@@ -1,0 +1,274 @@
+//! Conversions between our route/rule values and rtnetlink messages. Parsing keeps only
+//! what we own: our protocol number, our tables, our priority range.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteNextHop, RouteProtocol,
+    RouteScope, RouteType,
+};
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
+use netlink_packet_route::AddressFamily;
+
+use crate::core::owned::{PRIORITIES, ROUTE_PROTOCOL, TABLES};
+use crate::core::{NextHop, Route, Rule, RuleMatch};
+
+fn our_protocol() -> RouteProtocol {
+    RouteProtocol::from(ROUTE_PROTOCOL)
+}
+
+/// The netlink message for a default route of ours.
+pub fn route_message(route: &Route) -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    let any_gateway = route.nexthops.iter().any(|h| h.gateway.is_some());
+    msg.header.address_family = AddressFamily::Inet;
+    // Tables above 255 only fit the attribute; the header says "see attribute".
+    msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
+    msg.header.protocol = our_protocol();
+    msg.header.scope = if any_gateway {
+        RouteScope::Universe
+    } else {
+        RouteScope::Link
+    };
+    msg.header.kind = RouteType::Unicast;
+    msg.attributes.push(RouteAttribute::Table(route.table));
+    match route.nexthops.as_slice() {
+        [single] => push_hop_attributes(&mut msg.attributes, single),
+        hops => msg.attributes.push(RouteAttribute::MultiPath(
+            hops.iter().map(multipath_hop).collect(),
+        )),
+    }
+    msg
+}
+
+fn push_hop_attributes(attrs: &mut Vec<RouteAttribute>, hop: &NextHop) {
+    if let Some(gw) = hop.gateway {
+        attrs.push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
+    }
+    attrs.push(RouteAttribute::Oif(hop.ifindex));
+}
+
+fn multipath_hop(hop: &NextHop) -> RouteNextHop {
+    let mut attributes = Vec::new();
+    if let Some(gw) = hop.gateway {
+        attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
+    }
+    let mut next_hop = RouteNextHop::default();
+    // rtnh_hops holds weight - 1 (ip-route(8): "weight NUMBER").
+    next_hop.hops = (hop.weight.clamp(1, 256) - 1) as u8;
+    next_hop.interface_index = hop.ifindex;
+    next_hop.attributes = attributes;
+    next_hop
+}
+
+/// Our route from a dumped message, or `None` when it is not ours.
+pub fn parse_route(msg: &RouteMessage) -> Option<Route> {
+    let header = &msg.header;
+    let ours = header.address_family == AddressFamily::Inet
+        && header.destination_prefix_length == 0
+        && header.protocol == our_protocol();
+    if !ours {
+        return None;
+    }
+    let table = route_table(msg);
+    if !TABLES.contains(&table) {
+        return None;
+    }
+    let mut nexthops = parse_nexthops(msg);
+    nexthops.sort();
+    (!nexthops.is_empty()).then_some(Route { table, nexthops })
+}
+
+fn route_table(msg: &RouteMessage) -> u32 {
+    msg.attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(u32::from(msg.header.table))
+}
+
+fn parse_nexthops(msg: &RouteMessage) -> Vec<NextHop> {
+    let multipath = msg.attributes.iter().find_map(|a| match a {
+        RouteAttribute::MultiPath(hops) => Some(hops),
+        _ => None,
+    });
+    match multipath {
+        Some(hops) => hops
+            .iter()
+            .map(|h| NextHop {
+                ifindex: h.interface_index,
+                gateway: gateway_of(&h.attributes),
+                weight: u32::from(h.hops) + 1,
+            })
+            .collect(),
+        None => oif_of(&msg.attributes)
+            .map(|ifindex| NextHop {
+                ifindex,
+                gateway: gateway_of(&msg.attributes),
+                weight: 1,
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn gateway_of(attrs: &[RouteAttribute]) -> Option<Ipv4Addr> {
+    attrs.iter().find_map(|a| match a {
+        RouteAttribute::Gateway(RouteAddress::Inet(gw)) => Some(*gw),
+        _ => None,
+    })
+}
+
+fn oif_of(attrs: &[RouteAttribute]) -> Option<u32> {
+    attrs.iter().find_map(|a| match a {
+        RouteAttribute::Oif(i) => Some(*i),
+        _ => None,
+    })
+}
+
+/// The netlink message for a rule of ours.
+pub fn rule_message(rule: &Rule) -> RuleMessage {
+    let mut msg = RuleMessage::default();
+    msg.header.family = AddressFamily::Inet;
+    msg.header.action = RuleAction::ToTable;
+    msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
+    let attrs = &mut msg.attributes;
+    attrs.push(RuleAttribute::Priority(rule.priority));
+    attrs.push(RuleAttribute::Table(rule.table));
+    attrs.push(RuleAttribute::Protocol(our_protocol()));
+    match rule.matcher {
+        RuleMatch::All => {}
+        RuleMatch::FwMark { mark, mask } => {
+            attrs.push(RuleAttribute::FwMark(mark));
+            attrs.push(RuleAttribute::FwMask(mask));
+        }
+        RuleMatch::From(addr) => {
+            msg.header.src_len = 32;
+            attrs.push(RuleAttribute::Source(IpAddr::V4(addr)));
+        }
+    }
+    if let Some(len) = rule.suppress_prefixlen {
+        attrs.push(RuleAttribute::SuppressPrefixLen(len));
+    }
+    msg
+}
+
+/// Our rule from a dumped message, or `None` when it is not ours.
+pub fn parse_rule(msg: &RuleMessage) -> Option<Rule> {
+    if msg.header.family != AddressFamily::Inet || msg.header.action != RuleAction::ToTable {
+        return None;
+    }
+    let mut rule = Rule {
+        priority: 0,
+        matcher: RuleMatch::All,
+        table: u32::from(msg.header.table),
+        suppress_prefixlen: None,
+    };
+    let (mut protocol, mut mark, mut mask) = (None, None, None);
+    for attr in &msg.attributes {
+        match attr {
+            RuleAttribute::Priority(p) => rule.priority = *p,
+            RuleAttribute::Table(t) => rule.table = *t,
+            RuleAttribute::Protocol(p) => protocol = Some(*p),
+            RuleAttribute::FwMark(m) => mark = Some(*m),
+            RuleAttribute::FwMask(m) => mask = Some(*m),
+            RuleAttribute::Source(IpAddr::V4(a)) => rule.matcher = RuleMatch::From(*a),
+            // The kernel dumps -1 for "not set" (fib_nl_fill_rule).
+            RuleAttribute::SuppressPrefixLen(l) if *l != u32::MAX => {
+                rule.suppress_prefixlen = Some(*l)
+            }
+            _ => {}
+        }
+    }
+    if let Some(mark) = mark {
+        let mask = mask.unwrap_or(u32::MAX);
+        rule.matcher = RuleMatch::FwMark { mark, mask };
+    }
+    let ours = protocol == Some(our_protocol()) && PRIORITIES.contains(&rule.priority);
+    ours.then_some(rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hop(ifindex: u32, gateway: Option<[u8; 4]>, weight: u32) -> NextHop {
+        NextHop {
+            ifindex,
+            gateway: gateway.map(Ipv4Addr::from),
+            weight,
+        }
+    }
+
+    #[test]
+    fn routes_round_trip() {
+        for route in [
+            Route {
+                table: 7700,
+                nexthops: vec![hop(4, Some([192, 0, 2, 1]), 1)],
+            },
+            Route {
+                table: 7701,
+                nexthops: vec![hop(9, None, 1)],
+            },
+            Route {
+                table: 7700,
+                nexthops: vec![hop(4, Some([192, 0, 2, 1]), 3), hop(5, None, 1)],
+            },
+        ] {
+            assert_eq!(parse_route(&route_message(&route)), Some(route));
+        }
+    }
+
+    #[test]
+    fn foreign_routes_are_ignored() {
+        let route = Route {
+            table: 7700,
+            nexthops: vec![hop(4, None, 1)],
+        };
+        let mut msg = route_message(&route);
+        msg.header.protocol = RouteProtocol::Static;
+        assert_eq!(parse_route(&msg), None);
+        let mut msg = route_message(&route);
+        msg.attributes[0] = RouteAttribute::Table(254);
+        assert_eq!(parse_route(&msg), None);
+    }
+
+    #[test]
+    fn rules_round_trip() {
+        for matcher in [
+            RuleMatch::All,
+            RuleMatch::FwMark {
+                mark: 0x10000,
+                mask: 0xff0000,
+            },
+            RuleMatch::From(Ipv4Addr::new(198, 51, 100, 2)),
+        ] {
+            let rule = Rule {
+                priority: 7760,
+                matcher,
+                table: 7701,
+                suppress_prefixlen: Some(0),
+            };
+            assert_eq!(parse_rule(&rule_message(&rule)), Some(rule));
+        }
+    }
+
+    #[test]
+    fn foreign_rules_are_ignored() {
+        let rule = Rule {
+            priority: 7990,
+            matcher: RuleMatch::All,
+            table: 7700,
+            suppress_prefixlen: None,
+        };
+        let mut msg = rule_message(&rule);
+        msg.attributes[2] = RuleAttribute::Protocol(RouteProtocol::Boot);
+        assert_eq!(parse_rule(&msg), None);
+        let mut msg = rule_message(&rule);
+        msg.attributes[0] = RuleAttribute::Priority(32766);
+        assert_eq!(parse_rule(&msg), None);
+    }
+}

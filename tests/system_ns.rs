@@ -1,0 +1,266 @@
+//! Namespace tests of the kernel drivers: real rtnetlink and real nft in a fresh namespace.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use futures::StreamExt;
+use uplink::core::owned::*;
+use uplink::core::{Desired, NextHop, Route, Rule, RuleMatch};
+use uplink::netns::{require_root, unique_prefix, Netns};
+use uplink::reconcile::{reconcile_firewall, reconcile_routing, remove_all, Firewall, Routing};
+use uplink::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
+
+/// A namespace with two veth pairs standing in for two lines (this kernel has no dummy).
+fn two_line_ns(label: &str) -> Netns {
+    let ns = Netns::create(&unique_prefix(label)).expect("netns");
+    for (dev, peer, addr) in [
+        ("wan1", "isp1", "192.0.2.2/24"),
+        ("wan2", "isp2", "198.51.100.2/24"),
+    ] {
+        ns.ip(&["link", "add", dev, "type", "veth", "peer", "name", peer])
+            .unwrap();
+        ns.ip(&["addr", "add", addr, "dev", dev]).unwrap();
+        ns.ip(&["link", "set", peer, "up"]).unwrap();
+        ns.ip(&["link", "set", dev, "up"]).unwrap();
+    }
+    ns
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn hop(ifindex: u32, gw: Option<[u8; 4]>, weight: u32) -> NextHop {
+    NextHop {
+        ifindex,
+        gateway: gw.map(Ipv4Addr::from),
+        weight,
+    }
+}
+
+fn sample_state(wan1: u32, wan2: u32) -> Desired {
+    let mut routes = vec![
+        Route {
+            table: TABLE_ACTIVE,
+            nexthops: vec![hop(wan1, Some([192, 0, 2, 1]), 3), hop(wan2, None, 1)],
+        },
+        Route {
+            table: line_table(0),
+            nexthops: vec![hop(wan1, Some([192, 0, 2, 1]), 1)],
+        },
+        Route {
+            table: line_table(1),
+            nexthops: vec![hop(wan2, None, 1)],
+        },
+    ];
+    routes.sort();
+    let mut rules = vec![
+        Rule {
+            priority: PRIO_MARK_BASE,
+            matcher: RuleMatch::FwMark {
+                mark: line_mark(0),
+                mask: MARK_MASK,
+            },
+            table: line_table(0),
+            suppress_prefixlen: None,
+        },
+        Rule {
+            priority: PRIO_SUPPRESS_MAIN,
+            matcher: RuleMatch::All,
+            table: 254,
+            suppress_prefixlen: Some(0),
+        },
+        Rule {
+            priority: PRIO_SOURCE_BASE + 1,
+            matcher: RuleMatch::From(Ipv4Addr::new(198, 51, 100, 2)),
+            table: line_table(1),
+            suppress_prefixlen: None,
+        },
+    ];
+    rules.sort();
+    Desired {
+        routes,
+        rules,
+        nft: "table inet uplink {\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n\t\toifname \"wan2\" masquerade\n\t}\n}\n".into(),
+    }
+}
+
+#[test]
+fn routes_and_rules_are_applied_read_back_and_removed() {
+    if !require_root("routes_and_rules_are_applied_read_back_and_removed") {
+        return;
+    }
+    let ns = two_line_ns("drv");
+    let rules_before = ns.ip(&["rule"]).unwrap();
+    ns.run_in(|| {
+        runtime().block_on(async {
+            let mut nl = Netlink::connect().unwrap();
+            let links = nl.links().await.unwrap();
+            let (w1, w2) = (links["wan1"].ifindex, links["wan2"].ifindex);
+            assert_eq!(links["wan1"].addrs, vec![Ipv4Addr::new(192, 0, 2, 2)]);
+            let desired = sample_state(w1, w2);
+            let applied = reconcile_routing(&mut nl, &desired).await.unwrap();
+            assert_eq!(applied.len(), 6);
+            let mut routes = nl.owned_routes().await.unwrap();
+            routes.sort();
+            assert_eq!(routes, desired.routes);
+            let mut rules = nl.owned_rules().await.unwrap();
+            rules.sort();
+            assert_eq!(rules, desired.rules);
+            // Second pass: nothing to do (adopting our own objects causes no change).
+            assert!(reconcile_routing(&mut nl, &desired)
+                .await
+                .unwrap()
+                .is_empty());
+        })
+    })
+    .unwrap();
+    let shown = ns.ip(&["route", "show", "table", "7700"]).unwrap();
+    assert!(shown.contains("proto 197"), "{shown}");
+    assert!(shown.contains("weight 3"), "{shown}");
+    let rules = ns.ip(&["rule"]).unwrap();
+    assert!(
+        rules.contains("7750:\tfrom all lookup main suppress_prefixlength 0 proto 197"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("7761:\tfrom 198.51.100.2 lookup 7702 proto 197"),
+        "{rules}"
+    );
+    ns.run_in(|| {
+        runtime().block_on(async {
+            let mut nl = Netlink::connect().unwrap();
+            let mut nft = Nft::default();
+            remove_all(&mut nl, &mut nft).await.unwrap();
+        })
+    })
+    .unwrap();
+    assert_eq!(ns.ip(&["rule"]).unwrap(), rules_before);
+    assert_eq!(
+        ns.ip(&["route", "show", "table", "all", "proto", "197"])
+            .unwrap(),
+        ""
+    );
+}
+
+#[test]
+fn switching_the_active_line_is_one_replace() {
+    if !require_root("switching_the_active_line_is_one_replace") {
+        return;
+    }
+    let ns = two_line_ns("swap");
+    ns.run_in(|| {
+        runtime().block_on(async {
+            let mut nl = Netlink::connect().unwrap();
+            let links = nl.links().await.unwrap();
+            let active = |ifindex| Desired {
+                routes: vec![Route {
+                    table: TABLE_ACTIVE,
+                    nexthops: vec![hop(ifindex, None, 1)],
+                }],
+                ..Desired::default()
+            };
+            reconcile_routing(&mut nl, &active(links["wan1"].ifindex))
+                .await
+                .unwrap();
+            let changes = reconcile_routing(&mut nl, &active(links["wan2"].ifindex))
+                .await
+                .unwrap();
+            assert_eq!(changes.len(), 1, "{changes:?}");
+            let routes = nl.owned_routes().await.unwrap();
+            assert_eq!(routes[0].nexthops[0].ifindex, links["wan2"].ifindex);
+        })
+    })
+    .unwrap();
+}
+
+#[test]
+fn nft_table_is_applied_verified_and_repaired_after_flush() {
+    if !require_root("nft_table_is_applied_verified_and_repaired_after_flush") {
+        return;
+    }
+    let ns = two_line_ns("nft");
+    let ruleset = sample_state(1, 2).nft;
+    let r = ruleset.clone();
+    ns.run_in(move || {
+        let mut nft = Nft::default();
+        assert!(reconcile_firewall(&mut nft, &r).unwrap());
+        assert!(
+            !reconcile_firewall(&mut nft, &r).unwrap(),
+            "second pass is a no-op"
+        );
+    })
+    .unwrap();
+    let listed = ns.exec(&["nft", "list", "ruleset"]).unwrap();
+    assert!(listed.contains("oifname \"wan2\" masquerade"), "{listed}");
+    ns.exec(&["nft", "flush", "ruleset"]).unwrap();
+    ns.run_in(move || {
+        let mut nft = Nft::default();
+        nft.apply(&ruleset).unwrap();
+        std::process::Command::new("nft")
+            .args(["delete", "table", "inet", "uplink"])
+            .status()
+            .unwrap();
+        assert!(!nft.holds(&ruleset).unwrap());
+        assert!(reconcile_firewall(&mut nft, &ruleset).unwrap());
+        nft.remove().unwrap();
+        nft.remove().unwrap();
+    })
+    .unwrap();
+    assert_eq!(ns.exec(&["nft", "list", "ruleset"]).unwrap(), "");
+}
+
+async fn next_change(
+    changes: &mut (impl futures::Stream<Item = KernelChange> + Unpin),
+) -> Option<KernelChange> {
+    tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .expect("a change within 5 s")
+}
+
+#[test]
+fn monitors_report_owned_route_deletion_and_nft_changes() {
+    if !require_root("monitors_report_owned_route_deletion_and_nft_changes") {
+        return;
+    }
+    let ns = two_line_ns("mon");
+    let name = ns.name().to_string();
+    ns.run_in(move || {
+        runtime().block_on(async {
+            let mut nl = Netlink::connect().unwrap();
+            let links = nl.links().await.unwrap();
+            let mut changes = Box::pin(netlink_monitor().unwrap());
+            let mut nft_changes = Box::pin(nft_monitor().unwrap());
+            let desired = Desired {
+                routes: vec![Route {
+                    table: TABLE_ACTIVE,
+                    nexthops: vec![hop(links["wan1"].ifindex, None, 1)],
+                }],
+                ..Desired::default()
+            };
+            reconcile_routing(&mut nl, &desired).await.unwrap();
+            assert_eq!(next_change(&mut changes).await, Some(KernelChange::Owned));
+            // A foreign route in main is not reported; our route deleted by hand is.
+            let ip = |args: &[&str]| {
+                let mut cmd = vec!["-n", name.as_str()];
+                cmd.extend_from_slice(args);
+                std::process::Command::new("ip").args(cmd).status().unwrap()
+            };
+            ip(&["route", "add", "203.0.113.0/24", "dev", "wan1"]);
+            ip(&["route", "del", "default", "table", "7700"]);
+            assert_eq!(next_change(&mut changes).await, Some(KernelChange::Owned));
+            ip(&["link", "set", "wan2", "down"]);
+            assert_eq!(next_change(&mut changes).await, Some(KernelChange::Link));
+            std::process::Command::new("nft")
+                .args(["add", "table", "inet", "somebody"])
+                .status()
+                .unwrap();
+            let nft_event = tokio::time::timeout(Duration::from_secs(5), nft_changes.next());
+            assert_eq!(nft_event.await.unwrap(), Some(()));
+        })
+    })
+    .unwrap();
+}

@@ -1,1 +1,64 @@
-fn main() {}
+//! The `uplink` command.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use uplink::daemon::{control, status};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config, socket } => {
+            init_logging();
+            runtime().block_on(uplink::daemon::run(&config, socket))
+        }
+        Command::Check { config } => check(&config),
+        Command::Status { json, socket } => runtime().block_on(show_status(json, &socket)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("uplink: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One thread is plenty for a router daemon and keeps memory small on 16 MB devices.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn check(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = uplink::config::load(path)?;
+    print!("{}", cli::check::render_plan(&config));
+    Ok(())
+}
+
+async fn show_status(json: bool, socket: &std::path::Path) -> anyhow::Result<()> {
+    let value = control::request(socket, &control::Request::Status).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let report: status::Status = serde_json::from_value(value)?;
+    print!("{}", status::render_table(&report));
+    Ok(())
+}

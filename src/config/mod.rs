@@ -1,62 +1,194 @@
-//! Temporary stub of the config types (replaced by the real module).
+//! Configuration: TOML text -> validated, typed [`Config`].
+//!
+//! Parsing happens in two steps: serde reads the text into loose "raw" structs
+//! (strings for addresses, signed integers for numbers) and validation turns those
+//! into the typed values below, so that every rejection can name the object, the key
+//! and the offending value. The first problem found is returned; nothing is applied
+//! from a config that does not validate.
+//!
+//! ```toml
+//! socket = "/run/uplink.sock"          # optional
+//!
+//! [[uplink]]
+//! name = "main"                        # [A-Za-z0-9_-], 1..15 chars, unique
+//! device = "pppoe-wan"                 # interface name, unique
+//! # gateway = "203.0.113.1"            # IPv4 next hop; omit on a point-to-point device
+//! metric = 100                         # default 100; lower is preferred
+//! weight = 1                           # default 1; 1..=256
+//! masquerade = false                   # default false
+//! [uplink.probe]                       # optional
+//! targets = ["192.0.2.100"]            # default []: follow link state only
+//! interval_ms = 500
+//! timeout_ms = 1000
+//! down_after_ms = 2000
+//! up_after_ms = 10000
+//! reliability = 1
+//!
+//! [[policy]]
+//! name = "speaker"
+//! from = ["192.168.1.50"]
+//! to = []
+//! uplinks = ["backup", "main"]
+//! ```
+
+mod parse;
+mod prefix;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use prefix::{Prefix, PrefixError};
+
+/// Control socket path used when the config has no `socket` key.
+pub const DEFAULT_SOCKET: &str = "/run/uplink.sock";
+
+const DEFAULT_METRIC: u32 = 100;
+const DEFAULT_WEIGHT: u32 = 1;
+const DEFAULT_INTERVAL_MS: u64 = 500;
+const DEFAULT_TIMEOUT_MS: u64 = 1000;
+const DEFAULT_DOWN_AFTER_MS: u64 = 2000;
+const DEFAULT_UP_AFTER_MS: u64 = 10_000;
+const DEFAULT_RELIABILITY: usize = 1;
+
+/// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// Absolute path of the control socket (default [`DEFAULT_SOCKET`]).
     pub socket: PathBuf,
+    /// The internet lines, in config order; never empty, names and devices unique.
     pub uplinks: Vec<Uplink>,
+    /// Client pinning rules, in config order; every listed uplink exists.
     pub policies: Vec<Policy>,
 }
+
+/// One internet line (a `[[uplink]]` table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Uplink {
+    /// Unique name: 1..15 of `[A-Za-z0-9_-]`.
     pub name: String,
+    /// Linux interface the line leaves through.
     pub device: String,
+    /// IPv4 next hop; `None` on a point-to-point device (PPPoE, tun, LTE in raw-IP mode).
     pub gateway: Option<Ipv4Addr>,
+    /// Route metric; lower is preferred, equal metrics share load by weight (default 100).
     pub metric: u32,
+    /// Multipath weight among lines of equal metric, 1..=256 (default 1).
     pub weight: u32,
+    /// Masquerade LAN traffic leaving `device` (default false).
     pub masquerade: bool,
+    /// Health probing; without targets the line follows its link state only.
     pub probe: Probe,
 }
+
+/// Health probing of one uplink (the `[uplink.probe]` table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
+    /// Hosts beyond the gateway to ping; unique unicast IPv4 addresses, may be empty.
     pub targets: Vec<Ipv4Addr>,
+    /// Probe period per target (default 500 ms, at least 10 ms).
     pub interval: Duration,
+    /// A probe unanswered for this long is lost (default 1 s, at most `down_after`).
     pub timeout: Duration,
+    /// Too few targets answering for this long -> down (default 2 s, at least `interval`).
     pub down_after: Duration,
+    /// Good for this long -> up again (default 10 s, at least `interval`).
     pub up_after: Duration,
+    /// Targets that must answer for the line to count as good (default 1,
+    /// at most the number of targets when there are any).
     pub reliability: usize,
 }
+
+/// Pins matching traffic to an ordered list of uplinks (a `[[policy]]` table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
+    /// Unique name: 1..15 of `[A-Za-z0-9_-]`.
     pub name: String,
+    /// Source prefixes; empty matches any source.
+    pub from: Vec<Prefix>,
+    /// Destination prefixes; empty matches any destination.
+    pub to: Vec<Prefix>,
+    /// Uplink names in order of preference; the first healthy one wins. Never empty.
     pub uplinks: Vec<String>,
 }
+
+/// Why a config was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, an unknown key, a missing key or a value of the wrong type;
+    /// the text is toml's own message, which carries line and column.
+    #[error("{0}")]
+    Syntax(String),
+    /// The config has no `[[uplink]]` table.
+    #[error("no [[uplink]] configured")]
+    NoUplinks,
+    /// A value is out of range or inconsistent with another one.
+    #[error("{object}: {key}{}: {reason}", spaced(value))]
+    Invalid {
+        /// The table holding the key, e.g. `uplink "main"`, or `config` for top-level keys.
+        object: String,
+        /// The key, dotted below the object, e.g. `probe.timeout_ms`.
+        key: String,
+        /// The offending value as written (strings quoted); empty when the reason says it all.
+        value: String,
+        /// What is wrong, in lowercase.
+        reason: String,
+    },
+}
+
+fn spaced(value: &str) -> String {
+    if value.is_empty() {
+        String::new()
+    } else {
+        format!(" {value}")
+    }
+}
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text)
+}
+
+/// Parses and validates config text.
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    let raw: parse::RawConfig = toml::from_str(text)
+        .map_err(|e| ConfigError::Syntax(e.to_string().trim_end().to_owned()))?;
+    validate::config(raw)
+}
+
 impl Probe {
+    /// Default probe timing with no targets (link state only).
     pub fn default_timing() -> Probe {
         Probe {
-            targets: vec![],
-            interval: Duration::from_millis(500),
-            timeout: Duration::from_millis(1000),
-            down_after: Duration::from_millis(2000),
-            up_after: Duration::from_millis(10000),
-            reliability: 1,
+            targets: Vec::new(),
+            interval: Duration::from_millis(DEFAULT_INTERVAL_MS),
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            down_after: Duration::from_millis(DEFAULT_DOWN_AFTER_MS),
+            up_after: Duration::from_millis(DEFAULT_UP_AFTER_MS),
+            reliability: DEFAULT_RELIABILITY,
         }
     }
 }
+
 impl Uplink {
+    /// True when the line has no probe targets, so only link events decide its health.
     pub fn follows_link_only(&self) -> bool {
         self.probe.targets.is_empty()
     }
-}
-pub const DEFAULT_SOCKET: &str = "/run/uplink.sock";
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(String);
-pub fn load(_p: &std::path::Path) -> Result<Config, ConfigError> {
-    unimplemented!()
-}
-pub fn parse(_t: &str) -> Result<Config, ConfigError> {
-    unimplemented!()
 }

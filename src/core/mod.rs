@@ -2,10 +2,12 @@
 //! kernel state. No I/O and no clock: every function takes the time it should assume.
 
 pub mod desired;
+pub mod engine;
 pub mod line;
 pub mod owned;
 pub mod select;
 
 pub use desired::{desired_state, Desired, NextHop, Route, Rule, RuleMatch};
+pub use engine::{Engine, Notice};
 pub use line::{Health, LineState, LinkFacts, Transition};
 pub use select::{select, Candidate, Selection, SelectionBasis};

@@ -1,1 +1,315 @@
-//! daemon (in progress)
+//! The daemon: one event loop owning the engine. Probes, the netlink and nftables
+//! monitors, signals and the control socket only send it events; after each event it
+//! brings the kernel in line with the engine's desired state. Driver errors are logged and
+//! retried, never fatal.
+
+pub mod control;
+mod probes;
+pub mod status;
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use futures::{FutureExt, Stream, StreamExt};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::config::{self, Config};
+use crate::core::{Desired, Engine, Notice, Route, Rule};
+use crate::probe::{ProbeEvent, ProbeOutcome};
+use crate::reconcile::{reconcile_firewall, reconcile_routing, remove_all};
+use crate::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
+use control::{Pending, Request};
+use probes::Probes;
+
+/// How long to wait before retrying a failed kernel change.
+const RETRY: Duration = Duration::from_secs(1);
+/// nft announces one change per object; wait for the burst to end before checking.
+const NFT_SETTLE: Duration = Duration::from_millis(100);
+
+type KernelChanges = Pin<Box<dyn Stream<Item = KernelChange>>>;
+type NftChanges = Pin<Box<dyn Stream<Item = ()>>>;
+
+struct Daemon {
+    config_path: PathBuf,
+    engine: Engine,
+    netlink: Netlink,
+    nft: Nft,
+    probes: Probes,
+    /// Routes and rules last applied successfully; `None` forces a reconcile.
+    routing_applied: Option<(Vec<Route>, Vec<Rule>)>,
+    /// The nft ruleset last applied or verified; `None` forces a check.
+    nft_applied: Option<String>,
+    links_dirty: bool,
+    nft_check_at: Option<Instant>,
+    retry_at: Option<Instant>,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT, then removes everything it created.
+/// `socket` overrides the config's control socket path.
+pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = config::load(config_path)?;
+    let socket = socket.unwrap_or_else(|| config.socket.clone());
+    let listener = control::bind(&socket).await?;
+    // Subscribe before the first dump so no change slips between the two.
+    let kernel: KernelChanges = Box::pin(netlink_monitor()?);
+    let nft_changes: NftChanges = Box::pin(nft_monitor().context("nft monitor")?);
+    let (probe_tx, probe_rx) = mpsc::unbounded_channel();
+    let mut daemon = Daemon {
+        config_path: config_path.to_path_buf(),
+        engine: Engine::new(config, Instant::now()),
+        netlink: Netlink::connect()?,
+        nft: Nft::default(),
+        probes: Probes::new(probe_tx),
+        routing_applied: None,
+        nft_applied: None,
+        links_dirty: true,
+        nft_check_at: None,
+        retry_at: None,
+    };
+    // A missing nft binary is an installation problem: refuse to start, before any route
+    // is touched, instead of retrying forever.
+    daemon.apply_firewall_or_fail()?;
+    let (control_tx, control_rx) = mpsc::channel(16);
+    let server = tokio::spawn(control::serve(listener, control_tx));
+    tracing::info!(
+        "started with {} uplinks, control socket {}",
+        daemon.engine.config().uplinks.len(),
+        socket.display()
+    );
+    let result = daemon
+        .event_loop(kernel, nft_changes, probe_rx, control_rx)
+        .await;
+    server.abort();
+    let _ = std::fs::remove_file(&socket);
+    daemon.shutdown().await;
+    result
+}
+
+impl Daemon {
+    fn apply_firewall_or_fail(&mut self) -> anyhow::Result<()> {
+        let ruleset = self.engine.desired().nft;
+        match reconcile_firewall(&mut self.nft, &ruleset) {
+            Err(e @ crate::system::NftError::Spawn { .. }) => Err(e.into()),
+            Err(e) => {
+                tracing::warn!("{e}; retrying");
+                self.nft_check_at = Some(Instant::now() + RETRY);
+                Ok(())
+            }
+            Ok(_) => {
+                self.nft_applied = Some(ruleset);
+                Ok(())
+            }
+        }
+    }
+
+    async fn event_loop(
+        &mut self,
+        mut kernel: KernelChanges,
+        mut nft_changes: NftChanges,
+        mut probe_rx: mpsc::UnboundedReceiver<ProbeEvent>,
+        mut control_rx: mpsc::Receiver<Pending>,
+    ) -> anyhow::Result<()> {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            self.settle().await;
+            let wake = self.next_wake();
+            tokio::select! {
+                _ = term.recv() => return Ok(log_stop("SIGTERM")),
+                _ = int.recv() => return Ok(log_stop("SIGINT")),
+                _ = hup.recv() => self.reload(),
+                Some(event) = probe_rx.recv() => self.on_probe(event),
+                change = kernel.next() => self.on_kernel(change, &mut kernel),
+                change = nft_changes.next() => self.on_nft(change, &mut nft_changes),
+                Some((request, reply)) = control_rx.recv() => {
+                    let _ = reply.send(self.answer(&request));
+                }
+                _ = sleep_until(wake) => self.on_timer(),
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        [
+            self.engine.next_deadline(),
+            self.nft_check_at,
+            self.retry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn log(notices: Vec<Notice>) {
+        for notice in notices {
+            tracing::info!("{notice}");
+        }
+    }
+
+    fn on_probe(&mut self, event: ProbeEvent) {
+        let rtt = match event.outcome {
+            ProbeOutcome::Reply { rtt } => Some(rtt),
+            ProbeOutcome::Lost => None,
+        };
+        Self::log(
+            self.engine
+                .on_probe(event.line, event.target, rtt, event.at),
+        );
+    }
+
+    fn on_kernel(&mut self, change: Option<KernelChange>, kernel: &mut KernelChanges) {
+        let mut next = change;
+        loop {
+            match next {
+                Some(KernelChange::Link) => self.links_dirty = true,
+                Some(KernelChange::Owned) => self.routing_applied = None,
+                None => return self.resubscribe_kernel(kernel),
+            }
+            // Changes come in bursts (a link going down takes its addresses and routes
+            // with it): take everything already queued before acting once.
+            match kernel.next().now_or_never() {
+                Some(change) => next = change,
+                None => return,
+            }
+        }
+    }
+
+    /// The kernel drops notifications when its socket buffer overflows (ENOBUFS); then the
+    /// only safe course is a new subscription and a full re-read.
+    fn resubscribe_kernel(&mut self, kernel: &mut KernelChanges) {
+        tracing::warn!("netlink monitor ended; resubscribing and re-reading everything");
+        match netlink_monitor() {
+            Ok(stream) => *kernel = Box::pin(stream),
+            Err(e) => tracing::warn!("{e}"),
+        }
+        self.links_dirty = true;
+        self.routing_applied = None;
+        self.retry_at = Some(Instant::now() + RETRY);
+    }
+
+    fn on_nft(&mut self, change: Option<()>, nft_changes: &mut NftChanges) {
+        if change.is_none() {
+            match nft_monitor() {
+                Ok(stream) => *nft_changes = Box::pin(stream),
+                Err(e) => tracing::warn!("nft monitor: {e}"),
+            }
+        }
+        self.nft_check_at.get_or_insert(Instant::now() + NFT_SETTLE);
+    }
+
+    fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.retry_at.is_some_and(|at| at <= now) {
+            self.retry_at = None;
+            self.routing_applied = None;
+            self.links_dirty = true;
+        }
+        Self::log(self.engine.tick(now));
+    }
+
+    fn answer(&self, request: &Request) -> serde_json::Value {
+        match request {
+            Request::Status => {
+                let report = status::status(&self.engine, Instant::now(), SystemTime::now());
+                serde_json::to_value(report).expect("status serializes")
+            }
+        }
+    }
+
+    fn reload(&mut self) {
+        match config::load(&self.config_path) {
+            Ok(config) => self.take_config(config),
+            Err(e) => tracing::warn!("reload: keeping the running config: {e}"),
+        }
+    }
+
+    fn take_config(&mut self, config: Config) {
+        tracing::info!("reload: new config from {}", self.config_path.display());
+        self.probes.clear();
+        Self::log(self.engine.reconfigure(config, Instant::now()));
+        self.links_dirty = true;
+        self.routing_applied = None;
+    }
+
+    /// After each event: re-read links if they changed, keep probers in step, and apply
+    /// whatever the desired state now differs in.
+    async fn settle(&mut self) {
+        if self.links_dirty {
+            self.refresh_links().await;
+        }
+        self.probes.sync(&self.engine);
+        let desired = self.engine.desired();
+        let routing = (desired.routes, desired.rules);
+        if self.routing_applied.as_ref() != Some(&routing) {
+            self.apply_routing(routing).await;
+        }
+        let nft_due = self.nft_check_at.is_some_and(|at| at <= Instant::now());
+        if nft_due || self.nft_applied.as_ref() != Some(&desired.nft) {
+            self.apply_firewall(desired.nft);
+        }
+    }
+
+    fn apply_firewall(&mut self, ruleset: String) {
+        self.nft_check_at = None;
+        match reconcile_firewall(&mut self.nft, &ruleset) {
+            Ok(_) => self.nft_applied = Some(ruleset),
+            Err(e) => {
+                tracing::warn!("{e}; retrying in {} ms", RETRY.as_millis());
+                self.nft_applied = None;
+                self.nft_check_at = Some(Instant::now() + RETRY);
+            }
+        }
+    }
+
+    async fn refresh_links(&mut self) {
+        match self.netlink.links().await {
+            Ok(links) => {
+                self.links_dirty = false;
+                Self::log(self.engine.on_links(&links, Instant::now()));
+            }
+            Err(e) => {
+                tracing::warn!("{e}; retrying");
+                self.retry_at = Some(Instant::now() + RETRY);
+            }
+        }
+    }
+
+    async fn apply_routing(&mut self, (routes, rules): (Vec<Route>, Vec<Rule>)) {
+        let desired = Desired {
+            routes,
+            rules,
+            nft: String::new(),
+        };
+        match reconcile_routing(&mut self.netlink, &desired).await {
+            Ok(_) => self.routing_applied = Some((desired.routes, desired.rules)),
+            Err(e) => {
+                tracing::warn!("{e}; retrying in {} ms", RETRY.as_millis());
+                self.routing_applied = None;
+                self.retry_at = Some(Instant::now() + RETRY);
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        self.probes.clear();
+        match remove_all(&mut self.netlink, &mut self.nft).await {
+            Ok(n) => tracing::info!("stopped: removed {n} routes and rules and the nft table"),
+            Err(e) => tracing::error!("stop: could not remove everything: {e}"),
+        }
+    }
+}
+
+fn log_stop(signal: &str) {
+    tracing::info!("{signal}: stopping");
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,123 @@
+//! `uplink check`: what the config means in kernel objects, without touching the kernel.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use uplink::config::Config;
+use uplink::core::owned::*;
+use uplink::core::{desired_state, select, Candidate, LinkFacts, RuleMatch};
+
+/// The plan for `config`, assuming every line's link is up and every line healthy.
+/// Device indices and addresses are only known at run time, so they are shown by name.
+pub fn render_plan(config: &Config) -> String {
+    let uplinks = &config.uplinks;
+    // Placeholder facts: ifindex i+1 stands for device i; addresses are shown symbolically.
+    let facts: Vec<LinkFacts> = (0..uplinks.len())
+        .map(|i| LinkFacts {
+            ifindex: i as u32 + 1,
+            admin_up: true,
+            carrier: true,
+            addrs: vec![std::net::Ipv4Addr::UNSPECIFIED],
+        })
+        .collect();
+    let candidates: Vec<Candidate> = uplinks
+        .iter()
+        .map(|u| Candidate {
+            metric: u.metric,
+            weight: u.weight,
+            up: true,
+            link_usable: true,
+        })
+        .collect();
+    let selection = select(&candidates);
+    let links: Vec<Option<&LinkFacts>> = facts.iter().map(Some).collect();
+    let desired = desired_state(uplinks, &links, &selection);
+    let device: HashMap<u32, &str> = uplinks
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (i as u32 + 1, u.device.as_str()))
+        .collect();
+
+    let mut out = String::new();
+    writeln!(
+        out,
+        "config OK: {} uplinks, control socket {}\n",
+        uplinks.len(),
+        config.socket.display()
+    )
+    .unwrap();
+    out += &render_lines(config);
+    out += "\nroutes (proto 197; the active table shown with every line healthy):\n";
+    for route in &desired.routes {
+        let hops: Vec<String> = route
+            .nexthops
+            .iter()
+            .map(|h| {
+                let via = h.gateway.map(|g| format!("via {g} ")).unwrap_or_default();
+                let weight = if route.nexthops.len() > 1 {
+                    format!(" weight {}", h.weight)
+                } else {
+                    String::new()
+                };
+                format!("{via}dev {}{weight}", device[&h.ifindex])
+            })
+            .collect();
+        writeln!(
+            out,
+            "  table {}: default {}",
+            route.table,
+            hops.join(" nexthop ")
+        )
+        .unwrap();
+    }
+    out += "\nip rules (proto 197):\n";
+    for rule in &desired.rules {
+        let text = match rule.matcher {
+            RuleMatch::From(_) => {
+                let i = (rule.table - TABLE_ACTIVE - 1) as usize;
+                format!(
+                    "{}: from <each IPv4 address of {}> lookup {}",
+                    rule.priority, uplinks[i].device, rule.table
+                )
+            }
+            _ => rule.to_string().replace("lookup 254", "lookup main"),
+        };
+        writeln!(out, "  {text}").unwrap();
+    }
+    out += "\nnft ruleset (nft -f -):\n";
+    for line in desired.nft.lines() {
+        writeln!(out, "  {line}").unwrap();
+    }
+    out
+}
+
+fn render_lines(config: &Config) -> String {
+    let mut out = String::from("uplinks:\n");
+    for (i, u) in config.uplinks.iter().enumerate() {
+        let gw = u
+            .gateway
+            .map_or("point-to-point (no gateway)".to_string(), |g| {
+                format!("gateway {g}")
+            });
+        writeln!(
+            out,
+            "  {} on {}: {gw}, metric {}, weight {}, table {}, probe mark {:#x}{}",
+            u.name,
+            u.device,
+            u.metric,
+            u.weight,
+            line_table(i),
+            line_mark(i),
+            if u.masquerade { ", masquerade" } else { "" }
+        )
+        .unwrap();
+        if u.follows_link_only() {
+            out += "    probes: none: follows link state only (carrier, admin state, address)\n";
+        } else {
+            let p = &u.probe;
+            let targets: Vec<String> = p.targets.iter().map(ToString::to_string).collect();
+            writeln!(out, "    probes: {} every {} ms, timeout {} ms; down after {} ms without replies from {} target(s), up after {} ms of replies", targets.join(", "), p.interval.as_millis(), p.timeout.as_millis(), p.down_after.as_millis(), p.reliability, p.up_after.as_millis()).unwrap();
+        }
+    }
+    out
+}

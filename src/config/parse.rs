@@ -1,0 +1,54 @@
+//! The config as serde reads it, before validation.
+//!
+//! Addresses stay strings and numbers stay `i64` (TOML's integer type) so that
+//! validation, not serde, rejects bad values and can name the object they belong to.
+//! Unknown keys are rejected here, with toml's line and column.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub socket: Option<String>,
+    #[serde(default)]
+    pub uplink: Vec<RawUplink>,
+    #[serde(default)]
+    pub policy: Vec<RawPolicy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUplink {
+    pub name: String,
+    pub device: String,
+    pub gateway: Option<String>,
+    pub metric: Option<i64>,
+    pub weight: Option<i64>,
+    pub masquerade: Option<bool>,
+    pub probe: Option<RawProbe>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbe {
+    #[serde(default)]
+    pub targets: Vec<String>,
+    pub interval_ms: Option<i64>,
+    pub timeout_ms: Option<i64>,
+    pub down_after_ms: Option<i64>,
+    pub up_after_ms: Option<i64>,
+    pub reliability: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    pub name: String,
+    #[serde(default)]
+    pub from: Vec<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+    // Defaulted so a missing list gets the same clear error as an empty one.
+    #[serde(default)]
+    pub uplinks: Vec<String>,
+}

@@ -1,0 +1,241 @@
+//! Unit tests for the config module: whole files, top-level keys and loading.
+
+mod policy;
+mod prefix;
+mod probe;
+mod uplink;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+
+/// One valid uplink, for tests that vary something else.
+const MAIN: &str = "[[uplink]]\nname = \"main\"\ndevice = \"eth0\"\n";
+
+/// The error message for `text`, which must not validate.
+fn error(text: &str) -> String {
+    match parse(text) {
+        Ok(config) => panic!("expected an error, got {config:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Asserts that `text` fails with a message containing every needle.
+fn assert_error(text: &str, needles: &[&str]) {
+    let message = error(text);
+    for needle in needles {
+        assert!(message.contains(needle), "{needle:?} not in {message:?}");
+    }
+}
+
+/// The `main` uplink with extra keys.
+fn main_with(keys: &str) -> String {
+    format!("{MAIN}{keys}\n")
+}
+
+fn ip(text: &str) -> Ipv4Addr {
+    text.parse().unwrap()
+}
+
+const HOME_ROUTER: &str = r#"
+# PPPoE main line: point-to-point, no gateway.
+[[uplink]]
+name = "main"
+device = "pppoe-wan"
+[uplink.probe]
+targets = ["192.0.2.100", "198.51.100.200"]
+
+# Backup line behind another router: needs the next hop and masquerade.
+[[uplink]]
+name = "backup"
+device = "eth2"
+gateway = "203.0.113.1"
+metric = 200
+masquerade = true
+[uplink.probe]
+targets = ["192.0.2.100", "198.51.100.200"]
+interval_ms = 1000
+timeout_ms = 1500
+down_after_ms = 3000
+up_after_ms = 20000
+reliability = 2
+
+[[policy]]
+name = "speaker"
+from = ["192.168.1.50"]
+uplinks = ["backup", "main"]
+"#;
+
+#[test]
+fn home_router_example_sets_every_field() {
+    let targets = vec![ip("192.0.2.100"), ip("198.51.100.200")];
+    let expected = Config {
+        socket: PathBuf::from("/run/uplink.sock"),
+        uplinks: vec![
+            Uplink {
+                name: "main".into(),
+                device: "pppoe-wan".into(),
+                gateway: None,
+                metric: 100,
+                weight: 1,
+                masquerade: false,
+                probe: Probe {
+                    targets: targets.clone(),
+                    interval: Duration::from_millis(500),
+                    timeout: Duration::from_millis(1000),
+                    down_after: Duration::from_millis(2000),
+                    up_after: Duration::from_millis(10_000),
+                    reliability: 1,
+                },
+            },
+            Uplink {
+                name: "backup".into(),
+                device: "eth2".into(),
+                gateway: Some(ip("203.0.113.1")),
+                metric: 200,
+                weight: 1,
+                masquerade: true,
+                probe: Probe {
+                    targets,
+                    interval: Duration::from_millis(1000),
+                    timeout: Duration::from_millis(1500),
+                    down_after: Duration::from_millis(3000),
+                    up_after: Duration::from_millis(20_000),
+                    reliability: 2,
+                },
+            },
+        ],
+        policies: vec![Policy {
+            name: "speaker".into(),
+            from: vec![Prefix {
+                addr: ip("192.168.1.50"),
+                len: 32,
+            }],
+            to: vec![],
+            uplinks: vec!["backup".into(), "main".into()],
+        }],
+    };
+    assert_eq!(parse(HOME_ROUTER).unwrap(), expected);
+}
+
+#[test]
+fn minimal_uplink_gets_defaults() {
+    let config = parse(MAIN).unwrap();
+    assert_eq!(config.socket, PathBuf::from(DEFAULT_SOCKET));
+    assert!(config.policies.is_empty());
+    let up = &config.uplinks[0];
+    assert_eq!(
+        (up.metric, up.weight, up.masquerade, up.gateway),
+        (100, 1, false, None)
+    );
+    assert_eq!(up.probe, Probe::default_timing());
+    assert!(up.follows_link_only());
+}
+
+#[test]
+fn default_timing_numbers() {
+    let p = Probe::default_timing();
+    assert!(p.targets.is_empty());
+    assert_eq!(p.interval, Duration::from_millis(500));
+    assert_eq!(p.timeout, Duration::from_millis(1000));
+    assert_eq!(p.down_after, Duration::from_millis(2000));
+    assert_eq!(p.up_after, Duration::from_millis(10_000));
+    assert_eq!(p.reliability, 1);
+}
+
+#[test]
+fn socket_absolute_path_is_kept() {
+    let config = parse(&format!("socket = \"/tmp/u.sock\"\n{MAIN}")).unwrap();
+    assert_eq!(config.socket, PathBuf::from("/tmp/u.sock"));
+}
+
+#[test]
+fn socket_relative_path_is_rejected() {
+    let message = error(&format!("socket = \"run/u.sock\"\n{MAIN}"));
+    assert_eq!(
+        message,
+        r#"config: socket "run/u.sock": must be an absolute path"#
+    );
+    assert_error(
+        &format!("socket = \"\"\n{MAIN}"),
+        &["socket \"\"", "absolute"],
+    );
+}
+
+#[test]
+fn no_uplinks() {
+    assert_eq!(error(""), "no [[uplink]] configured");
+    assert_eq!(error("uplink = []"), "no [[uplink]] configured");
+    assert!(matches!(
+        parse("socket = \"/s\""),
+        Err(ConfigError::NoUplinks)
+    ));
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_position() {
+    assert_error(&format!("sockett = \"/s\"\n{MAIN}"), &["sockett", "line 1"]);
+    assert_error(&main_with("metrik = 5"), &["metrik", "line 4"]);
+    assert_error(
+        &main_with("[uplink.probe]\ntarget = []"),
+        &["target", "line 5"],
+    );
+    let policy = "[[policy]]\nname = \"p\"\nuplinks = [\"main\"]\nvia = 1\n";
+    assert_error(&format!("{MAIN}{policy}"), &["via", "line 7"]);
+}
+
+#[test]
+fn wrong_types_are_rejected() {
+    assert_error(
+        &main_with("metric = \"100\""),
+        &["metric", "\"100\"", "line 4"],
+    );
+    assert_error(
+        &main_with("masquerade = \"yes\""),
+        &["masquerade", "\"yes\""],
+    );
+    assert_error(
+        &main_with("[uplink.probe]\ntargets = \"192.0.2.1\""),
+        &["targets"],
+    );
+    assert_error(
+        "[uplink]\nname = \"main\"\ndevice = \"eth0\"",
+        &["uplink", "sequence"],
+    );
+}
+
+#[test]
+fn missing_required_keys_are_rejected() {
+    assert_error("[[uplink]]\nname = \"main\"\n", &["device"]);
+    assert_error("[[uplink]]\ndevice = \"eth0\"\n", &["name"]);
+}
+
+#[test]
+fn toml_syntax_error_is_reported_with_position() {
+    let err = parse("[[uplink]\nname = \"main\"\n").unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax(_)));
+    assert!(err.to_string().contains("line 1"), "{err}");
+    assert_error(&main_with("metric = 1 2"), &["line 4"]);
+}
+
+#[test]
+fn load_reads_a_file() {
+    let path = std::env::temp_dir().join(format!("uplink-config-{}.toml", std::process::id()));
+    std::fs::write(&path, HOME_ROUTER).unwrap();
+    let loaded = load(&path);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(loaded.unwrap(), parse(HOME_ROUTER).unwrap());
+}
+
+#[test]
+fn load_names_an_unreadable_path() {
+    let path = std::path::Path::new("/nonexistent/uplink/config.toml");
+    let err = load(path).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }));
+    assert!(
+        err.to_string().contains("/nonexistent/uplink/config.toml"),
+        "{err}"
+    );
+}

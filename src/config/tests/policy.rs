@@ -1,0 +1,128 @@
+//! `[[policy]]` tables.
+
+use super::*;
+
+/// Two uplinks and one policy with the given body lines.
+fn policy(body: &str) -> String {
+    format!("{MAIN}[[uplink]]\nname = \"backup\"\ndevice = \"eth2\"\n[[policy]]\n{body}\n")
+}
+
+fn speaker(keys: &str) -> String {
+    policy(&format!(
+        "name = \"speaker\"\nuplinks = [\"backup\", \"main\"]\n{keys}"
+    ))
+}
+
+fn policy_of(keys: &str) -> Policy {
+    parse(&speaker(keys)).unwrap().policies.remove(0)
+}
+
+fn prefix(addr: &str, len: u8) -> Prefix {
+    Prefix {
+        addr: ip(addr),
+        len,
+    }
+}
+
+#[test]
+fn from_and_to_are_optional() {
+    let p = policy_of("");
+    assert_eq!(
+        (p.name.as_str(), p.from.len(), p.to.len()),
+        ("speaker", 0, 0)
+    );
+    assert_eq!(p.uplinks, ["backup", "main"]);
+}
+
+#[test]
+fn prefixes_are_parsed() {
+    let p = policy_of("from = [\"192.168.1.50\", \"10.0.0.0/8\"]\nto = [\"0.0.0.0/0\"]");
+    assert_eq!(p.from, [prefix("192.168.1.50", 32), prefix("10.0.0.0", 8)]);
+    assert_eq!(p.to, [prefix("0.0.0.0", 0)]);
+}
+
+#[test]
+fn bad_names() {
+    assert_error(
+        &policy("name = \"\"\nuplinks = [\"main\"]"),
+        &["policy \"\": name: only letters, digits, '_' and '-' are allowed"],
+    );
+    assert_error(
+        &policy("name = \"tv room\"\nuplinks = [\"main\"]"),
+        &["policy \"tv room\": name:"],
+    );
+}
+
+#[test]
+fn duplicate_name() {
+    let text = format!(
+        "{}[[policy]]\nname = \"speaker\"\nuplinks = [\"main\"]\n",
+        speaker("")
+    );
+    assert_eq!(
+        error(&text),
+        r#"policy "speaker": name: duplicate (also policy #1)"#
+    );
+}
+
+#[test]
+fn uplinks_required() {
+    let expected = r#"policy "speaker": uplinks: must name at least one uplink"#;
+    assert_eq!(error(&policy("name = \"speaker\"\nuplinks = []")), expected);
+    assert_eq!(error(&policy("name = \"speaker\"")), expected);
+}
+
+#[test]
+fn unknown_uplink() {
+    assert_eq!(
+        error(&policy("name = \"speaker\"\nuplinks = [\"lte\", \"main\"]")),
+        r#"policy "speaker": uplinks: unknown uplink "lte""#
+    );
+}
+
+#[test]
+fn duplicate_uplink_in_list() {
+    assert_eq!(
+        error(&policy(
+            "name = \"speaker\"\nuplinks = [\"main\", \"backup\", \"main\"]"
+        )),
+        r#"policy "speaker": uplinks: duplicate uplink "main""#
+    );
+}
+
+#[test]
+fn bad_prefix_in_from() {
+    assert_eq!(
+        error(&speaker("from = [\"192.168.1.500\"]")),
+        r#"policy "speaker": from "192.168.1.500": not an IPv4 address or prefix"#
+    );
+    assert_error(
+        &speaker("from = [\"10.0.0.0/33\"]"),
+        &["from \"10.0.0.0/33\": prefix length"],
+    );
+}
+
+#[test]
+fn bad_prefix_in_to() {
+    assert_error(
+        &speaker("to = [\"2001:db8::/32\"]"),
+        &["to \"2001:db8::/32\": IPv6 is not supported yet"],
+    );
+    assert_error(&speaker("to = [\"\"]"), &["to \"\": not an IPv4 address"]);
+}
+
+#[test]
+fn host_bits_set() {
+    assert_eq!(
+        error(&speaker("from = [\"192.168.1.1/24\"]")),
+        r#"policy "speaker": from "192.168.1.1/24": host bits are set (did you mean 192.168.1.0/24?)"#
+    );
+}
+
+#[test]
+fn duplicate_prefix() {
+    assert_eq!(
+        error(&speaker("to = [\"192.0.2.7\", \"192.0.2.7/32\"]")),
+        r#"policy "speaker": to "192.0.2.7/32": duplicate"#
+    );
+}

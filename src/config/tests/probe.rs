@@ -1,0 +1,167 @@
+//! `[uplink.probe]` keys.
+
+use super::*;
+
+/// The `main` uplink with a probe table holding `keys`.
+fn probe_with(keys: &str) -> String {
+    main_with(&format!("[uplink.probe]\n{keys}"))
+}
+
+fn probe_of(keys: &str) -> Probe {
+    parse(&probe_with(keys)).unwrap().uplinks.remove(0).probe
+}
+
+#[test]
+fn targets_only_keeps_default_timing() {
+    let probe = probe_of("targets = [\"192.0.2.1\", \"198.51.100.2\"]");
+    let expected = Probe {
+        targets: vec![ip("192.0.2.1"), ip("198.51.100.2")],
+        ..Probe::default_timing()
+    };
+    assert_eq!(probe, expected);
+}
+
+#[test]
+fn empty_probe_table_follows_link_only() {
+    let config = parse(&probe_with("")).unwrap();
+    assert!(config.uplinks[0].follows_link_only());
+    assert_eq!(config.uplinks[0].probe, Probe::default_timing());
+}
+
+#[test]
+fn target_not_an_address() {
+    assert_eq!(
+        error(&probe_with("targets = [\"192.0.2.1\", \"example.com\"]")),
+        r#"uplink "main": probe.targets "example.com": not an IPv4 address"#
+    );
+}
+
+#[test]
+fn target_ipv6_is_not_supported_yet() {
+    assert_eq!(
+        error(&probe_with("targets = [\"2001:db8::1\"]")),
+        r#"uplink "main": probe.targets "2001:db8::1": IPv6 is not supported yet"#
+    );
+}
+
+#[test]
+fn duplicate_target() {
+    assert_eq!(
+        error(&probe_with("targets = [\"192.0.2.1\", \"192.0.2.1\"]")),
+        r#"uplink "main": probe.targets "192.0.2.1": duplicate"#
+    );
+}
+
+#[test]
+fn target_must_be_a_host() {
+    for (target, reason) in [
+        ("0.0.0.0", "unspecified"),
+        ("255.255.255.255", "broadcast"),
+        ("239.1.2.3", "multicast"),
+        ("127.0.0.53", "loopback"),
+    ] {
+        let expected = format!("uplink \"main\": probe.targets \"{target}\": ");
+        assert_error(
+            &probe_with(&format!("targets = [\"{target}\"]")),
+            &[&expected, reason],
+        );
+    }
+}
+
+#[test]
+fn interval_minimum() {
+    assert_eq!(
+        error(&probe_with("interval_ms = 9")),
+        r#"uplink "main": probe.interval_ms 9: must be at least 10"#
+    );
+    assert_eq!(
+        probe_of("interval_ms = 10").interval,
+        Duration::from_millis(10)
+    );
+}
+
+#[test]
+fn timeout_zero() {
+    assert_eq!(
+        error(&probe_with("timeout_ms = 0")),
+        r#"uplink "main": probe.timeout_ms 0: must be at least 1"#
+    );
+}
+
+#[test]
+fn timeout_beyond_down_after() {
+    assert_eq!(
+        error(&probe_with("timeout_ms = 2001")),
+        r#"uplink "main": probe.timeout_ms 2001: must not exceed probe.down_after_ms (2000)"#
+    );
+    assert_eq!(
+        probe_of("timeout_ms = 2000").timeout,
+        Duration::from_millis(2000)
+    );
+}
+
+#[test]
+fn down_after_below_interval() {
+    assert_eq!(
+        error(&probe_with(
+            "interval_ms = 1000\ndown_after_ms = 999\ntimeout_ms = 500"
+        )),
+        r#"uplink "main": probe.down_after_ms 999: must be at least probe.interval_ms (1000)"#
+    );
+}
+
+#[test]
+fn up_after_below_interval() {
+    assert_eq!(
+        error(&probe_with("interval_ms = 1000\nup_after_ms = 999")),
+        r#"uplink "main": probe.up_after_ms 999: must be at least probe.interval_ms (1000)"#
+    );
+}
+
+#[test]
+fn timings_that_would_overflow() {
+    assert_error(
+        &probe_with("up_after_ms = 9223372036854775807"),
+        &["probe.up_after_ms 9223372036854775807: must be at most 86400000"],
+    );
+    assert_error(
+        &probe_with("interval_ms = -500"),
+        &["probe.interval_ms -500: must be at least 10"],
+    );
+    assert_error(
+        &probe_with("down_after_ms = -1"),
+        &["probe.down_after_ms -1"],
+    );
+}
+
+#[test]
+fn reliability_zero() {
+    assert_eq!(
+        error(&probe_with("targets = [\"192.0.2.1\"]\nreliability = 0")),
+        r#"uplink "main": probe.reliability 0: must be at least 1"#
+    );
+}
+
+#[test]
+fn reliability_beyond_targets() {
+    assert_eq!(
+        error(&probe_with(
+            "targets = [\"192.0.2.1\", \"192.0.2.2\"]\nreliability = 3"
+        )),
+        r#"uplink "main": probe.reliability 3: exceeds the number of probe.targets (2)"#
+    );
+    let probe = probe_of("targets = [\"192.0.2.1\", \"192.0.2.2\"]\nreliability = 2");
+    assert_eq!(probe.reliability, 2);
+}
+
+#[test]
+fn reliability_without_targets_is_not_counted() {
+    assert_eq!(probe_of("reliability = 3").reliability, 3);
+}
+
+#[test]
+fn fractional_number_is_a_type_error() {
+    let err = parse(&probe_with("interval_ms = 0.5")).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax(_)));
+    assert!(err.to_string().contains("interval_ms"), "{err}");
+}

@@ -1,0 +1,177 @@
+//! `[[uplink]]` keys other than the probe.
+
+use super::*;
+
+fn uplink(name: &str, device: &str) -> String {
+    format!("[[uplink]]\nname = \"{name}\"\ndevice = \"{device}\"\n")
+}
+
+#[test]
+fn bad_name_characters() {
+    assert_eq!(
+        error(&uplink("bad name!", "eth0")),
+        r#"uplink "bad name!": name: only letters, digits, '_' and '-' are allowed (1..15 characters)"#
+    );
+}
+
+#[test]
+fn bad_name_length() {
+    assert_error(&uplink("", "eth0"), &["uplink \"\": name:", "1..15"]);
+    assert_error(
+        &uplink("a234567890123456", "eth0"),
+        &["uplink \"a234567890123456\": name:"],
+    );
+    assert!(parse(&uplink("a23456789012345", "eth0")).is_ok());
+    assert!(parse(&uplink("Lte_2-b", "eth0")).is_ok());
+}
+
+#[test]
+fn duplicate_name() {
+    let text = format!("{}{}", uplink("b", "eth0"), uplink("b", "eth1"));
+    assert_eq!(
+        error(&text),
+        r#"uplink "b": name: duplicate (also uplink #1)"#
+    );
+}
+
+#[test]
+fn bad_device_names() {
+    for (device, reason) in [
+        ("", "must not be empty"),
+        ("a234567890123456", "longer than 15"),
+        ("eth0/1", "'/'"),
+        ("eth0:1", "':'"),
+        ("eth 0", "whitespace"),
+        (".", "not a valid interface name"),
+        ("..", "not a valid interface name"),
+    ] {
+        let expected = format!("uplink \"main\": device \"{device}\": ");
+        assert_error(&uplink("main", device), &[&expected, reason]);
+    }
+    assert!(parse(&uplink("main", "a23456789012345")).is_ok());
+    assert!(parse(&uplink("main", "wwan0.1")).is_ok());
+}
+
+#[test]
+fn duplicate_device() {
+    let text = format!("{}{}", uplink("a", "eth0"), uplink("b", "eth0"));
+    assert_eq!(
+        error(&text),
+        r#"uplink "b": device "eth0": duplicate (also used by uplink "a")"#
+    );
+}
+
+#[test]
+fn gateway_not_an_address() {
+    assert_eq!(
+        error(&main_with("gateway = \"x.y\"")),
+        r#"uplink "main": gateway "x.y": not an IPv4 address"#
+    );
+    assert_error(
+        &main_with("gateway = \"\""),
+        &["gateway \"\": not an IPv4 address"],
+    );
+    assert_error(
+        &main_with("gateway = \"10.0.0.1/24\""),
+        &["gateway \"10.0.0.1/24\""],
+    );
+}
+
+#[test]
+fn gateway_ipv6_is_not_supported_yet() {
+    assert_eq!(
+        error(&main_with("gateway = \"2001:db8::1\"")),
+        r#"uplink "main": gateway "2001:db8::1": IPv6 is not supported yet"#
+    );
+}
+
+#[test]
+fn gateway_auto_is_not_supported_yet() {
+    assert_eq!(
+        error(&main_with("gateway = \"auto\"")),
+        "uplink \"main\": gateway \"auto\": \"auto\" is not supported yet; \
+         omit gateway on a point-to-point device or give the next hop"
+    );
+}
+
+#[test]
+fn gateway_must_be_a_host() {
+    for (gateway, reason) in [
+        ("0.0.0.0", "unspecified"),
+        ("255.255.255.255", "broadcast"),
+        ("224.0.0.1", "multicast"),
+        ("127.0.0.1", "loopback"),
+    ] {
+        let expected = format!("uplink \"main\": gateway \"{gateway}\": ");
+        assert_error(
+            &main_with(&format!("gateway = \"{gateway}\"")),
+            &[&expected, reason],
+        );
+    }
+}
+
+#[test]
+fn weight_range() {
+    assert_eq!(
+        error(&main_with("weight = 0")),
+        r#"uplink "main": weight 0: must be at least 1"#
+    );
+    assert_eq!(
+        error(&main_with("weight = 257")),
+        r#"uplink "main": weight 257: must be at most 256"#
+    );
+    assert_eq!(
+        parse(&main_with("weight = 256")).unwrap().uplinks[0].weight,
+        256
+    );
+}
+
+#[test]
+fn metric_range() {
+    assert_error(
+        &main_with("metric = -1"),
+        &["uplink \"main\": metric -1: must be at least 0"],
+    );
+    assert_error(
+        &main_with("metric = 4294967296"),
+        &["uplink \"main\": metric 4294967296: must be at most 4294967295"],
+    );
+    assert_eq!(
+        parse(&main_with("metric = 0")).unwrap().uplinks[0].metric,
+        0
+    );
+    let max = parse(&main_with("metric = 4294967295")).unwrap();
+    assert_eq!(max.uplinks[0].metric, u32::MAX);
+}
+
+#[test]
+fn integer_beyond_toml_range_is_a_syntax_error() {
+    let err = parse(&main_with("metric = 99999999999999999999")).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax(_)));
+    assert!(err.to_string().contains("metric"), "{err}");
+}
+
+#[test]
+fn invalid_error_has_structured_fields() {
+    let err = parse(&main_with("weight = 0")).unwrap_err();
+    let ConfigError::Invalid {
+        object,
+        key,
+        value,
+        reason,
+    } = err
+    else {
+        panic!("not Invalid: {err:?}");
+    };
+    assert_eq!(object, "uplink \"main\"");
+    assert_eq!((key.as_str(), value.as_str()), ("weight", "0"));
+    assert_eq!(reason, "must be at least 1");
+}
+
+#[test]
+fn first_error_wins() {
+    let text = main_with("gateway = \"x\"\nweight = 0");
+    assert_error(&text, &["gateway"]);
+    let text = format!("{}{}", uplink("bad!", "eth0"), uplink("b", "eth0"));
+    assert_error(&text, &["uplink \"bad!\": name"]);
+}

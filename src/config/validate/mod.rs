@@ -1,0 +1,102 @@
+//! Raw config -> typed [`Config`], stopping at the first problem.
+//!
+//! Order: `socket`, then each uplink in file order, then each policy in file order,
+//! so the reported error is the first one a reader meets going down the file.
+
+mod policy;
+mod uplink;
+
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use super::parse::RawConfig;
+use super::{Config, ConfigError, DEFAULT_SOCKET};
+
+/// Longest name, so that names fit wherever the kernel takes an interface-sized name.
+const MAX_NAME_LEN: usize = 15;
+
+pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
+    let socket = socket(raw.socket)?;
+    if raw.uplink.is_empty() {
+        return Err(ConfigError::NoUplinks);
+    }
+    let uplinks = uplink::all(raw.uplink)?;
+    let policies = policy::all(raw.policy, &uplinks)?;
+    Ok(Config {
+        socket,
+        uplinks,
+        policies,
+    })
+}
+
+fn socket(raw: Option<String>) -> Result<PathBuf, ConfigError> {
+    let Some(path) = raw else {
+        return Ok(PathBuf::from(DEFAULT_SOCKET));
+    };
+    // The daemon and the CLI may run from different directories.
+    if !Path::new(&path).is_absolute() {
+        return Err(invalid(
+            "config",
+            "socket",
+            quoted(&path),
+            "must be an absolute path",
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// Builds [`ConfigError::Invalid`]; `value` is already rendered (see [`quoted`]).
+fn invalid(
+    object: &str,
+    key: &str,
+    value: impl Into<String>,
+    reason: impl Into<String>,
+) -> ConfigError {
+    ConfigError::Invalid {
+        object: object.to_owned(),
+        key: key.to_owned(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Renders a string value the way it would be written in TOML.
+fn quoted(text: &str) -> String {
+    format!("{text:?}")
+}
+
+/// Checks an uplink or policy name; `object` already shows the name itself.
+fn check_name(object: &str, name: &str) -> Result<(), ConfigError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if !name.is_empty() && name.len() <= MAX_NAME_LEN && name.chars().all(allowed) {
+        return Ok(());
+    }
+    Err(invalid(
+        object,
+        "name",
+        "",
+        format!("only letters, digits, '_' and '-' are allowed (1..{MAX_NAME_LEN} characters)"),
+    ))
+}
+
+/// Converts a TOML integer into `T` within `range`.
+fn number<T>(
+    object: &str,
+    key: &str,
+    value: i64,
+    range: RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: TryFrom<i64> + PartialOrd + Display,
+{
+    let (min, max) = (range.start(), range.end());
+    let reason = match T::try_from(value) {
+        Ok(v) if v < *min => format!("must be at least {min}"),
+        Ok(v) if v > *max => format!("must be at most {max}"),
+        Ok(v) => return Ok(v),
+        Err(_) if value < 0 => format!("must be at least {min}"),
+        Err(_) => format!("must be at most {max}"),
+    };
+    Err(invalid(object, key, value.to_string(), reason))
+}

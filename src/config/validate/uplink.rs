@@ -1,0 +1,216 @@
+//! `[[uplink]]` tables and their `[uplink.probe]` subtables.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use super::{check_name, invalid, number, quoted};
+use crate::config::parse::{RawProbe, RawUplink};
+use crate::config::{
+    ConfigError, Probe, Uplink, DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS, DEFAULT_METRIC,
+    DEFAULT_RELIABILITY, DEFAULT_TIMEOUT_MS, DEFAULT_UP_AFTER_MS, DEFAULT_WEIGHT,
+};
+
+/// Kernel limit for an interface name, without the trailing NUL (IFNAMSIZ - 1).
+const MAX_DEVICE_LEN: usize = 15;
+/// Kernel multipath nexthop weights are 1..=256.
+const MAX_WEIGHT: u32 = 256;
+/// Faster probing than this only floods the targets.
+const MIN_INTERVAL_MS: u64 = 10;
+/// One day: generous, and keeps `Instant + duration` far from overflowing in the core.
+const MAX_TIMING_MS: u64 = 86_400_000;
+
+pub(super) fn all(raw: Vec<RawUplink>) -> Result<Vec<Uplink>, ConfigError> {
+    let mut done: Vec<Uplink> = Vec::with_capacity(raw.len());
+    for r in raw {
+        let up = uplink(r, &done)?;
+        done.push(up);
+    }
+    Ok(done)
+}
+
+fn uplink(raw: RawUplink, earlier: &[Uplink]) -> Result<Uplink, ConfigError> {
+    let obj = format!("uplink {}", quoted(&raw.name));
+    check_name(&obj, &raw.name)?;
+    if let Some(i) = earlier.iter().position(|u| u.name == raw.name) {
+        return Err(invalid(
+            &obj,
+            "name",
+            "",
+            format!("duplicate (also uplink #{})", i + 1),
+        ));
+    }
+    check_device(&obj, &raw.device)?;
+    if let Some(other) = earlier.iter().find(|u| u.device == raw.device) {
+        let reason = format!("duplicate (also used by uplink {})", quoted(&other.name));
+        return Err(invalid(&obj, "device", quoted(&raw.device), reason));
+    }
+    let gateway = raw.gateway.map(|g| gateway(&obj, &g)).transpose()?;
+    let metric = raw.metric.map(|v| number(&obj, "metric", v, 0..=u32::MAX));
+    let weight = raw
+        .weight
+        .map(|v| number(&obj, "weight", v, 1..=MAX_WEIGHT));
+    Ok(Uplink {
+        name: raw.name,
+        device: raw.device,
+        gateway,
+        metric: metric.transpose()?.unwrap_or(DEFAULT_METRIC),
+        weight: weight.transpose()?.unwrap_or(DEFAULT_WEIGHT),
+        masquerade: raw.masquerade.unwrap_or(false),
+        probe: probe(&obj, raw.probe.unwrap_or_default())?,
+    })
+}
+
+/// The kernel's rules for interface names (`dev_valid_name`).
+fn check_device(obj: &str, device: &str) -> Result<(), ConfigError> {
+    let reason = if device.is_empty() {
+        "must not be empty".to_owned()
+    } else if device.len() > MAX_DEVICE_LEN {
+        format!("longer than {MAX_DEVICE_LEN} bytes, the kernel's limit")
+    } else if device == "." || device == ".." {
+        "not a valid interface name".to_owned()
+    } else if device.contains('/') || device.contains(':') {
+        "must not contain '/' or ':'".to_owned()
+    } else if device.chars().any(char::is_whitespace) {
+        "must not contain whitespace".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(invalid(obj, "device", quoted(device), reason))
+}
+
+fn gateway(obj: &str, text: &str) -> Result<Ipv4Addr, ConfigError> {
+    if text == "auto" {
+        let reason = "\"auto\" is not supported yet; \
+                      omit gateway on a point-to-point device or give the next hop";
+        return Err(invalid(obj, "gateway", quoted(text), reason));
+    }
+    host_address(obj, "gateway", text)
+}
+
+/// Parses an address that must name one IPv4 host.
+fn host_address(obj: &str, key: &str, text: &str) -> Result<Ipv4Addr, ConfigError> {
+    let reason = match text.parse::<IpAddr>() {
+        Ok(IpAddr::V4(addr)) => match not_a_host(addr) {
+            None => return Ok(addr),
+            Some(reason) => reason,
+        },
+        Ok(IpAddr::V6(_)) => "IPv6 is not supported yet",
+        Err(_) => "not an IPv4 address",
+    };
+    Err(invalid(obj, key, quoted(text), reason))
+}
+
+fn not_a_host(addr: Ipv4Addr) -> Option<&'static str> {
+    if addr.is_unspecified() {
+        Some("the unspecified address is not a host")
+    } else if addr.is_broadcast() {
+        Some("the broadcast address is not a host")
+    } else if addr.is_multicast() {
+        Some("a multicast address is not a host")
+    } else if addr.is_loopback() {
+        // Would be answered by the router itself, proving nothing about the line.
+        Some("a loopback address is the router itself")
+    } else {
+        None
+    }
+}
+
+fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
+    let probe = Probe {
+        targets: targets(obj, &raw.targets)?,
+        interval: millis(
+            obj,
+            "interval_ms",
+            raw.interval_ms,
+            DEFAULT_INTERVAL_MS,
+            MIN_INTERVAL_MS,
+        )?,
+        timeout: millis(obj, "timeout_ms", raw.timeout_ms, DEFAULT_TIMEOUT_MS, 1)?,
+        down_after: millis(
+            obj,
+            "down_after_ms",
+            raw.down_after_ms,
+            DEFAULT_DOWN_AFTER_MS,
+            1,
+        )?,
+        up_after: millis(obj, "up_after_ms", raw.up_after_ms, DEFAULT_UP_AFTER_MS, 1)?,
+        reliability: raw
+            .reliability
+            .map(|v| number(obj, "probe.reliability", v, 1..=usize::MAX))
+            .transpose()?
+            .unwrap_or(DEFAULT_RELIABILITY),
+    };
+    check_timing(obj, &probe)?;
+    check_reliability(obj, &probe)?;
+    Ok(probe)
+}
+
+fn targets(obj: &str, texts: &[String]) -> Result<Vec<Ipv4Addr>, ConfigError> {
+    let mut targets = Vec::with_capacity(texts.len());
+    for text in texts {
+        let addr = host_address(obj, "probe.targets", text)?;
+        if targets.contains(&addr) {
+            return Err(invalid(obj, "probe.targets", quoted(text), "duplicate"));
+        }
+        targets.push(addr);
+    }
+    Ok(targets)
+}
+
+/// Reads `probe.<key>` in milliseconds, or the default when absent.
+fn millis(
+    obj: &str,
+    key: &str,
+    value: Option<i64>,
+    default: u64,
+    min: u64,
+) -> Result<Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Duration::from_millis(default));
+    };
+    let ms = number(obj, &format!("probe.{key}"), value, min..=MAX_TIMING_MS)?;
+    Ok(Duration::from_millis(ms))
+}
+
+/// Relations between the timings: each decision needs at least one probe period, and
+/// a probe must be declared lost before the line may be declared down.
+fn check_timing(obj: &str, p: &Probe) -> Result<(), ConfigError> {
+    let ms = |d: Duration| d.as_millis().to_string();
+    let at_least_interval = format!("must be at least probe.interval_ms ({})", ms(p.interval));
+    if p.down_after < p.interval {
+        let value = ms(p.down_after);
+        return Err(invalid(
+            obj,
+            "probe.down_after_ms",
+            value,
+            at_least_interval,
+        ));
+    }
+    if p.up_after < p.interval {
+        return Err(invalid(
+            obj,
+            "probe.up_after_ms",
+            ms(p.up_after),
+            at_least_interval,
+        ));
+    }
+    if p.timeout > p.down_after {
+        let reason = format!("must not exceed probe.down_after_ms ({})", ms(p.down_after));
+        return Err(invalid(obj, "probe.timeout_ms", ms(p.timeout), reason));
+    }
+    Ok(())
+}
+
+/// Without targets the line follows its link, so reliability has nothing to count.
+fn check_reliability(obj: &str, p: &Probe) -> Result<(), ConfigError> {
+    if p.targets.is_empty() || p.reliability <= p.targets.len() {
+        return Ok(());
+    }
+    let reason = format!("exceeds the number of probe.targets ({})", p.targets.len());
+    Err(invalid(
+        obj,
+        "probe.reliability",
+        p.reliability.to_string(),
+        reason,
+    ))
+}

@@ -1,0 +1,145 @@
+use super::*;
+use crate::config::parse;
+use std::net::Ipv4Addr;
+
+const TWO_LINES: &str = r#"
+[[uplink]]
+name = "main"
+device = "wan1"
+gateway = "192.0.2.1"
+metric = 100
+[uplink.probe]
+targets = ["203.0.113.100"]
+
+[[uplink]]
+name = "backup"
+device = "wan2"
+gateway = "198.51.100.1"
+metric = 200
+masquerade = true
+[uplink.probe]
+targets = ["203.0.113.100"]
+"#;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn links() -> HashMap<String, LinkFacts> {
+    let facts = |ifindex, addr: [u8; 4]| LinkFacts {
+        ifindex,
+        admin_up: true,
+        carrier: true,
+        addrs: vec![Ipv4Addr::from(addr)],
+    };
+    HashMap::from([
+        ("wan1".to_string(), facts(2, [192, 0, 2, 2])),
+        ("wan2".to_string(), facts(3, [198, 51, 100, 2])),
+    ])
+}
+
+fn active_names(engine: &Engine) -> Vec<&str> {
+    engine
+        .selection()
+        .members
+        .iter()
+        .map(|&(i, _)| engine.config().uplinks[i].name.as_str())
+        .collect()
+}
+
+/// Both lines up, main active.
+fn running(t0: Instant) -> Engine {
+    let mut engine = Engine::new(parse(TWO_LINES).unwrap(), t0);
+    let notices = engine.on_links(&links(), t0);
+    // Links up but probes unproven: the best usable link carries traffic meanwhile.
+    assert_eq!(active_names(&engine), ["main"]);
+    assert_eq!(engine.selection().basis, SelectionBasis::LinkFallback);
+    assert!(matches!(notices.last(), Some(Notice::Active { .. })));
+    engine.on_probe(0, 0, Some(ms(5)), t0 + ms(10));
+    engine.on_probe(1, 0, Some(ms(5)), t0 + ms(10));
+    assert_eq!(engine.selection().basis, SelectionBasis::Healthy);
+    engine
+}
+
+#[test]
+fn blackholed_main_fails_over_to_backup_and_back() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    // Backup keeps answering; main goes silent.
+    let mut now = t0 + ms(10);
+    while now < t0 + ms(2500) {
+        now += ms(500);
+        engine.on_probe(1, 0, Some(ms(5)), now);
+    }
+    let deadline = engine.next_deadline().unwrap();
+    assert_eq!(deadline, t0 + ms(2010));
+    let notices = engine.tick(deadline);
+    assert_eq!(
+        notices.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [
+            "uplink \"main\" down: no reply from 1/1 targets for 2000 ms",
+            "active: main -> backup (best healthy line)",
+        ]
+    );
+    let desired = engine.desired();
+    let active = desired.routes.iter().find(|r| r.table == 7700).unwrap();
+    assert_eq!(active.nexthops[0].ifindex, 3);
+    // Main answers again: back after up_after.
+    let back = deadline + ms(1000);
+    for i in 0..=20 {
+        engine.on_probe(0, 0, Some(ms(5)), back + ms(500 * i));
+        engine.on_probe(1, 0, Some(ms(5)), back + ms(500 * i));
+    }
+    assert_eq!(active_names(&engine), ["main"]);
+}
+
+#[test]
+fn carrier_loss_switches_at_once() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    let mut facts = links();
+    facts.get_mut("wan1").unwrap().carrier = false;
+    let notices = engine.on_links(&facts, t0 + ms(100));
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert_eq!(active_names(&engine), ["backup"]);
+    let desired = engine.desired();
+    assert!(desired.routes.iter().all(|r| r.nexthops[0].ifindex == 3));
+}
+
+#[test]
+fn both_blackholed_keeps_a_default_route_via_main() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    engine.tick(t0 + ms(5000));
+    assert_eq!(active_names(&engine), ["main"]);
+    assert_eq!(engine.selection().basis, SelectionBasis::LinkFallback);
+    assert!(engine.desired().routes.iter().any(|r| r.table == 7700));
+}
+
+#[test]
+fn reload_keeps_state_of_unchanged_lines() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    let changed = TWO_LINES.replace("metric = 200", "metric = 50");
+    let notices = engine.reconfigure(parse(&changed).unwrap(), t0 + ms(20));
+    assert!(
+        engine.line(1).is_up(),
+        "probe settings unchanged: state kept"
+    );
+    assert_eq!(active_names(&engine), ["backup"]);
+    assert_eq!(notices.len(), 1);
+}
+
+#[test]
+fn device_that_vanishes_goes_down() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    let mut facts = links();
+    facts.remove("wan2");
+    let notices = engine.on_links(&facts, t0 + ms(50));
+    assert_eq!(
+        notices[0].to_string(),
+        "uplink \"backup\" down: device not found"
+    );
+    assert_eq!(active_names(&engine), ["main"]);
+}

@@ -1,0 +1,109 @@
+//! Keeps one prober running per line that has probe targets and a usable link, restarting
+//! it when its device address changes.
+
+use std::net::Ipv4Addr;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::core::owned::line_mark;
+use crate::core::Engine;
+use crate::probe::{self, ProbeEvent, ProbeSpec, Prober};
+
+/// What a running prober was started with; a different key means restart.
+#[derive(Debug, Clone, PartialEq)]
+struct Key {
+    device: String,
+    source: Ipv4Addr,
+    targets: Vec<Ipv4Addr>,
+    interval_ms: u128,
+    timeout_ms: u128,
+}
+
+enum Slot {
+    Idle,
+    Running(Key, Prober),
+    /// Start failed for this key; retried on the next sync without repeating the warning.
+    Failed(Key),
+}
+
+/// The probers of all lines.
+pub struct Probes {
+    slots: Vec<Slot>,
+    events: UnboundedSender<ProbeEvent>,
+    ident_base: u16,
+}
+
+impl Probes {
+    /// ICMP identifiers are derived from the pid so that two daemons (e.g. in tests on one
+    /// machine) never take each other's replies.
+    pub fn new(events: UnboundedSender<ProbeEvent>) -> Self {
+        Probes {
+            slots: Vec::new(),
+            events,
+            ident_base: (std::process::id() as u16).wrapping_mul(64),
+        }
+    }
+
+    /// Stops every prober (on reload the line indices may change).
+    pub fn clear(&mut self) {
+        self.slots.clear();
+    }
+
+    /// Starts, restarts or stops probers to match the engine's lines.
+    pub fn sync(&mut self, engine: &Engine) {
+        let lines = engine.config().uplinks.len();
+        self.slots.resize_with(lines, || Slot::Idle);
+        for index in 0..lines {
+            let wanted = wanted_key(engine, index);
+            let current = match &self.slots[index] {
+                Slot::Running(key, _) => Some(key),
+                Slot::Idle | Slot::Failed(_) => None,
+            };
+            if current == wanted.as_ref() {
+                continue;
+            }
+            self.slots[index] = match wanted {
+                None => Slot::Idle,
+                Some(key) => self.start(index, key),
+            };
+        }
+    }
+
+    fn start(&self, index: usize, key: Key) -> Slot {
+        let already_failed = matches!(&self.slots[index], Slot::Failed(k) if *k == key);
+        let spec = ProbeSpec {
+            line: index,
+            device: key.device.clone(),
+            source: key.source,
+            mark: line_mark(index),
+            ident: self.ident_base.wrapping_add(index as u16),
+            targets: key.targets.clone(),
+            interval: std::time::Duration::from_millis(key.interval_ms as u64),
+            timeout: std::time::Duration::from_millis(key.timeout_ms as u64),
+        };
+        match probe::start(spec, self.events.clone()) {
+            Ok(prober) => Slot::Running(key, prober),
+            Err(e) => {
+                if !already_failed {
+                    tracing::warn!("cannot start probing: {e}");
+                }
+                Slot::Failed(key)
+            }
+        }
+    }
+}
+
+fn wanted_key(engine: &Engine, index: usize) -> Option<Key> {
+    let uplink = &engine.config().uplinks[index];
+    let link = engine.line(index).link()?;
+    if uplink.probe.targets.is_empty() || !link.usable() {
+        return None;
+    }
+    Some(Key {
+        device: uplink.device.clone(),
+        source: *link.addrs.first()?,
+        targets: uplink.probe.targets.clone(),
+        interval_ms: uplink.probe.interval.as_millis(),
+        timeout_ms: uplink.probe.timeout.as_millis(),
+    })
+}

@@ -1,0 +1,122 @@
+//! The status report: JSON for scripts, a table for people.
+
+use std::time::{Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::Engine;
+
+/// What `uplink status --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub uplinks: Vec<LineStatus>,
+}
+
+/// One line's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineStatus {
+    pub name: String,
+    pub device: String,
+    /// "up" or "down".
+    pub state: String,
+    /// Carries the default route now.
+    pub active: bool,
+    /// Mean round-trip time of recent probes; null without probes or replies.
+    pub rtt_ms: Option<f64>,
+    /// Share of recent probes lost; null without probes.
+    pub loss_pct: Option<f64>,
+    /// When the state last changed (RFC 3339, UTC).
+    pub since: String,
+    /// Why the line is in this state.
+    pub reason: String,
+}
+
+/// Builds the report; `now` and `wall` are the same moment on both clocks.
+pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
+    let uplinks = engine
+        .config()
+        .uplinks
+        .iter()
+        .enumerate()
+        .map(|(i, uplink)| {
+            let line = engine.line(i);
+            let (since, reason) = line.since();
+            let since_wall = wall - now.saturating_duration_since(since);
+            LineStatus {
+                name: uplink.name.clone(),
+                device: uplink.device.clone(),
+                state: if line.is_up() { "up" } else { "down" }.into(),
+                active: engine.selection().contains(i),
+                rtt_ms: line.rtt().map(|d| round1(d.as_secs_f64() * 1000.0)),
+                loss_pct: line.loss_pct().map(round1),
+                since: humantime::format_rfc3339_seconds(since_wall).to_string(),
+                reason: reason.to_string(),
+            }
+        })
+        .collect();
+    Status { uplinks }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// A fixed-width table for terminals.
+pub fn render_table(status: &Status) -> String {
+    let mut rows = vec![[
+        "LINE", "DEVICE", "STATE", "ACTIVE", "RTT", "LOSS", "SINCE", "REASON",
+    ]
+    .map(String::from)];
+    for line in &status.uplinks {
+        rows.push([
+            line.name.clone(),
+            line.device.clone(),
+            line.state.clone(),
+            if line.active { "yes" } else { "no" }.into(),
+            line.rtt_ms.map_or("-".into(), |v| format!("{v} ms")),
+            line.loss_pct.map_or("-".into(), |v| format!("{v}%")),
+            line.since.clone(),
+            line.reason.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out += cells.join("  ").trim_end();
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let status = Status {
+            uplinks: vec![LineStatus {
+                name: "main".into(),
+                device: "pppoe-wan".into(),
+                state: "up".into(),
+                active: true,
+                rtt_ms: Some(12.3),
+                loss_pct: Some(0.0),
+                since: "2026-11-25T06:00:00Z".into(),
+                reason: "1/1 targets answering".into(),
+            }],
+        };
+        let table = render_table(&status);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("LINE  DEVICE     STATE  ACTIVE  RTT"));
+        assert!(lines[1].starts_with("main  pppoe-wan  up     yes     12.3 ms  0%"));
+    }
+}

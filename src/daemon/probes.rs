@@ -21,7 +21,11 @@ struct Key {
 
 enum Slot {
     Idle,
-    Running(Key, Prober),
+    /// The prober runs until dropped.
+    Running {
+        key: Key,
+        _prober: Prober,
+    },
     /// Start failed for this key; retried on the next sync without repeating the warning.
     Failed(Key),
 }
@@ -56,7 +60,7 @@ impl Probes {
         for index in 0..lines {
             let wanted = wanted_key(engine, index);
             let current = match &self.slots[index] {
-                Slot::Running(key, _) => Some(key),
+                Slot::Running { key, .. } => Some(key),
                 Slot::Idle | Slot::Failed(_) => None,
             };
             if current == wanted.as_ref() {
@@ -82,7 +86,10 @@ impl Probes {
             timeout: std::time::Duration::from_millis(key.timeout_ms as u64),
         };
         match probe::start(spec, self.events.clone()) {
-            Ok(prober) => Slot::Running(key, prober),
+            Ok(prober) => Slot::Running {
+                key,
+                _prober: prober,
+            },
             Err(e) => {
                 if !already_failed {
                     tracing::warn!("cannot start probing: {e}");

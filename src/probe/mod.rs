@@ -1,35 +1,326 @@
-//! Temporary stub of the prober API (replaced by the real module).
+//! In-process ICMPv4 echo prober: one raw socket per line, marked with the line's firewall
+//! mark and bound to its device and address, so each probe leaves through the line it tests
+//! even while another line carries the traffic. No `ping` is forked.
+//!
+//! [`start`] opens the socket and spawns a task that probes each target every interval
+//! (targets staggered evenly) and sends a [`ProbeEvent`] per probe: a reply with its
+//! round-trip time, or a loss when no reply came within the timeout or the send failed.
+
+mod packet;
+mod socket;
+mod tracker;
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+use tracing::debug;
+
+use packet::Echo;
+use socket::ProbeSocket;
+use tracker::{Outstanding, Schedule};
+
+/// What to probe for one line, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeSpec {
+    /// The line's index, copied into every event.
     pub line: usize,
+    /// The line's network device; probes are sent and received only on it.
     pub device: String,
+    /// The line's own IPv4 address: the probes' source, and where replies must arrive.
     pub source: Ipv4Addr,
+    /// Firewall mark whose ip rule routes the probes through the line's own table.
     pub mark: u32,
+    /// ICMP identifier, distinct per prober so probers never take each other's replies.
     pub ident: u16,
+    /// Hosts beyond the gateway to probe; events name them by index into this list.
     pub targets: Vec<Ipv4Addr>,
+    /// How often each target is probed.
     pub interval: Duration,
+    /// How long a probe may go unanswered before it counts as lost.
     pub timeout: Duration,
 }
+
+/// The result of one probe.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProbeOutcome {
-    Reply { rtt: Duration },
+    /// The target answered within the timeout.
+    Reply {
+        /// Time from sending the request to reading the reply.
+        rtt: Duration,
+    },
+    /// No answer within the timeout, or the request could not be sent.
     Lost,
 }
+
+/// One probe's result, as sent to the daemon.
 #[derive(Debug, Clone)]
 pub struct ProbeEvent {
+    /// [`ProbeSpec::line`] of the prober.
     pub line: usize,
+    /// Index into [`ProbeSpec::targets`].
     pub target: usize,
+    /// Reply or loss.
     pub outcome: ProbeOutcome,
-    pub at: std::time::Instant,
+    /// When the outcome became known.
+    pub at: Instant,
 }
-#[derive(Debug, thiserror::Error)]
-#[error("stub")]
-pub struct ProbeError;
-pub struct Prober;
-pub fn start(
-    _spec: ProbeSpec,
-    _events: tokio::sync::mpsc::UnboundedSender<ProbeEvent>,
-) -> Result<Prober, ProbeError> {
-    Ok(Prober)
+
+/// Why a prober could not start. The OS error is part of the message (and not a separate
+/// `source`) so that a plain `{}` already tells the operator what went wrong.
+#[derive(Debug, Error)]
+pub enum ProbeError {
+    /// A socket call failed, e.g.
+    /// `probe socket for device "wan1": bind to 192.0.2.2: Cannot assign requested address`.
+    #[error("probe socket for device {device:?}: {action}: {error}")]
+    Socket {
+        /// The line's device.
+        device: String,
+        /// The step that failed.
+        action: String,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// The spec cannot be probed as given.
+    #[error("probe for device {device:?}: {reason}")]
+    InvalidSpec {
+        /// The line's device.
+        device: String,
+        /// What is wrong with the spec.
+        reason: &'static str,
+    },
+    /// [`start`] was called outside a tokio runtime.
+    #[error("probe for device {device:?}: start must be called within a tokio runtime")]
+    NoRuntime {
+        /// The line's device.
+        device: String,
+    },
+}
+
+/// A running prober. Dropping it stops the probing.
+#[derive(Debug)]
+pub struct Prober {
+    task: JoinHandle<()>,
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Opens the line's probe socket (errors are returned here, synchronously) and spawns the
+/// probing task on the current tokio runtime, which must have I/O and time enabled. The task
+/// ends when the returned [`Prober`] is dropped or when `events` is closed; with no targets
+/// it ends at once (the line is then judged by link state alone).
+pub fn start(spec: ProbeSpec, events: UnboundedSender<ProbeEvent>) -> Result<Prober, ProbeError> {
+    validate(&spec)?;
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| ProbeError::NoRuntime {
+        device: spec.device.clone(),
+    })?;
+    let socket = ProbeSocket::open(&spec)?;
+    debug!(line = spec.line, device = %spec.device, ident = spec.ident, "probing started");
+    let task = runtime.spawn(Task::new(spec, socket, events).run());
+    Ok(Prober { task })
+}
+
+/// Rejects specs the task could not honour (a zero interval would spin).
+fn validate(spec: &ProbeSpec) -> Result<(), ProbeError> {
+    let reason = if spec.interval.is_zero() {
+        "interval must be greater than zero"
+    } else if spec.timeout.is_zero() {
+        "timeout must be greater than zero"
+    } else {
+        return Ok(());
+    };
+    Err(ProbeError::InvalidSpec {
+        device: spec.device.clone(),
+        reason,
+    })
+}
+
+/// The receiver of events is gone: nobody listens, so the task stops.
+struct Closed;
+
+/// The probing task's state: everything it owns, nothing shared.
+struct Task {
+    spec: ProbeSpec,
+    socket: ProbeSocket,
+    events: UnboundedSender<ProbeEvent>,
+    token: u32,
+    next_seq: u16,
+    outstanding: Outstanding,
+}
+
+impl Task {
+    fn new(spec: ProbeSpec, socket: ProbeSocket, events: UnboundedSender<ProbeEvent>) -> Self {
+        let random = random_u64();
+        Task {
+            outstanding: Outstanding::new(spec.timeout),
+            spec,
+            socket,
+            events,
+            token: random as u32,
+            next_seq: (random >> 32) as u16,
+        }
+    }
+
+    /// Sends, receives and expires probes until the prober is dropped or events close.
+    async fn run(mut self) {
+        if self.spec.targets.is_empty() {
+            return;
+        }
+        let mut schedule =
+            Schedule::new(Instant::now(), self.spec.interval, self.spec.targets.len());
+        let mut replies = Vec::new();
+        loop {
+            let wake = self.next_wake(&schedule);
+            tokio::select! {
+                result = self.socket.recv_replies(&mut replies) => {
+                    if let Err(error) = result {
+                        debug!(device = %self.spec.device, %error, "probe socket not readable");
+                    }
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
+            }
+            if self.step(&mut replies, &mut schedule).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The earlier of the next send and the next timeout.
+    fn next_wake(&self, schedule: &Schedule) -> Instant {
+        let due = schedule.next_due();
+        self.outstanding.next_deadline().map_or(due, |d| d.min(due))
+    }
+
+    /// Handles replies first, so one read just before its deadline still counts, then
+    /// reports timed-out probes, then sends what is due.
+    fn step(
+        &mut self,
+        replies: &mut Vec<(Echo, Instant)>,
+        schedule: &mut Schedule,
+    ) -> Result<(), Closed> {
+        for (echo, received) in replies.drain(..) {
+            self.on_reply(echo, received)?;
+        }
+        let now = Instant::now();
+        for target in self.outstanding.expire(now) {
+            self.emit(target, ProbeOutcome::Lost, now)?;
+        }
+        while let Some(target) = schedule.take_due(now) {
+            self.send_probe(target, now)?;
+        }
+        Ok(())
+    }
+
+    /// Reports a reply if it answers one of this prober's outstanding probes; anything
+    /// else (another prober's reply, a duplicate, a late one) is ignored.
+    fn on_reply(&mut self, echo: Echo, received: Instant) -> Result<(), Closed> {
+        if echo.ident != self.spec.ident || echo.token != self.token {
+            return Ok(());
+        }
+        match self.outstanding.take_reply(echo.seq, received) {
+            Some((target, rtt)) => self.emit(target, ProbeOutcome::Reply { rtt }, received),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends one echo request; a send error (no route on this line, say) is a lost probe.
+    fn send_probe(&mut self, target: usize, now: Instant) -> Result<(), Closed> {
+        let seq = self.next_seq;
+        self.next_seq = seq.wrapping_add(1);
+        let address = self.spec.targets[target];
+        let request = packet::encode_request(Echo {
+            ident: self.spec.ident,
+            seq,
+            token: self.token,
+        });
+        match self.socket.send(address, &request) {
+            Ok(()) => {
+                self.outstanding.insert(seq, target, now);
+                Ok(())
+            }
+            Err(error) => {
+                // Expected while a line is down, once per probe: debug, not warn.
+                debug!(device = %self.spec.device, %address, %error, "probe send failed, counted as lost");
+                self.emit(target, ProbeOutcome::Lost, now)
+            }
+        }
+    }
+
+    fn emit(&self, target: usize, outcome: ProbeOutcome, at: Instant) -> Result<(), Closed> {
+        let event = ProbeEvent {
+            line: self.spec.line,
+            target,
+            outcome,
+            at,
+        };
+        self.events.send(event).map_err(|_| Closed)
+    }
+}
+
+/// A random value without a random-number crate: std seeds every `RandomState` from the OS.
+fn random_u64() -> u64 {
+    RandomState::new().build_hasher().finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ProbeSpec {
+        ProbeSpec {
+            line: 0,
+            device: "wan1".into(),
+            source: Ipv4Addr::new(192, 0, 2, 2),
+            mark: 0x10000,
+            ident: 1,
+            targets: vec![Ipv4Addr::new(203, 0, 113, 100)],
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_millis(1000),
+        }
+    }
+
+    #[test]
+    fn zero_interval_or_timeout_is_rejected() {
+        let zero_interval = ProbeSpec {
+            interval: Duration::ZERO,
+            ..spec()
+        };
+        let err = validate(&zero_interval).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "probe for device \"wan1\": interval must be greater than zero"
+        );
+        let zero_timeout = ProbeSpec {
+            timeout: Duration::ZERO,
+            ..spec()
+        };
+        assert!(validate(&zero_timeout).is_err());
+        assert!(validate(&spec()).is_ok());
+    }
+
+    #[test]
+    fn start_outside_a_runtime_is_an_error() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let err = start(spec(), tx).unwrap_err();
+        assert!(matches!(err, ProbeError::NoRuntime { .. }), "{err}");
+    }
+
+    #[test]
+    fn socket_error_names_device_step_and_cause() {
+        let err = ProbeError::Socket {
+            device: "wan1".into(),
+            action: "bind to 192.0.2.2".into(),
+            error: std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL),
+        };
+        let text = err.to_string();
+        assert!(text.starts_with("probe socket for device \"wan1\": bind to 192.0.2.2: Cannot assign requested address"), "{text}");
+    }
 }

@@ -1,0 +1,115 @@
+//! The raw ICMPv4 socket of one line: marked and bound so probes leave through that line
+//! whether or not it is the active one (DESIGN principle 4).
+
+use std::io::{self, Read};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Instant;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tracing::debug;
+
+use super::packet::{self, Echo};
+use super::{ProbeError, ProbeSpec};
+
+/// `ICMP_FILTER` from `<linux/icmp.h>` (level `SOL_RAW`); the libc crate does not export it.
+const ICMP_FILTER: libc::c_int = 1;
+/// Room for an IPv4 header with options and our small reply; anything longer is not ours.
+const RECV_BUF: usize = 256;
+
+/// A non-blocking raw ICMPv4 socket registered with the tokio reactor.
+#[derive(Debug)]
+pub(crate) struct ProbeSocket {
+    fd: AsyncFd<Socket>,
+}
+
+impl ProbeSocket {
+    /// Opens the socket for `spec`'s line. Must run inside a tokio runtime with I/O enabled.
+    pub(crate) fn open(spec: &ProbeSpec) -> Result<Self, ProbeError> {
+        let fail = |action: String| {
+            let device = spec.device.clone();
+            move |error| ProbeError::Socket {
+                device,
+                action,
+                error,
+            }
+        };
+        let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
+            .map_err(fail("open raw ICMP socket".into()))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(fail("set non-blocking".into()))?;
+        // The mark selects the line's own routing table through the line's ip rule.
+        socket
+            .set_mark(spec.mark)
+            .map_err(fail(format!("set SO_MARK {:#x}", spec.mark)))?;
+        // Binding to the device keeps probes on this line and receives only what arrives on
+        // it; binding to the address fixes the source and drops replies to other lines.
+        socket
+            .bind_device(Some(spec.device.as_bytes()))
+            .map_err(fail("bind to device".into()))?;
+        socket
+            .bind(&SockAddr::from(SocketAddrV4::new(spec.source, 0)))
+            .map_err(fail(format!("bind to {}", spec.source)))?;
+        accept_only_echo_replies(&socket).map_err(fail("set ICMP_FILTER".into()))?;
+        // SAFETY: the Socket owns its fd, which stays open and unchanged until the AsyncFd
+        // (the Socket's only owner from here on) is dropped.
+        let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+            .map_err(|e| fail("register with tokio".into())(e.into_parts().1))?;
+        Ok(ProbeSocket { fd })
+    }
+
+    /// Sends one ICMP message to `target` without waiting: a full send buffer is an error
+    /// like any other, and the caller counts the probe as lost.
+    pub(crate) fn send(&self, target: Ipv4Addr, message: &[u8]) -> io::Result<()> {
+        let to = SockAddr::from(SocketAddrV4::new(target, 0));
+        self.fd.get_ref().send_to(message, &to).map(|_| ())
+    }
+
+    /// Waits until the socket is readable, then appends every echo reply queued on it to
+    /// `out` with the time it was read. Cancel-safe: nothing is read before the only await.
+    pub(crate) async fn recv_replies(&self, out: &mut Vec<(Echo, Instant)>) -> io::Result<()> {
+        let mut guard = self.fd.readable().await?;
+        let mut buf = [0u8; RECV_BUF];
+        loop {
+            match guard.try_io(|fd| (&mut fd.get_ref()).read(&mut buf)) {
+                Ok(Ok(len)) => {
+                    out.extend(packet::parse_reply(&buf[..len]).map(|e| (e, Instant::now())))
+                }
+                // An ICMP error for an earlier probe can surface here once (the kernel
+                // clears it on read). It says nothing a timeout will not, so skip it and
+                // let the next readiness continue the drain.
+                Ok(Err(error)) => {
+                    debug!(%error, "probe socket receive error ignored");
+                    return Ok(());
+                }
+                Err(_would_block) => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Lets the kernel drop every ICMP type but echo reply before it reaches our queue, so a
+/// router that is pinged a lot does not wake the prober for each request. Filtering by
+/// identifier still happens in user space.
+fn accept_only_echo_replies(socket: &Socket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // A set bit drops that ICMP type; type 0 is echo reply.
+    let mask: u32 = !1;
+    // SAFETY: setsockopt with a pointer to a live u32 and its exact size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_RAW,
+            ICMP_FILTER,
+            (&mask as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -1,1 +1,167 @@
-//! lab (in progress)
+//! The namespace lab: a LAN host, a router with two internet lines, two ISPs and a small
+//! "internet", all in network namespaces of their own, plus fault injection and exact
+//! traffic measurement. Shared by the end-to-end tests, `uplink lab` and the benchmark.
+//!
+//! ```text
+//!  lan (eth0 198.18.1.2) -- lan0 [router] wan1 192.0.2.2 -- cust [isp1] up --+
+//!                                         wan2 198.51.100.2 -- cust [isp2] up --+-- [net]
+//! ```
+//! `net` holds the probe targets ([`PROBE_TARGETS`]) and the echo server ([`ECHO_SERVER`]).
+//! Each ISP routes only its customer prefix, so LAN traffic must be masqueraded by the
+//! router; the echo server reports the source it saw, which tells which line carried a packet.
+//! Only documentation and benchmarking prefixes are used, and nothing is created in the
+//! machine's own namespace.
+
+mod analysis;
+#[cfg(test)]
+mod analysis_tests;
+mod cmd;
+mod daemon;
+mod echo;
+mod faults;
+mod topology;
+mod traffic;
+mod wire;
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use thiserror::Error;
+
+use crate::netns::NetnsError;
+
+pub use analysis::{Gap, PacketRecord, TrafficLog, DEFAULT_FORGIVE, LINE_AT_END_REPLIES};
+pub use daemon::{two_line_config, LabDaemon, ProbeProfile};
+pub use echo::EchoServer;
+pub use faults::Fault;
+pub use topology::{Lab, LabOptions, Role};
+pub use traffic::{Traffic, TrafficConfig};
+
+/// Hosts beyond both ISPs that a prober can ping (on `net`'s loopback).
+pub const PROBE_TARGETS: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(203, 0, 113, 100),
+    Ipv4Addr::new(203, 0, 113, 200),
+];
+/// The UDP echo server in `net` (see [`Lab::start_echo_server`]).
+pub const ECHO_SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 10), 7);
+/// isp1's address on the router's `wan1` link: the next hop of line one.
+pub const GATEWAY1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// isp2's address on the router's `wan2` link: the next hop of line two.
+pub const GATEWAY2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The router's address on `wan1` (also the masqueraded source of traffic via line one).
+pub const WAN1_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// The router's address on `wan2` (also the masqueraded source of traffic via line two).
+pub const WAN2_ADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+/// The router's LAN address, the LAN host's default gateway.
+pub const LAN_GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+/// The (first) LAN host's address.
+pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
+
+/// Anything that can go wrong while building or driving the lab.
+#[derive(Debug, Error)]
+pub enum LabError {
+    /// A namespace could not be created, entered or a command in it failed.
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    /// A command fed on stdin (`ip -batch`, `nft -f`) failed.
+    #[error("lab: netns {ns}: `{cmd}` failed: {detail}")]
+    Command {
+        ns: String,
+        cmd: String,
+        detail: String,
+    },
+    /// A socket or thread operation failed.
+    #[error("lab: {what}: {source}")]
+    Io { what: String, source: io::Error },
+    /// A fault that cannot be injected (e.g. loss above 100 %).
+    #[error("lab: invalid fault: {0}")]
+    InvalidFault(String),
+}
+
+impl LabError {
+    fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> LabError {
+        let what = what.into();
+        move |source| LabError::Io { what, source }
+    }
+}
+
+/// One of the router's two internet lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Line {
+    /// `wan1`, via isp1.
+    One,
+    /// `wan2`, via isp2.
+    Two,
+}
+
+impl Line {
+    /// Both lines, in order.
+    pub const ALL: [Line; 2] = [Line::One, Line::Two];
+
+    /// The router's device for this line (`wan1` / `wan2`).
+    pub fn device(self) -> &'static str {
+        match self {
+            Line::One => "wan1",
+            Line::Two => "wan2",
+        }
+    }
+
+    /// The ISP's address on this line: the router's next hop.
+    pub fn gateway(self) -> Ipv4Addr {
+        match self {
+            Line::One => GATEWAY1,
+            Line::Two => GATEWAY2,
+        }
+    }
+
+    /// The router's own address on this line.
+    pub fn addr(self) -> Ipv4Addr {
+        match self {
+            Line::One => WAN1_ADDR,
+            Line::Two => WAN2_ADDR,
+        }
+    }
+
+    /// The line whose router address is `addr`: what the echo server sees after masquerade.
+    pub fn from_addr(addr: Ipv4Addr) -> Option<Line> {
+        Line::ALL.into_iter().find(|line| line.addr() == addr)
+    }
+
+    /// The metric of this line's default route in the classic static setup.
+    pub fn static_metric(self) -> u32 {
+        match self {
+            Line::One => 100,
+            Line::Two => 200,
+        }
+    }
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.device())
+    }
+}
+
+/// The two kinds of measured traffic (see [`Lab::start_traffic`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flow {
+    /// One socket, fixed source port, a packet every 10 ms (game, VoIP, WireGuard).
+    LongLived,
+    /// A new socket (new source port) every 100 ms, one packet each.
+    Fresh,
+}
+
+impl Flow {
+    /// Both flows, in order.
+    pub const ALL: [Flow; 2] = [Flow::LongLived, Flow::Fresh];
+}
+
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Flow::LongLived => "long-lived",
+            Flow::Fresh => "fresh",
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! End-to-end harness: a namespace lab with the real daemon in its router namespace
+//! (both from `uplink::lab`, shared with `uplink lab`), plus waiting helpers.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use uplink::daemon::status::Status;
+use uplink::lab::{Flow, Lab, LabDaemon, LabOptions, Line, ProbeProfile, Role, Traffic};
+
+/// Generous bound for "recovers": tests prove behaviour, benchmarks measure time.
+pub const RECOVERY: Duration = Duration::from_secs(15);
+
+/// A lab plus a daemon prepared with the two-line config (test probe timing).
+pub struct Scenario {
+    pub daemon: LabDaemon,
+    pub lab: Lab,
+}
+
+impl Scenario {
+    pub fn new(label: &str, rp_filter: bool) -> Self {
+        let lab = Lab::build(LabOptions {
+            label: label.into(),
+            rp_filter,
+            static_routes: false,
+        })
+        .expect("lab");
+        let exe = Path::new(env!("CARGO_BIN_EXE_uplink"));
+        let daemon = LabDaemon::new(exe, ProbeProfile::Test).expect("daemon dir");
+        Scenario { daemon, lab }
+    }
+
+    pub fn start_daemon(&mut self) {
+        self.daemon.start(&self.lab).expect("start daemon");
+    }
+
+    pub fn stop_daemon(&mut self) -> ExitStatus {
+        self.daemon
+            .stop(Duration::from_secs(10))
+            .expect("daemon was running")
+    }
+
+    pub fn status(&self) -> Option<Status> {
+        self.daemon.status()
+    }
+
+    /// Runs `uplink ARGS` in the router namespace to completion.
+    pub fn run_uplink(&self, args: &[&str]) -> std::process::Output {
+        self.daemon.run_once(&self.lab, args).unwrap()
+    }
+
+    /// Waits until `name` is up and the only active line.
+    pub fn wait_active(&self, name: &str, within: Duration) {
+        self.wait_until(&format!("uplink \"{name}\" active"), within, |s| {
+            s.status().is_some_and(|st| {
+                st.uplinks
+                    .iter()
+                    .all(|l| l.active == (l.name == name) && (l.name != name || l.state == "up"))
+            })
+        });
+    }
+
+    /// Polls `check` every 50 ms; panics with the daemon's log when it stays false.
+    pub fn wait_until(&self, what: &str, within: Duration, mut check: impl FnMut(&Self) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if check(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "{what}: not within {within:?}\n--- daemon log ---\n{}",
+            self.daemon.log()
+        );
+    }
+
+    /// Waits until both flows have recovered via `line` after `since`.
+    pub fn wait_traffic_via(
+        &self,
+        traffic: &Traffic,
+        line: Line,
+        since: Instant,
+        within: Duration,
+    ) {
+        self.wait_until(&format!("both flows via {line}"), within, |_| {
+            let log = traffic.snapshot();
+            Flow::ALL.iter().all(|&f| log.recovered_via(f, line, since))
+        });
+    }
+
+    /// The router's rules, all routes and the nft ruleset, for before/after comparisons.
+    pub fn kernel_state(&self) -> String {
+        let router = self.lab.ns(Role::Router);
+        format!(
+            "{}\n{}\n{}",
+            router.ip(&["rule"]).unwrap(),
+            router.ip(&["route", "show", "table", "all"]).unwrap(),
+            router.exec(&["nft", "list", "ruleset"]).unwrap()
+        )
+    }
+
+    /// Our rules in the router, as `ip rule` prints them.
+    pub fn owned_rules(&self) -> Vec<String> {
+        let rules = self.lab.ns(Role::Router).ip(&["rule"]).unwrap();
+        rules
+            .lines()
+            .filter(|l| l.contains("proto 197"))
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// Skips locally without root; fails in CI (see `uplink::netns::require_root`).
+pub fn root(test: &str) -> bool {
+    uplink::netns::require_root(test)
+}

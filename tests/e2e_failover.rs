@@ -1,0 +1,130 @@
+//! End-to-end failover scenarios: the real daemon in a namespace lab, real traffic from a
+//! LAN host to an echo server beyond both ISPs, faults injected at the ISPs or links.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{root, Scenario, RECOVERY};
+use uplink::lab::{Fault, Flow, Line, Role, TrafficConfig};
+
+/// Daemon up, main active, both flows running via main.
+fn running(
+    label: &str,
+    rp_filter: bool,
+) -> (Scenario, uplink::lab::Traffic, uplink::lab::EchoServer) {
+    let mut s = Scenario::new(label, rp_filter);
+    let echo = s.lab.start_echo_server().unwrap();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
+    s.wait_traffic_via(&traffic, Line::One, traffic.origin(), RECOVERY);
+    (s, traffic, echo)
+}
+
+fn fails_over_on(fault: Fault, label: &str, rp_filter: bool) {
+    let (s, traffic, _echo) = running(label, rp_filter);
+    let at = Instant::now();
+    s.lab.inject(fault).unwrap();
+    s.wait_traffic_via(&traffic, Line::Two, at, RECOVERY);
+    s.wait_active("backup", RECOVERY);
+    let main = s.status().unwrap().uplinks.remove(0);
+    assert_eq!(main.state, "down");
+}
+
+#[test]
+fn a_main_interface_down_moves_traffic_to_backup() {
+    if root("a_main_interface_down_moves_traffic_to_backup") {
+        fails_over_on(Fault::IfDown(Line::One), "ifdn", true);
+    }
+}
+
+#[test]
+fn b_carrier_loss_on_main_moves_traffic_to_backup() {
+    if root("b_carrier_loss_on_main_moves_traffic_to_backup") {
+        fails_over_on(Fault::Carrier(Line::One), "carr", false);
+    }
+}
+
+#[test]
+fn b_carrier_loss_with_strict_rp_filter() {
+    if root("b_carrier_loss_with_strict_rp_filter") {
+        fails_over_on(Fault::Carrier(Line::One), "carrp", true);
+    }
+}
+
+/// (c) upstream blackhole while the link stays up, then (d) recovery with hysteresis.
+fn blackhole_and_back(label: &str, rp_filter: bool) {
+    let (s, traffic, _echo) = running(label, rp_filter);
+    let at = Instant::now();
+    s.lab.inject(Fault::Blackhole(Line::One)).unwrap();
+    s.wait_traffic_via(&traffic, Line::Two, at, RECOVERY);
+    let main = s.status().unwrap().uplinks.remove(0);
+    assert_eq!(main.state, "down");
+    assert!(
+        main.reason.starts_with("no reply from 2/2 targets"),
+        "{}",
+        main.reason
+    );
+
+    let cleared = Instant::now();
+    s.lab.clear(Fault::Blackhole(Line::One)).unwrap();
+    s.wait_traffic_via(&traffic, Line::One, cleared, RECOVERY);
+    s.wait_active("main", RECOVERY);
+    // Hysteresis: with up_after_ms = 3000, nothing goes back to main in the first 2 s.
+    let log = traffic.snapshot();
+    for flow in Flow::ALL {
+        let early = log.records(flow).iter().any(|r| {
+            r.sent_at >= cleared
+                && r.sent_at < cleared + Duration::from_secs(2)
+                && r.line == Some(Line::One)
+        });
+        assert!(!early, "{flow} flow went back to main before up_after");
+    }
+}
+
+#[test]
+fn c_d_upstream_blackhole_fails_over_and_returns_after_hysteresis() {
+    if root("c_d_upstream_blackhole_fails_over_and_returns_after_hysteresis") {
+        blackhole_and_back("bh", false);
+    }
+}
+
+#[test]
+fn c_d_blackhole_with_strict_rp_filter() {
+    if root("c_d_blackhole_with_strict_rp_filter") {
+        blackhole_and_back("bhrp", true);
+    }
+}
+
+#[test]
+fn e_both_lines_blackholed_keep_a_default_route() {
+    if !root("e_both_lines_blackholed_keep_a_default_route") {
+        return;
+    }
+    let (s, _traffic, _echo) = running("both", true);
+    s.lab.inject(Fault::Blackhole(Line::One)).unwrap();
+    s.lab.inject(Fault::Blackhole(Line::Two)).unwrap();
+    s.wait_until("both lines down", RECOVERY, |s| {
+        s.status()
+            .is_some_and(|st| st.uplinks.iter().all(|l| l.state == "down"))
+    });
+    let status = s.status().unwrap();
+    assert!(
+        status.uplinks[0].active,
+        "main (best usable link) stays active"
+    );
+    let active = s
+        .lab
+        .ns(Role::Router)
+        .ip(&["route", "show", "table", "7700"])
+        .unwrap();
+    assert!(active.contains("via 192.0.2.1 dev wan1"), "{active}");
+    // And the router itself still resolves a default route for new traffic.
+    let get = s
+        .lab
+        .ns(Role::Router)
+        .ip(&["route", "get", "203.0.113.10"])
+        .unwrap();
+    assert!(get.contains("dev wan1"), "{get}");
+}

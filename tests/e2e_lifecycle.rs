@@ -1,0 +1,154 @@
+//! End-to-end lifecycle scenarios: clean stop, crash and restart, invalid config, repair
+//! of objects removed by hand, and reload.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{root, Scenario, RECOVERY};
+use uplink::lab::{two_line_config, ProbeProfile};
+use uplink::lab::{Line, Role, TrafficConfig};
+
+/// "Restored within 2 s" is a requirement; the daemon reacts to netlink and nft events,
+/// so this bound is not a race.
+const REPAIR: Duration = Duration::from_secs(2);
+
+#[test]
+fn f_stop_leaves_the_router_exactly_as_before() {
+    if !root("f_stop_leaves_the_router_exactly_as_before") {
+        return;
+    }
+    let mut s = Scenario::new("stop", false);
+    let before = s.kernel_state();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    assert_eq!(s.owned_rules().len(), 6);
+    let status = s.stop_daemon();
+    assert!(status.success(), "exit {status:?}\n{}", s.daemon.log());
+    assert_eq!(s.kernel_state(), before);
+    assert!(!s.daemon.socket().exists(), "control socket removed");
+}
+
+#[test]
+fn g_sigkill_and_restart_adopts_leftovers_without_duplicates() {
+    if !root("g_sigkill_and_restart_adopts_leftovers_without_duplicates") {
+        return;
+    }
+    let mut s = Scenario::new("kill", true);
+    let before = s.kernel_state();
+    let _echo = s.lab.start_echo_server().unwrap();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let rules = s.owned_rules();
+    s.daemon.kill();
+    assert_eq!(
+        s.owned_rules(),
+        rules,
+        "a killed daemon leaves its objects (main still routes)"
+    );
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    assert_eq!(s.owned_rules(), rules, "no duplicate or stale rules");
+    let routes = s
+        .lab
+        .ns(Role::Router)
+        .ip(&["route", "show", "table", "all", "proto", "197"])
+        .unwrap();
+    assert_eq!(routes.lines().count(), 3, "{routes}");
+    let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
+    s.wait_traffic_via(&traffic, Line::One, traffic.origin(), RECOVERY);
+    drop(traffic);
+    assert!(s.stop_daemon().success());
+    assert_eq!(s.kernel_state(), before);
+}
+
+#[test]
+fn h_invalid_config_exits_non_zero_and_changes_nothing() {
+    if !root("h_invalid_config_exits_non_zero_and_changes_nothing") {
+        return;
+    }
+    let s = Scenario::new("bad", false);
+    let before = s.kernel_state();
+    let good = std::fs::read_to_string(s.daemon.config()).unwrap();
+    let bad = good.replace("gateway = \"192.0.2.1\"", "gateway = \"192.0.2\"");
+    s.daemon.write_config(&bad).unwrap();
+    let path = s.daemon.config();
+    let config = path.to_str().unwrap();
+    let out = s.run_uplink(&["run", "-c", config]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("uplink \"main\": gateway \"192.0.2\""),
+        "{stderr}"
+    );
+    let check = s.run_uplink(&["check", "-c", config]);
+    assert_eq!(check.status.code(), Some(1));
+    assert_eq!(s.kernel_state(), before);
+    s.daemon.write_config(&good).unwrap();
+    let check = s.run_uplink(&["check", "-c", config]);
+    assert_eq!(check.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&check.stdout)
+        .contains("table 7700: default via 192.0.2.1 dev wan1"));
+}
+
+#[test]
+fn i_objects_removed_by_hand_are_restored() {
+    if !root("i_objects_removed_by_hand_are_restored") {
+        return;
+    }
+    let mut s = Scenario::new("heal", false);
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let router = s.lab.ns(Role::Router);
+    router
+        .ip(&["route", "del", "default", "table", "7700"])
+        .unwrap();
+    s.wait_until("active route restored", REPAIR, |s| {
+        let r = s
+            .lab
+            .ns(Role::Router)
+            .ip(&["route", "show", "table", "7700"])
+            .unwrap();
+        r.contains("via 192.0.2.1 dev wan1")
+    });
+    router.ip(&["rule", "del", "priority", "7990"]).unwrap();
+    s.wait_until("active rule restored", REPAIR, |s| {
+        s.owned_rules().len() == 6
+    });
+    router.exec(&["nft", "flush", "ruleset"]).unwrap();
+    s.wait_until("nft table restored", REPAIR, |s| {
+        let r = s
+            .lab
+            .ns(Role::Router)
+            .exec(&["nft", "list", "ruleset"])
+            .unwrap();
+        r.contains("table inet uplink") && r.contains("oifname \"wan2\" masquerade")
+    });
+    assert!(s.stop_daemon().success());
+}
+
+#[test]
+fn reload_applies_a_good_config_and_keeps_running_on_a_bad_one() {
+    if !root("reload_applies_a_good_config_and_keeps_running_on_a_bad_one") {
+        return;
+    }
+    let mut s = Scenario::new("hup", false);
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let swapped = two_line_config(&s.daemon.socket(), ProbeProfile::Test)
+        .replace("metric = 100", "metric = 300");
+    s.daemon.write_config(&swapped).unwrap();
+    s.daemon.signal(libc::SIGHUP);
+    s.wait_active("backup", RECOVERY);
+    let bad = "[[uplink]]\nname = \"bad name\"\ndevice = \"x\"\n";
+    s.daemon.write_config(bad).unwrap();
+    s.daemon.signal(libc::SIGHUP);
+    s.wait_until("reload rejected", RECOVERY, |s| {
+        s.daemon
+            .log()
+            .contains("reload: keeping the running config")
+    });
+    assert!(s.status().is_some(), "still running");
+    s.wait_active("backup", RECOVERY);
+    assert!(s.stop_daemon().success());
+}

@@ -155,9 +155,7 @@ impl LineState {
         rtt: Option<Duration>,
         now: Instant,
     ) -> Option<Transition> {
-        let Some(stats) = self.targets.get_mut(target) else {
-            return None;
-        };
+        let stats = self.targets.get_mut(target)?;
         if rtt.is_some() {
             stats.last_reply = Some(now);
         }

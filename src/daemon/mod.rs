@@ -119,8 +119,8 @@ impl Daemon {
             self.settle().await;
             let wake = self.next_wake();
             tokio::select! {
-                _ = term.recv() => return Ok(log_stop("SIGTERM")),
-                _ = int.recv() => return Ok(log_stop("SIGINT")),
+                _ = term.recv() => return log_stop("SIGTERM"),
+                _ = int.recv() => return log_stop("SIGINT"),
                 _ = hup.recv() => self.reload(),
                 Some(event) = probe_rx.recv() => self.on_probe(event),
                 change = kernel.next() => self.on_kernel(change, &mut kernel),
@@ -303,8 +303,9 @@ impl Daemon {
     }
 }
 
-fn log_stop(signal: &str) {
+fn log_stop(signal: &str) -> anyhow::Result<()> {
     tracing::info!("{signal}: stopping");
+    Ok(())
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         }
         Command::Check { config } => check(&config),
         Command::Status { json, socket } => runtime().block_on(show_status(json, &socket)),
+        #[cfg(feature = "lab")]
+        Command::Lab { fault, keep } => lab(fault, keep),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -60,5 +62,24 @@ async fn show_status(json: bool, socket: &std::path::Path) -> anyhow::Result<()>
     }
     let report: status::Status = serde_json::from_value(value)?;
     print!("{}", status::render_table(&report));
+    Ok(())
+}
+
+#[cfg(feature = "lab")]
+fn lab(fault: cli::LabFault, keep: bool) -> anyhow::Result<()> {
+    use uplink::lab::demo::{run, DemoFault};
+    anyhow::ensure!(
+        uplink::netns::is_root(),
+        "the lab needs root (it creates network namespaces)"
+    );
+    let fault = match fault {
+        cli::LabFault::Blackhole => DemoFault::Blackhole,
+        cli::LabFault::Carrier => DemoFault::Carrier,
+        cli::LabFault::Ifdown => DemoFault::IfDown,
+        cli::LabFault::Loss => DemoFault::Loss,
+    };
+    let exe = std::env::current_exe()?;
+    let result = run(&exe, fault, keep)?;
+    anyhow::ensure!(result.success(), "failover or failback did not happen");
     Ok(())
 }

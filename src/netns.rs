@@ -5,6 +5,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::thread;
 
 use thiserror::Error;
@@ -24,6 +25,28 @@ pub enum NetnsError {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Namespaces this process created and has not deleted yet, so that a panic hook can remove
+/// them even when the release profile aborts on panic (no unwinding, no `Drop`).
+static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<String>> {
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Installs a panic hook that kills the processes in, and deletes, every namespace this
+/// process still holds, then runs the previous hook. For programs (the lab) whose
+/// namespaces must not outlive a crash.
+pub fn delete_all_on_panic() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        for name in live().drain(..) {
+            delete(&name);
+        }
+        previous(info);
+    }));
+}
+
 /// A named network namespace (`/run/netns/NAME`) that is deleted when dropped.
 #[derive(Debug)]
 pub struct Netns {
@@ -40,6 +63,7 @@ impl Netns {
     /// Creates the namespace `name` with its loopback up.
     pub fn create(name: &str) -> Result<Self, NetnsError> {
         run_checked("host", &["ip", "netns", "add", name])?;
+        live().push(name.to_string());
         let ns = Netns {
             name: name.to_string(),
         };
@@ -116,29 +140,43 @@ impl Netns {
 
     /// Kills every process still running in the namespace.
     pub fn kill_all(&self) {
-        let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.name])
-            .output()
-        else {
-            return;
-        };
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            if let Ok(pid) = pid.parse::<i32>() {
-                // SAFETY: plain kill(2) on a pid read from the namespace.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
+        kill_all(&self.name);
+    }
+
+    /// Leaves the namespace in place when dropped (`uplink lab --keep`); returns its name.
+    pub fn keep(self) -> String {
+        live().retain(|n| *n != self.name);
+        let name = self.name.clone();
+        std::mem::forget(self);
+        name
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        self.kill_all();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .stderr(Stdio::null())
-            .status();
+        live().retain(|n| *n != self.name);
+        delete(&self.name);
     }
+}
+
+fn kill_all(name: &str) {
+    let Ok(out) = Command::new("ip").args(["netns", "pids", name]).output() else {
+        return;
+    };
+    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        if let Ok(pid) = pid.parse::<i32>() {
+            // SAFETY: plain kill(2) on a pid read from the namespace.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+fn delete(name: &str) {
+    kill_all(name);
+    let _ = Command::new("ip")
+        .args(["netns", "del", name])
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Runs a command and returns stdout, or an error carrying stderr.

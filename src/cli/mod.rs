@@ -46,6 +46,35 @@ pub enum Command {
         #[arg(long, default_value = crate_default_socket())]
         socket: PathBuf,
     },
+    /// Live demonstration in a network namespace lab (needs root; touches nothing else).
+    ///
+    /// Builds a LAN host, a router running the real daemon, two ISPs and an "internet"
+    /// host in namespaces of their own, sends traffic, breaks the main line, repairs it,
+    /// and reports the outage the LAN host saw. Exit 0 when failover and failback both
+    /// happened. Everything is torn down at the end, on Ctrl-C and on error.
+    #[cfg(feature = "lab")]
+    Lab {
+        /// The failure to play.
+        #[arg(long, value_enum, default_value = "blackhole")]
+        fault: LabFault,
+        /// Leave the lab and daemon running afterwards and print how to explore them.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+/// The failure `uplink lab` plays.
+#[cfg(feature = "lab")]
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LabFault {
+    /// The main ISP drops everything beyond its gateway; the link stays up.
+    Blackhole,
+    /// The main link loses carrier.
+    Carrier,
+    /// The router's main interface is taken down.
+    Ifdown,
+    /// 80% random loss on the main line.
+    Loss,
 }
 
 const fn crate_default_socket() -> &'static str {

@@ -231,13 +231,14 @@ impl LineState {
         let answering = self.answering(now);
         let ms = |d: Duration| d.as_millis();
         match self.health {
-            Health::Up => (
-                true,
-                format!(
-                    "{answering}/{total} targets answering for {} ms",
-                    ms(self.good_for(now))
-                ),
-            ),
+            Health::Up => {
+                let good_for = self.good_for(now);
+                let mut reason = format!("{answering}/{total} targets answering");
+                if !good_for.is_zero() {
+                    reason += &format!(" for {} ms", ms(good_for));
+                }
+                (true, reason)
+            }
             Health::Down => (
                 false,
                 format!(

@@ -191,6 +191,15 @@ impl LabDaemon {
         }
     }
 
+    /// Leaves the daemon running and its directory in place (`uplink lab --keep`);
+    /// returns the directory.
+    pub fn keep(mut self) -> PathBuf {
+        self.child.take();
+        let dir = self.dir.clone();
+        std::mem::forget(self);
+        dir
+    }
+
     /// Whether the process has exited (or was never started).
     pub fn exited(&mut self) -> bool {
         match &mut self.child {

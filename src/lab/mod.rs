@@ -17,6 +17,7 @@ mod analysis;
 mod analysis_tests;
 mod cmd;
 mod daemon;
+pub mod demo;
 mod echo;
 mod faults;
 mod topology;
@@ -74,6 +75,12 @@ pub enum LabError {
     /// A socket or thread operation failed.
     #[error("lab: {what}: {source}")]
     Io { what: String, source: io::Error },
+    /// The demo was interrupted (Ctrl-C or SIGTERM).
+    #[error("lab: interrupted")]
+    Interrupted,
+    /// Something the demo waited for did not happen in time.
+    #[error("lab: {0}")]
+    Timeout(String),
     /// A fault that cannot be injected (e.g. loss above 100 %).
     #[error("lab: invalid fault: {0}")]
     InvalidFault(String),

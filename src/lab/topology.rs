@@ -152,6 +152,15 @@ impl Lab {
             .collect()
     }
 
+    /// Leaves the namespaces (and whatever runs in them) in place for exploring; returns
+    /// their names. Threads of this process that serve the lab (echo, traffic) still stop.
+    pub fn keep(mut self) -> Vec<String> {
+        std::mem::take(&mut self.namespaces)
+            .into_iter()
+            .map(Netns::keep)
+            .collect()
+    }
+
     /// The common prefix of the namespace names.
     pub fn prefix(&self) -> &str {
         &self.prefix

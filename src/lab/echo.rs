@@ -4,7 +4,7 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -19,7 +19,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 pub struct EchoServer {
     stop: Arc<AtomicBool>,
-    served: Arc<AtomicU64>,
+    served: Arc<AtomicU32>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -35,7 +35,7 @@ impl Lab {
             })?
             .map_err(LabError::io(format!("echo server socket on {ECHO_SERVER}")))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let served = Arc::new(AtomicU64::new(0));
+        let served = Arc::new(AtomicU32::new(0));
         let flags = [Arc::clone(&stop), self.shutdown_flag()];
         let counter = Arc::clone(&served);
         let thread = thread::Builder::new()
@@ -52,7 +52,7 @@ impl Lab {
 
 impl EchoServer {
     /// How many datagrams it has answered so far.
-    pub fn served(&self) -> u64 {
+    pub fn served(&self) -> u32 {
         self.served.load(Ordering::Relaxed)
     }
 
@@ -75,7 +75,7 @@ impl Drop for EchoServer {
     }
 }
 
-fn serve(socket: &UdpSocket, stop: &[Arc<AtomicBool>; 2], served: &AtomicU64) {
+fn serve(socket: &UdpSocket, stop: &[Arc<AtomicBool>; 2], served: &AtomicU32) {
     let mut buf = [0u8; 2048];
     while !stop.iter().any(|flag| flag.load(Ordering::Relaxed)) {
         match socket.recv_from(&mut buf) {

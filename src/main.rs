@@ -19,6 +19,8 @@ fn main() -> ExitCode {
         Command::Status { json, socket } => runtime().block_on(show_status(json, &socket)),
         #[cfg(feature = "lab")]
         Command::Lab { fault, keep } => lab(fault, keep),
+        #[cfg(feature = "lab")]
+        Command::Bench(args) => bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,5 +83,22 @@ fn lab(fault: cli::LabFault, keep: bool) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let result = run(&exe, fault, keep)?;
     anyhow::ensure!(result.success(), "failover or failback did not happen");
+    Ok(())
+}
+
+#[cfg(feature = "lab")]
+fn bench(args: cli::BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        uplink::netns::is_root(),
+        "the benchmark needs root (it creates network namespaces)"
+    );
+    let opts = uplink::lab::bench::BenchOptions {
+        runs: args.runs.max(1),
+        loss_hold: std::time::Duration::from_secs(args.loss_secs),
+        out: args.out,
+        skip_footprint: args.skip_footprint,
+    };
+    let dir = uplink::lab::bench::run(&std::env::current_exe()?, &opts)?;
+    eprintln!("results written to {}", dir.display());
     Ok(())
 }

@@ -61,6 +61,29 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Failover benchmark: static metrics vs uplink (default and fast settings), every
+    /// fault N times on fresh namespace labs; writes a markdown table, a CSV and an SVG
+    /// timeline. Build with --release for footprint figures that mean something.
+    #[cfg(feature = "lab")]
+    Bench(BenchArgs),
+}
+
+/// Arguments of `uplink bench`.
+#[cfg(feature = "lab")]
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Runs of the whole fault matrix.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Seconds each random-loss level is held.
+    #[arg(long, default_value_t = 60)]
+    pub loss_secs: u64,
+    /// Folder in which a dated results folder is created.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Skip the footprint measurement (2 × 60 s).
+    #[arg(long)]
+    pub skip_footprint: bool,
 }
 
 /// The failure `uplink lab` plays.

@@ -206,6 +206,14 @@ impl TrafficLog {
         last.all(|line| line == Some(first)).then_some(first)
     }
 
+    /// When the first packet sent at or after `since` and answered via `line` was sent.
+    pub fn first_reply_via(&self, flow: Flow, line: Line, since: Instant) -> Option<Instant> {
+        self.records(flow)
+            .iter()
+            .find(|r| r.sent_at >= since && r.reply_at.is_some() && r.line == Some(line))
+            .map(|r| r.sent_at)
+    }
+
     /// How many packets sent at or after `since` were answered via `line`.
     pub fn replies_via(&self, flow: Flow, line: Line, since: Instant) -> usize {
         self.records(flow)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::{Lab, LabError, Line, Role, PROBE_TARGETS};
 use crate::daemon::control::{request, Request};
 use crate::daemon::status::Status;
-use crate::netns::unique_prefix;
+use crate::netns::{unique_prefix, Netns};
 
 /// Probe settings for the lab's lines: the defaults, or a faster profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,8 @@ pub enum ProbeProfile {
 }
 
 impl ProbeProfile {
-    fn keys(self) -> &'static str {
+    /// The probe keys of this profile, as TOML lines.
+    pub fn keys(self) -> &'static str {
         match self {
             ProbeProfile::Default => "",
             ProbeProfile::Fast => {
@@ -100,16 +101,20 @@ impl LabDaemon {
         fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// Starts `uplink run` in the router namespace, logging to the private directory.
+    /// Starts `uplink run` in the lab's router namespace.
     pub fn start(&mut self, lab: &Lab) -> Result<(), LabError> {
+        self.start_in(lab.ns(Role::Router))
+    }
+
+    /// Starts `uplink run` in `ns`, logging to the private directory.
+    pub fn start_in(&mut self, ns: &Netns) -> Result<(), LabError> {
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path())
             .map_err(LabError::io("open daemon log"))?;
         let stderr = log.try_clone().map_err(LabError::io("open daemon log"))?;
-        let child = lab
-            .ns(Role::Router)
+        let child = ns
             .command(self.exe.to_str().unwrap_or("uplink"))
             .args(["run", "-c"])
             .arg(self.config())
@@ -156,6 +161,11 @@ impl LabDaemon {
                 .map(|l| l.name)
                 .collect(),
         )
+    }
+
+    /// The daemon's process id, if running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Sends `signal` to the daemon, if running.

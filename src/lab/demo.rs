@@ -223,7 +223,9 @@ fn play(
         |t, _| t.is_some_and(|t| recovered(&t.snapshot(), Line::One, cleared)),
     )?;
     let log = traffic.stop();
-    result.failback = first_reply_via(&log, Line::One, cleared).map(|at| at - cleared);
+    result.failback = log
+        .first_reply_via(Flow::LongLived, Line::One, cleared)
+        .map(|at| at - cleared);
     out.say(GREEN, "traffic back on main");
     print_timeline(&log, origin, fault_at);
     Ok(result)
@@ -242,14 +244,6 @@ fn latest_line(log: &TrafficLog) -> Option<Line> {
 
 fn recovered(log: &TrafficLog, line: Line, since: Instant) -> bool {
     Flow::ALL.iter().all(|&f| log.recovered_via(f, line, since))
-}
-
-/// Sent time of the first long-lived packet answered via `line` after `since`.
-fn first_reply_via(log: &TrafficLog, line: Line, since: Instant) -> Option<Instant> {
-    log.records(Flow::LongLived)
-        .iter()
-        .find(|r| r.sent_at >= since && r.reply_at.is_some() && r.line == Some(line))
-        .map(|r| r.sent_at)
 }
 
 fn outages(failover: &[Option<Duration>; 2]) -> String {

@@ -15,6 +15,7 @@
 mod analysis;
 #[cfg(test)]
 mod analysis_tests;
+pub mod bench;
 mod cmd;
 mod daemon;
 pub mod demo;

@@ -1,0 +1,224 @@
+//! One benchmark case on a fresh lab: build, start the contender and the traffic, inject
+//! the fault, measure as DESIGN.md says (outage = from the fault to the first reply of the
+//! run of replies that lasts to the end).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::report::Timeline;
+use super::{BenchOptions, Case, Contender, Sample};
+use crate::lab::{
+    EchoServer, Fault, Flow, Lab, LabDaemon, LabError, LabOptions, Line, ProbeProfile, Traffic,
+    TrafficConfig, TrafficLog,
+};
+
+const POLL: Duration = Duration::from_millis(20);
+/// How long a fault may take to be recovered from before it counts as "never".
+const WINDOW: Duration = Duration::from_secs(15);
+
+/// A lab with the contender running and traffic flowing via main.
+struct Rig {
+    daemon: Option<LabDaemon>,
+    traffic: Traffic,
+    _echo: EchoServer,
+    lab: Lab,
+}
+
+fn rig(exe: &Path, contender: Contender) -> Result<Rig, LabError> {
+    let lab = Lab::build(LabOptions {
+        label: "bench".into(),
+        rp_filter: true,
+        static_routes: contender == Contender::Static,
+    })?;
+    let echo = lab.start_echo_server()?;
+    let daemon = match contender {
+        Contender::Static => None,
+        Contender::Default => Some(start_daemon(exe, &lab, ProbeProfile::Default)?),
+        Contender::Fast => Some(start_daemon(exe, &lab, ProbeProfile::Fast)?),
+    };
+    let traffic = lab.start_traffic(TrafficConfig::default())?;
+    let rig = Rig {
+        daemon,
+        traffic,
+        _echo: echo,
+        lab,
+    };
+    let origin = rig.traffic.origin();
+    poll(WINDOW, "traffic via wan1", || {
+        recovered(&rig.traffic.snapshot(), Line::One, origin)
+    })?;
+    Ok(rig)
+}
+
+fn start_daemon(exe: &Path, lab: &Lab, profile: ProbeProfile) -> Result<LabDaemon, LabError> {
+    let mut daemon = LabDaemon::new(exe, profile)?;
+    daemon.start(lab)?;
+    poll(WINDOW, "main active", || {
+        daemon.active().is_some_and(|a| a == ["main"])
+    })?;
+    Ok(daemon)
+}
+
+fn poll(within: Duration, what: &str, mut done: impl FnMut() -> bool) -> Result<(), LabError> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if done() {
+            return Ok(());
+        }
+        std::thread::sleep(POLL);
+    }
+    Err(LabError::Timeout(format!(
+        "bench: {what}: not within {} s",
+        within.as_secs()
+    )))
+}
+
+fn recovered(log: &TrafficLog, line: Line, since: Instant) -> bool {
+    Flow::ALL.iter().all(|&f| log.recovered_via(f, line, since))
+}
+
+/// Runs `case` for `contender` on a fresh lab; the default contender's blackhole also
+/// yields the timeline picture.
+pub fn measure(
+    exe: &Path,
+    contender: Contender,
+    case: Case,
+    run: usize,
+    opts: &BenchOptions,
+) -> Result<(Sample, Option<Timeline>), LabError> {
+    let rig = rig(exe, contender)?;
+    let mut sample = Sample {
+        contender,
+        case,
+        run,
+        long_lived: None,
+        fresh: None,
+        switches: None,
+        ended_right: None,
+    };
+    let mut timeline = None;
+    match case {
+        Case::IfDown => {
+            failover(&rig, Fault::IfDown(Line::One), &mut sample)?;
+        }
+        Case::Carrier => {
+            failover(&rig, Fault::Carrier(Line::One), &mut sample)?;
+        }
+        Case::Blackhole => {
+            let picture = failover(&rig, Fault::Blackhole(Line::One), &mut sample)?;
+            timeline = (contender == Contender::Default).then_some(picture);
+        }
+        Case::Loss(pct) => loss(&rig, pct, opts.loss_hold, &mut sample)?,
+        Case::Recovery => failback(&rig, &mut sample)?,
+        Case::Flap => flap(&rig, &mut sample)?,
+    }
+    Ok((sample, timeline))
+}
+
+/// Injects `fault` and measures the outage of both flows; returns the timeline picture.
+fn failover(rig: &Rig, fault: Fault, sample: &mut Sample) -> Result<Timeline, LabError> {
+    let fault_at = Instant::now();
+    rig.lab.inject(fault)?;
+    let mut detected = None;
+    let start = Instant::now();
+    while start.elapsed() < WINDOW {
+        if detected.is_none() && main_down(rig) {
+            detected = Some(fault_at.elapsed());
+        }
+        if recovered(&rig.traffic.snapshot(), Line::Two, fault_at) {
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+    // Let the final run of replies show it lasts.
+    std::thread::sleep(Duration::from_millis(500));
+    let log = rig.traffic.snapshot();
+    if recovered(&log, Line::Two, fault_at) {
+        sample.long_lived = log.outage_after(Flow::LongLived, fault_at);
+        sample.fresh = log.outage_after(Flow::Fresh, fault_at);
+    }
+    Ok(Timeline::from_log(&log, fault_at, detected))
+}
+
+fn main_down(rig: &Rig) -> bool {
+    rig.daemon
+        .as_ref()
+        .and_then(LabDaemon::status)
+        .is_some_and(|s| s.uplinks[0].state == "down")
+}
+
+fn switches(rig: &Rig) -> u32 {
+    let log = rig.daemon.as_ref().map(LabDaemon::log).unwrap_or_default();
+    log.lines().filter(|l| l.contains(" active: ")).count() as u32
+}
+
+/// Holds random loss on main; counts line switches and the worst gap of each flow.
+fn loss(rig: &Rig, pct: u8, hold: Duration, sample: &mut Sample) -> Result<(), LabError> {
+    let before = switches(rig);
+    let start = Instant::now();
+    rig.lab.inject(Fault::Loss(Line::One, pct))?;
+    std::thread::sleep(hold);
+    let log = rig.traffic.snapshot();
+    rig.lab.clear(Fault::Loss(Line::One, pct))?;
+    let worst = |flow| {
+        log.gaps(flow, start)
+            .iter()
+            .filter_map(|g| g.duration())
+            .max()
+            .or(Some(Duration::ZERO))
+    };
+    sample.long_lived = worst(Flow::LongLived);
+    sample.fresh = worst(Flow::Fresh);
+    sample.switches = rig.daemon.as_ref().map(|_| switches(rig) - before);
+    Ok(())
+}
+
+/// Blackhole, wait for failover (if any), clear: time until traffic is back on main.
+fn failback(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
+    let fault_at = Instant::now();
+    rig.lab.inject(Fault::Blackhole(Line::One))?;
+    let _ = poll(WINDOW, "failover", || {
+        recovered(&rig.traffic.snapshot(), Line::Two, fault_at)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let cleared = Instant::now();
+    rig.lab.clear(Fault::Blackhole(Line::One))?;
+    let _ = poll(Duration::from_secs(40), "failback", || {
+        recovered(&rig.traffic.snapshot(), Line::One, cleared)
+    });
+    let log = rig.traffic.snapshot();
+    if recovered(&log, Line::One, cleared) {
+        let back = |flow| {
+            log.first_reply_via(flow, Line::One, cleared)
+                .map(|at| at - cleared)
+        };
+        sample.long_lived = back(Flow::LongLived);
+        sample.fresh = back(Flow::Fresh);
+    }
+    Ok(())
+}
+
+/// Bounces main's carrier every 100 ms for 5 s, then checks the contender settles on main.
+fn flap(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
+    let before = switches(rig);
+    let fault = Fault::Carrier(Line::One);
+    for _ in 0..25 {
+        rig.lab.inject(fault)?;
+        std::thread::sleep(Duration::from_millis(100));
+        rig.lab.clear(fault)?;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let settled = Instant::now();
+    let on_main = || match &rig.daemon {
+        Some(d) => d.active().is_some_and(|a| a == ["main"]),
+        None => true,
+    };
+    let ok = poll(Duration::from_secs(30), "settle on main", on_main).is_ok()
+        && poll(WINDOW, "traffic on main", || {
+            recovered(&rig.traffic.snapshot(), Line::One, settled)
+        })
+        .is_ok();
+    sample.ended_right = Some(ok);
+    sample.switches = rig.daemon.as_ref().map(|_| switches(rig) - before);
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! Footprint: binary size, and the daemon's RSS and CPU time over 60 s with 4 lines × 3
+//! probe targets, at default and at fast probe settings, read from /proc.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::lab::{LabDaemon, LabError, ProbeProfile};
+use crate::netns::{unique_prefix, Netns};
+
+const LINES: u8 = 4;
+const TARGETS: u8 = 3;
+const MEASURE: Duration = Duration::from_secs(60);
+
+/// What one profile cost.
+#[derive(Debug, Clone)]
+pub struct Usage {
+    pub profile: &'static str,
+    pub cpu: Duration,
+    pub rss_kib: u64,
+    pub peak_rss_kib: u64,
+}
+
+/// The footprint section of the report.
+#[derive(Debug, Clone)]
+pub struct Footprint {
+    pub binary: String,
+    pub binary_bytes: u64,
+    pub usage: Vec<Usage>,
+}
+
+impl Footprint {
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "## Footprint\n\nBinary `{}`: {:.2} MB ({} bytes).\n\nDaemon with {LINES} lines × {TARGETS} targets, over {} s:\n\n| profile | CPU seconds | CPU % of one core | RSS | peak RSS |\n|---|---|---|---|---|\n",
+            self.binary,
+            self.binary_bytes as f64 / 1e6,
+            self.binary_bytes,
+            MEASURE.as_secs()
+        );
+        for u in &self.usage {
+            let pct = 100.0 * u.cpu.as_secs_f64() / MEASURE.as_secs_f64();
+            writeln!(
+                out,
+                "| {} | {:.3} | {pct:.2} % | {:.1} MB | {:.1} MB |",
+                u.profile,
+                u.cpu.as_secs_f64(),
+                u.rss_kib as f64 / 1024.0,
+                u.peak_rss_kib as f64 / 1024.0
+            )
+            .unwrap();
+        }
+        out
+    }
+}
+
+/// Measures both profiles; `exe` is the binary that is measured (build it with --release).
+pub fn measure(exe: &Path) -> Result<Footprint, LabError> {
+    let binary_bytes = std::fs::metadata(exe)
+        .map_err(LabError::io("stat binary"))?
+        .len();
+    let mut usage = Vec::new();
+    for (name, profile) in [
+        ("default", ProbeProfile::Default),
+        ("fast", ProbeProfile::Fast),
+    ] {
+        usage.push(measure_profile(exe, name, profile)?);
+    }
+    Ok(Footprint {
+        binary: exe.display().to_string(),
+        binary_bytes,
+        usage,
+    })
+}
+
+/// A router with four lines to one peer that answers for all twelve targets.
+fn four_lines() -> Result<(Netns, Netns), LabError> {
+    let prefix = unique_prefix("fp");
+    let router = Netns::create(&format!("{prefix}-r"))?;
+    let peer = Netns::create(&format!("{prefix}-p"))?;
+    for n in 1..=LINES {
+        let (wan, isp) = (format!("wan{n}"), format!("isp{n}"));
+        router.ip(&[
+            "link",
+            "add",
+            &wan,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &isp,
+            "netns",
+            peer.name(),
+        ])?;
+        router.ip(&[
+            "addr",
+            "add",
+            &format!("198.18.{}.2/24", 20 + n),
+            "dev",
+            &wan,
+        ])?;
+        router.ip(&["link", "set", &wan, "up"])?;
+        peer.ip(&[
+            "addr",
+            "add",
+            &format!("198.18.{}.1/24", 20 + n),
+            "dev",
+            &isp,
+        ])?;
+        peer.ip(&["link", "set", &isp, "up"])?;
+    }
+    for t in 1..=LINES * TARGETS {
+        peer.ip(&["addr", "add", &format!("203.0.113.{t}/32"), "dev", "lo"])?;
+    }
+    Ok((router, peer))
+}
+
+fn config(socket: &Path, profile: ProbeProfile) -> String {
+    let mut text = format!("socket = \"{}\"\n", socket.display());
+    for n in 1..=LINES {
+        let targets: Vec<String> = (1..=TARGETS)
+            .map(|t| format!("\"203.0.113.{}\"", (n - 1) * TARGETS + t))
+            .collect();
+        write!(text, "\n[[uplink]]\nname = \"line{n}\"\ndevice = \"wan{n}\"\ngateway = \"198.18.{}.1\"\nmetric = {}\n[uplink.probe]\ntargets = [{}]\n{}", 20 + n, 100 * n as u32, targets.join(", "), profile.keys()).unwrap();
+    }
+    text
+}
+
+fn measure_profile(
+    exe: &Path,
+    name: &'static str,
+    profile: ProbeProfile,
+) -> Result<Usage, LabError> {
+    let (router, _peer) = four_lines()?;
+    let mut daemon = LabDaemon::new(exe, profile)?;
+    daemon.write_config(&config(&daemon.socket(), profile))?;
+    daemon.start_in(&router)?;
+    let start = Instant::now();
+    while daemon
+        .status()
+        .is_none_or(|s| s.uplinks.iter().any(|l| l.state != "up"))
+    {
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err(LabError::Timeout(format!(
+                "footprint: lines up\n{}",
+                daemon.log()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = daemon
+        .pid()
+        .ok_or_else(|| LabError::Timeout("footprint: daemon pid".into()))?;
+    let cpu_before = cpu_time(pid)?;
+    std::thread::sleep(MEASURE);
+    let cpu = cpu_time(pid)? - cpu_before;
+    let (rss_kib, peak_rss_kib) = rss(pid)?;
+    daemon.stop(Duration::from_secs(5));
+    Ok(Usage {
+        profile: name,
+        cpu,
+        rss_kib,
+        peak_rss_kib,
+    })
+}
+
+/// utime + stime from /proc/PID/stat (proc(5), fields 14 and 15, in clock ticks).
+fn cpu_time(pid: u32) -> Result<Duration, LabError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(LabError::io("read /proc stat"))?;
+    // The command name may contain spaces; fields are counted after its closing paren.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_millis(ticks * 1000 / hz))
+}
+
+/// (VmRSS, VmHWM) in KiB from /proc/PID/status.
+fn rss(pid: u32) -> Result<(u64, u64), LabError> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(LabError::io("read /proc status"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("VmRSS:"), field("VmHWM:")))
+}

@@ -1,0 +1,138 @@
+//! `uplink bench`: the failover benchmark. Runs a fault matrix N times for three
+//! contenders in the same run, each case on a fresh lab: the classic two static routes,
+//! uplink with default settings, and uplink with the fast profile.
+
+mod cases;
+mod footprint;
+mod report;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::LabError;
+pub use footprint::Footprint;
+
+/// Who is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Contender {
+    /// Two default routes (metric 100 / 200) plus masquerade; no daemon.
+    Static,
+    /// uplink with default probe settings.
+    Default,
+    /// uplink with the fast profile.
+    Fast,
+}
+
+impl Contender {
+    pub const ALL: [Contender; 3] = [Contender::Static, Contender::Default, Contender::Fast];
+}
+
+impl fmt::Display for Contender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Contender::Static => "static metrics",
+            Contender::Default => "uplink default",
+            Contender::Fast => "uplink fast",
+        })
+    }
+}
+
+/// What is done to the main line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Case {
+    IfDown,
+    Carrier,
+    Blackhole,
+    /// Random loss in percent, held for the configured time.
+    Loss(u8),
+    /// Blackhole, then the ISP recovers: time until traffic is back on main.
+    Recovery,
+    /// Carrier bounced several times a second for 5 s.
+    Flap,
+}
+
+impl Case {
+    pub const ALL: [Case; 8] = [
+        Case::IfDown,
+        Case::Carrier,
+        Case::Blackhole,
+        Case::Loss(10),
+        Case::Loss(30),
+        Case::Loss(60),
+        Case::Recovery,
+        Case::Flap,
+    ];
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Case::IfDown => f.write_str("interface down"),
+            Case::Carrier => f.write_str("carrier loss"),
+            Case::Blackhole => f.write_str("upstream blackhole"),
+            Case::Loss(pct) => write!(f, "{pct}% loss"),
+            Case::Recovery => f.write_str("ISP recovers (failback)"),
+            Case::Flap => f.write_str("link flapping"),
+        }
+    }
+}
+
+/// One measurement of one case for one contender.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub contender: Contender,
+    pub case: Case,
+    pub run: usize,
+    /// Outage (or failback time) of the long-lived flow; `None`: never recovered.
+    pub long_lived: Option<Duration>,
+    /// The same for fresh flows.
+    pub fresh: Option<Duration>,
+    /// Line switches the daemon made (loss and flapping cases).
+    pub switches: Option<u32>,
+    /// Whether the contender ended on the right line (flapping case).
+    pub ended_right: Option<bool>,
+}
+
+/// How to run the benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub runs: usize,
+    /// How long each loss level is held.
+    pub loss_hold: Duration,
+    /// Where the results folder is created.
+    pub out: PathBuf,
+    /// Skip the 2 × 60 s footprint measurement.
+    pub skip_footprint: bool,
+}
+
+/// Runs everything and writes the report; returns the report folder.
+pub fn run(exe: &Path, opts: &BenchOptions) -> Result<PathBuf, LabError> {
+    crate::netns::delete_all_on_panic();
+    let mut samples = Vec::new();
+    let mut timeline = None;
+    for run in 1..=opts.runs {
+        for case in Case::ALL {
+            for contender in Contender::ALL {
+                let (sample, picture) = cases::measure(exe, contender, case, run, opts)?;
+                eprintln!("{}", report::sample_line(&sample));
+                if picture.is_some() && timeline.is_none() {
+                    timeline = picture;
+                }
+                samples.push(sample);
+            }
+        }
+    }
+    let footprint = if opts.skip_footprint {
+        None
+    } else {
+        Some(footprint::measure(exe)?)
+    };
+    report::write(
+        &opts.out,
+        opts,
+        &samples,
+        timeline.as_ref(),
+        footprint.as_ref(),
+    )
+}

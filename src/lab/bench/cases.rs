@@ -87,15 +87,8 @@ pub fn measure(
     opts: &BenchOptions,
 ) -> Result<(Sample, Option<Timeline>), LabError> {
     let rig = rig(exe, contender)?;
-    let mut sample = Sample {
-        contender,
-        case,
-        run,
-        long_lived: None,
-        fresh: None,
-        switches: None,
-        ended_right: None,
-    };
+    let mut sample = Sample::failed(contender, case, run);
+    sample.ended_right = None;
     let mut timeline = None;
     match case {
         Case::IfDown => {

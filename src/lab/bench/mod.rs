@@ -94,6 +94,21 @@ pub struct Sample {
     pub ended_right: Option<bool>,
 }
 
+impl Sample {
+    /// A case that could not be measured: counts as "never recovered".
+    pub fn failed(contender: Contender, case: Case, run: usize) -> Self {
+        Sample {
+            contender,
+            case,
+            run,
+            long_lived: None,
+            fresh: None,
+            switches: None,
+            ended_right: Some(false).filter(|_| case == Case::Flap),
+        }
+    }
+}
+
 /// How to run the benchmark.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -114,7 +129,14 @@ pub fn run(exe: &Path, opts: &BenchOptions) -> Result<PathBuf, LabError> {
     for run in 1..=opts.runs {
         for case in Case::ALL {
             for contender in Contender::ALL {
-                let (sample, picture) = cases::measure(exe, contender, case, run, opts)?;
+                let (sample, picture) = match cases::measure(exe, contender, case, run, opts) {
+                    Ok(measured) => measured,
+                    // One broken case must not throw away an hour of measurements.
+                    Err(e) => {
+                        eprintln!("run {run} | {contender} | {case}: failed: {e}");
+                        (Sample::failed(contender, case, run), None)
+                    }
+                };
                 eprintln!("{}", report::sample_line(&sample));
                 if picture.is_some() && timeline.is_none() {
                     timeline = picture;

@@ -75,13 +75,26 @@ pub fn sample_line(s: &Sample) -> String {
         s.run,
         s.contender.to_string(),
         s.case.to_string(),
-        ms(s.long_lived),
-        ms(s.fresh),
+        if measures_outage(s.case) {
+            ms(s.long_lived)
+        } else {
+            "-".into()
+        },
+        if measures_outage(s.case) {
+            ms(s.fresh)
+        } else {
+            "-".into()
+        },
         s.switches
             .map_or(String::new(), |n| format!(" | switches {n}")),
         s.ended_right
             .map_or(String::new(), |ok| format!(" | ended on main: {ok}")),
     )
+}
+
+/// Flapping is judged by switches and the final line, not by an outage.
+fn measures_outage(case: Case) -> bool {
+    case != Case::Flap
 }
 
 fn ms(d: Option<Duration>) -> String {
@@ -120,8 +133,14 @@ fn table(samples: &[Sample]) -> String {
             if rows.is_empty() {
                 continue;
             }
-            let long: Vec<_> = rows.iter().map(|s| s.long_lived).collect();
-            let fresh: Vec<_> = rows.iter().map(|s| s.fresh).collect();
+            let outage = |pick: fn(&Sample) -> Option<Duration>| {
+                let values: Vec<_> = rows.iter().map(|s| pick(s)).collect();
+                if measures_outage(case) {
+                    stats(&values)
+                } else {
+                    "-".into()
+                }
+            };
             let switches: Vec<String> = rows
                 .iter()
                 .filter_map(|s| s.switches)
@@ -135,8 +154,8 @@ fn table(samples: &[Sample]) -> String {
             writeln!(
                 out,
                 "| {case} | {contender} | {} | {} | {} | {} |",
-                stats(&long),
-                stats(&fresh),
+                outage(|s| s.long_lived),
+                outage(|s| s.fresh),
                 if switches.is_empty() {
                     "-".into()
                 } else {

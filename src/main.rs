@@ -16,7 +16,14 @@ fn main() -> ExitCode {
             runtime().block_on(uplink::daemon::run(&config, socket))
         }
         Command::Check { config } => check(&config),
-        Command::Status { json, socket } => runtime().block_on(show_status(json, &socket)),
+        Command::Status {
+            json,
+            socket,
+            config,
+        } => {
+            let socket = socket.unwrap_or_else(|| socket_of(&config));
+            runtime().block_on(show_status(json, &socket))
+        }
         #[cfg(feature = "lab")]
         Command::Lab { fault, keep } => lab(fault, keep),
         #[cfg(feature = "lab")]
@@ -54,6 +61,13 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
     let config = uplink::config::load(path)?;
     print!("{}", cli::check::render_plan(&config));
     Ok(())
+}
+
+/// The control socket named by the config at `path`, or the default when it cannot be read.
+fn socket_of(path: &std::path::Path) -> std::path::PathBuf {
+    uplink::config::load(path)
+        .map(|c| c.socket)
+        .unwrap_or_else(|_| uplink::config::DEFAULT_SOCKET.into())
 }
 
 async fn show_status(json: bool, socket: &std::path::Path) -> anyhow::Result<()> {

@@ -128,3 +128,25 @@ fn e_both_lines_blackholed_keep_a_default_route() {
         .unwrap();
     assert!(get.contains("dev wan1"), "{get}");
 }
+
+#[test]
+fn flapping_main_link_settles_on_main_without_ping_pong() {
+    if !root("flapping_main_link_settles_on_main_without_ping_pong") {
+        return;
+    }
+    let (s, traffic, _echo) = running("flap", false);
+    let fault = Fault::Carrier(Line::One);
+    for _ in 0..15 {
+        s.lab.inject(fault).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        s.lab.clear(fault).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let settled = Instant::now();
+    s.wait_traffic_via(&traffic, Line::One, settled, RECOVERY);
+    s.wait_active("main", RECOVERY);
+    let log = s.daemon.log();
+    let switches: Vec<&str> = log.lines().filter(|l| l.contains(" active: ")).collect();
+    // Start-up (none -> main), one failover, one failback once the link stays up.
+    assert_eq!(switches.len(), 3, "{}", switches.join("\n"));
+}

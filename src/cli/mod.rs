@@ -42,9 +42,13 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Control socket path of the daemon to ask.
-        #[arg(long, default_value = crate_default_socket())]
-        socket: PathBuf,
+        /// Control socket of the daemon to ask [default: the config's `socket`, else
+        /// /run/uplink.sock].
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Config whose `socket` to use when --socket is not given.
+        #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
+        config: PathBuf,
     },
     /// Live demonstration in a network namespace lab (needs root; touches nothing else).
     ///
@@ -61,9 +65,12 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// Failover benchmark: static metrics vs uplink (default and fast settings), every
-    /// fault N times on fresh namespace labs; writes a markdown table, a CSV and an SVG
-    /// timeline. Build with --release for footprint figures that mean something.
+    /// Failover benchmark in namespace labs: static routes vs uplink (needs root).
+    ///
+    /// Runs every fault N times for three contenders (static metrics, uplink with default
+    /// settings, uplink fast profile), each on a fresh lab, and writes a markdown table, a
+    /// CSV and an SVG timeline. Build with --release for footprint figures that mean
+    /// something.
     #[cfg(feature = "lab")]
     Bench(BenchArgs),
 }
@@ -98,8 +105,4 @@ pub enum LabFault {
     Ifdown,
     /// 80% random loss on the main line.
     Loss,
-}
-
-const fn crate_default_socket() -> &'static str {
-    uplink::config::DEFAULT_SOCKET
 }

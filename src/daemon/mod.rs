@@ -45,6 +45,9 @@ struct Daemon {
     links_dirty: bool,
     nft_check_at: Option<Instant>,
     retry_at: Option<Instant>,
+    /// The last driver error logged at warn level; repeats go to debug so a persistent
+    /// problem (a gateway that is not on-link, say) does not flood the log every second.
+    last_warning: Option<String>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT, then removes everything it created.
@@ -68,6 +71,7 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
         links_dirty: true,
         nft_check_at: None,
         retry_at: None,
+        last_warning: None,
     };
     // A missing nft binary is an installation problem: refuse to start, before any route
     // is touched, instead of retrying forever.
@@ -93,6 +97,9 @@ impl Daemon {
         let ruleset = self.engine.desired().nft;
         match reconcile_firewall(&mut self.nft, &ruleset) {
             Err(e @ crate::system::NftError::Spawn { .. }) => Err(e.into()),
+            Err(e) if e.to_string().contains("Operation not permitted") => Err(anyhow::anyhow!(
+                "{e}: uplink needs root (or CAP_NET_ADMIN and CAP_NET_RAW)"
+            )),
             Err(e) => {
                 tracing::warn!("{e}; retrying");
                 self.nft_check_at = Some(Instant::now() + RETRY);
@@ -258,7 +265,7 @@ impl Daemon {
         match reconcile_firewall(&mut self.nft, &ruleset) {
             Ok(_) => self.nft_applied = Some(ruleset),
             Err(e) => {
-                tracing::warn!("{e}; retrying in {} ms", RETRY.as_millis());
+                self.warn_retry(e.to_string());
                 self.nft_applied = None;
                 self.nft_check_at = Some(Instant::now() + RETRY);
             }
@@ -272,7 +279,7 @@ impl Daemon {
                 Self::log(self.engine.on_links(&links, Instant::now()));
             }
             Err(e) => {
-                tracing::warn!("{e}; retrying");
+                self.warn_retry(e.to_string());
                 self.retry_at = Some(Instant::now() + RETRY);
             }
         }
@@ -285,12 +292,24 @@ impl Daemon {
             nft: String::new(),
         };
         match reconcile_routing(&mut self.netlink, &desired).await {
-            Ok(_) => self.routing_applied = Some((desired.routes, desired.rules)),
+            Ok(_) => {
+                self.routing_applied = Some((desired.routes, desired.rules));
+                self.last_warning = None;
+            }
             Err(e) => {
-                tracing::warn!("{e}; retrying in {} ms", RETRY.as_millis());
+                self.warn_retry(e.to_string());
                 self.routing_applied = None;
                 self.retry_at = Some(Instant::now() + RETRY);
             }
+        }
+    }
+
+    fn warn_retry(&mut self, error: String) {
+        if self.last_warning.as_ref() == Some(&error) {
+            tracing::debug!("{error}; retrying");
+        } else {
+            tracing::warn!("{error}; retrying every {} ms", RETRY.as_millis());
+            self.last_warning = Some(error);
         }
     }
 

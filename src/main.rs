@@ -16,13 +16,14 @@ fn main() -> ExitCode {
             runtime().block_on(uplink::daemon::run(&config, socket))
         }
         Command::Check { config } => check(&config),
-        Command::Status {
-            json,
-            socket,
-            config,
-        } => {
-            let socket = socket.unwrap_or_else(|| socket_of(&config));
-            runtime().block_on(show_status(json, &socket))
+        Command::Status { json, target } => {
+            runtime().block_on(show_status(json, &target.socket_path()))
+        }
+        Command::Drain { line, target } => {
+            runtime().block_on(drain(control::Request::Drain { line }, &target))
+        }
+        Command::Undrain { line, target } => {
+            runtime().block_on(drain(control::Request::Undrain { line }, &target))
         }
         #[cfg(feature = "lab")]
         Command::Lab { fault, keep } => lab(fault, keep),
@@ -63,11 +64,20 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The control socket named by the config at `path`, or the default when it cannot be read.
-fn socket_of(path: &std::path::Path) -> std::path::PathBuf {
-    uplink::config::load(path)
-        .map(|c| c.socket)
-        .unwrap_or_else(|_| uplink::config::DEFAULT_SOCKET.into())
+impl cli::DaemonTarget {
+    /// `--socket`, else the config's socket, else the default.
+    fn socket_path(&self) -> std::path::PathBuf {
+        self.socket.clone().unwrap_or_else(|| {
+            uplink::config::load(&self.config)
+                .map(|c| c.socket)
+                .unwrap_or_else(|_| uplink::config::DEFAULT_SOCKET.into())
+        })
+    }
+}
+
+async fn drain(request: control::Request, target: &cli::DaemonTarget) -> anyhow::Result<()> {
+    control::request(&target.socket_path(), &request).await?;
+    Ok(())
 }
 
 async fn show_status(json: bool, socket: &std::path::Path) -> anyhow::Result<()> {

@@ -17,10 +17,15 @@ fn uplink_lab_fails_over_and_back_and_leaves_nothing() {
         return;
     }
     let before = demo_namespaces();
-    let out = Command::new(env!("CARGO_BIN_EXE_uplink"))
+    let child = Command::new(env!("CARGO_BIN_EXE_uplink"))
         .args(["lab", "--fault", "carrier"])
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // The lab's daemon lives in a directory named after the lab process's pid.
+    let marker = format!("ul{}x", child.id());
+    let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -36,8 +41,9 @@ fn uplink_lab_fails_over_and_back_and_leaves_nothing() {
         "no colour when stdout is not a terminal"
     );
     assert_eq!(demo_namespaces(), before, "namespaces left behind");
-    let procs = Command::new("pgrep").args(["-f", "uplink.toml"]).output();
-    if let Ok(p) = procs {
-        assert!(p.stdout.is_empty(), "daemon left running");
-    }
+    let procs = Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
+    assert!(procs.stdout.is_empty(), "daemon left running");
 }

@@ -4,6 +4,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use futures::StreamExt;
+use uplink::config::Prefix;
 use uplink::core::owned::*;
 use uplink::core::{Desired, NextHop, Route, Rule, RuleMatch};
 use uplink::netns::{require_root, unique_prefix, Netns};
@@ -75,7 +76,10 @@ fn sample_state(wan1: u32, wan2: u32) -> Desired {
         },
         Rule {
             priority: PRIO_SOURCE_BASE + 1,
-            matcher: RuleMatch::From(Ipv4Addr::new(198, 51, 100, 2)),
+            matcher: RuleMatch::Prefixes {
+                from: Some(Prefix::host(Ipv4Addr::new(198, 51, 100, 2))),
+                to: None,
+            },
             table: line_table(1),
             suppress_prefixlen: None,
         },

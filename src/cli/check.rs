@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use uplink::config::Config;
+use uplink::config::{Config, Fallback, Policy};
+use uplink::core::desired::PolicyChoice;
 use uplink::core::owned::*;
 use uplink::core::{desired_state, select, Candidate, LinkFacts, RuleMatch};
 
@@ -31,7 +32,19 @@ pub fn render_plan(config: &Config) -> String {
         .collect();
     let selection = select(&candidates);
     let links: Vec<Option<&LinkFacts>> = facts.iter().map(Some).collect();
-    let desired = desired_state(uplinks, &links, &selection);
+    // With every line healthy each policy uses its first line.
+    let policies: Vec<(&Policy, PolicyChoice)> = config
+        .policies
+        .iter()
+        .map(|p| {
+            let first = uplinks.iter().position(|u| u.name == p.uplinks[0]);
+            (
+                p,
+                first.map_or(PolicyChoice::Fallthrough, PolicyChoice::Line),
+            )
+        })
+        .collect();
+    let desired = desired_state(uplinks, &links, &selection, &policies);
     let device: HashMap<u32, &str> = uplinks
         .iter()
         .enumerate()
@@ -72,8 +85,9 @@ pub fn render_plan(config: &Config) -> String {
     }
     out += "\nip rules (proto 197):\n";
     for rule in &desired.rules {
+        let is_source_rule = (PRIO_SOURCE_BASE..PRIO_POLICY_BASE).contains(&rule.priority);
         let text = match rule.matcher {
-            RuleMatch::From(_) => {
+            RuleMatch::Prefixes { .. } if is_source_rule => {
                 let i = (rule.table - TABLE_ACTIVE - 1) as usize;
                 format!(
                     "{}: from <each IPv4 address of {}> lookup {}",
@@ -84,6 +98,7 @@ pub fn render_plan(config: &Config) -> String {
         };
         writeln!(out, "  {text}").unwrap();
     }
+    out += &render_policies(config);
     out += "\nnft ruleset (nft -f -):\n";
     for line in desired.nft.lines() {
         writeln!(out, "  {line}").unwrap();
@@ -118,6 +133,28 @@ fn render_lines(config: &Config) -> String {
             let targets: Vec<String> = p.targets.iter().map(ToString::to_string).collect();
             writeln!(out, "    probes: {} every {} ms, timeout {} ms; down after {} ms without replies from {} target(s), up after {} ms of replies", targets.join(", "), p.interval.as_millis(), p.timeout.as_millis(), p.down_after.as_millis(), p.reliability, p.up_after.as_millis()).unwrap();
         }
+    }
+    out
+}
+
+fn render_policies(config: &Config) -> String {
+    if config.policies.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\npolicies (table 7740+k holds the chosen line's route):\n");
+    for (k, p) in config.policies.iter().enumerate() {
+        let fallback = match p.fallback {
+            Fallback::Default => "the normal selection",
+            Fallback::Unreachable => "unreachable (never another line)",
+        };
+        writeln!(
+            out,
+            "  {} (table {}): {}; none up: {fallback}",
+            p.name,
+            policy_table(k),
+            p.uplinks.join(" > ")
+        )
+        .unwrap();
     }
     out
 }

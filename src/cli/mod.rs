@@ -42,13 +42,22 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Control socket of the daemon to ask [default: the config's `socket`, else
-        /// /run/uplink.sock].
-        #[arg(long)]
-        socket: Option<PathBuf>,
-        /// Config whose `socket` to use when --socket is not given.
-        #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        target: DaemonTarget,
+    },
+    /// Move all traffic off a line (for maintenance); it keeps being probed.
+    Drain {
+        /// The uplink's name.
+        line: String,
+        #[command(flatten)]
+        target: DaemonTarget,
+    },
+    /// Return a drained line to service.
+    Undrain {
+        /// The uplink's name.
+        line: String,
+        #[command(flatten)]
+        target: DaemonTarget,
     },
     /// Live demonstration in a network namespace lab (needs root; touches nothing else).
     ///
@@ -73,6 +82,17 @@ pub enum Command {
     /// something.
     #[cfg(feature = "lab")]
     Bench(BenchArgs),
+}
+
+/// Which running daemon to talk to.
+#[derive(Debug, clap::Args)]
+pub struct DaemonTarget {
+    /// Control socket of the daemon [default: the config's `socket`, else /run/uplink.sock].
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// Config whose `socket` to use when --socket is not given.
+    #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
+    pub config: PathBuf,
 }
 
 /// Arguments of `uplink bench`.

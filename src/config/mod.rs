@@ -114,6 +114,18 @@ pub struct Policy {
     pub to: Vec<Prefix>,
     /// Uplink names in order of preference; the first healthy one wins. Never empty.
     pub uplinks: Vec<String>,
+    /// What matching traffic does while none of `uplinks` is up.
+    pub fallback: Fallback,
+}
+
+/// A policy's behaviour while none of its uplinks is up (`fallback` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fallback {
+    /// Use the normal selection, like traffic that matches no policy (`"default"`).
+    #[default]
+    Default,
+    /// Refuse the traffic, so it never leaks through another line (`"unreachable"`).
+    Unreachable,
 }
 
 /// Why a config was rejected.

@@ -51,4 +51,5 @@ pub(super) struct RawPolicy {
     // Defaulted so a missing list gets the same clear error as an empty one.
     #[serde(default)]
     pub uplinks: Vec<String>,
+    pub fallback: Option<String>,
 }

@@ -43,6 +43,20 @@ impl Prefix {
         Ok(Prefix { addr, len })
     }
 
+    /// The /32 prefix of one address.
+    pub fn host(addr: Ipv4Addr) -> Prefix {
+        Prefix { addr, len: 32 }
+    }
+
+    /// As `ip rule` prints it: a host without its `/32`.
+    pub fn short(&self) -> String {
+        if self.len == 32 {
+            self.addr.to_string()
+        } else {
+            self.to_string()
+        }
+    }
+
     /// True when `addr` lies inside this prefix.
     pub fn contains(&self, addr: Ipv4Addr) -> bool {
         u32::from(addr) & mask(self.len) == u32::from(self.addr)

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use super::owned::*;
 use super::select::Selection;
 use super::LinkFacts;
-use crate::config::Uplink;
+use crate::config::{Policy, Prefix, Uplink};
 
 /// One next hop of a default route.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -23,7 +23,8 @@ pub struct NextHop {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Route {
     pub table: u32,
-    /// Sorted; more than one makes a multipath route.
+    /// Sorted; more than one makes a multipath route; none makes an `unreachable` route
+    /// (the kernel answers with ICMP unreachable instead of trying another table).
     pub nexthops: Vec<NextHop>,
 }
 
@@ -31,8 +32,26 @@ pub struct Route {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RuleMatch {
     All,
-    FwMark { mark: u32, mask: u32 },
-    From(Ipv4Addr),
+    FwMark {
+        mark: u32,
+        mask: u32,
+    },
+    /// Source and/or destination prefix (at least one is set).
+    Prefixes {
+        from: Option<Prefix>,
+        to: Option<Prefix>,
+    },
+}
+
+/// Where a policy's traffic goes now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyChoice {
+    /// Through line `index` (config order).
+    Line(usize),
+    /// Refused (`fallback = "unreachable"` and none of its lines is up).
+    Unreachable,
+    /// The normal selection (`fallback = "default"` and none of its lines is up).
+    Fallthrough,
 }
 
 /// An IPv4 ip rule we own: match, then look up `table`.
@@ -54,20 +73,23 @@ pub struct Desired {
     pub nft: String,
 }
 
-/// Builds the desired state from the configured lines, their link facts (same order) and
-/// the selection.
+/// Builds the desired state from the configured lines, their link facts (same order), the
+/// selection, and each policy's current choice (same order as `policies`).
 pub fn desired_state(
     uplinks: &[Uplink],
     links: &[Option<&LinkFacts>],
     selection: &Selection,
+    policies: &[(&Policy, PolicyChoice)],
 ) -> Desired {
     let mut routes = line_routes(uplinks, links);
     if let Some(active) = active_route(uplinks, links, selection) {
         routes.push(active);
     }
+    routes.extend(policy_routes(uplinks, links, policies));
     routes.sort();
     let mut rules = fixed_rules(uplinks.len());
     rules.extend(source_rules(links));
+    rules.extend(policy_rules(policies));
     rules.sort();
     Desired {
         routes,
@@ -159,10 +181,65 @@ fn source_rules(links: &[Option<&LinkFacts>]) -> Vec<Rule> {
         for addr in link.map(|l| l.addrs.as_slice()).unwrap_or_default() {
             rules.push(Rule {
                 priority: PRIO_SOURCE_BASE + i as u32,
-                matcher: RuleMatch::From(*addr),
+                matcher: RuleMatch::Prefixes {
+                    from: Some(Prefix::host(*addr)),
+                    to: None,
+                },
                 table: line_table(i),
                 suppress_prefixlen: None,
             });
+        }
+    }
+    rules
+}
+
+/// A policy's table holds a copy of its chosen line's default route, or an unreachable
+/// route; switching line is one route replace, and its rules never change.
+fn policy_routes<'a>(
+    uplinks: &'a [Uplink],
+    links: &'a [Option<&'a LinkFacts>],
+    policies: &'a [(&Policy, PolicyChoice)],
+) -> impl Iterator<Item = Route> + 'a {
+    policies.iter().enumerate().filter_map(|(k, (_, choice))| {
+        let nexthops = match *choice {
+            PolicyChoice::Fallthrough => return None,
+            PolicyChoice::Unreachable => Vec::new(),
+            PolicyChoice::Line(i) => {
+                let link = links.get(i).copied().flatten().filter(|l| l.usable())?;
+                vec![next_hop(&uplinks[i], link, 1)]
+            }
+        };
+        Some(Route {
+            table: policy_table(k),
+            nexthops,
+        })
+    })
+}
+
+/// Every (from, to) pair of a policy; an empty list matches anything.
+fn policy_rules(policies: &[(&Policy, PolicyChoice)]) -> Vec<Rule> {
+    let any = |prefixes: &[Prefix]| -> Vec<Option<Prefix>> {
+        if prefixes.is_empty() {
+            vec![None]
+        } else {
+            prefixes.iter().copied().map(Some).collect()
+        }
+    };
+    let mut rules = Vec::new();
+    for (k, (policy, _)) in policies.iter().enumerate() {
+        for from in any(&policy.from) {
+            for to in any(&policy.to) {
+                let matcher = match (from, to) {
+                    (None, None) => RuleMatch::All,
+                    (from, to) => RuleMatch::Prefixes { from, to },
+                };
+                rules.push(Rule {
+                    priority: PRIO_POLICY_BASE + k as u32,
+                    matcher,
+                    table: policy_table(k),
+                    suppress_prefixlen: None,
+                });
+            }
         }
     }
     rules
@@ -196,6 +273,13 @@ impl fmt::Display for NextHop {
 
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.nexthops.is_empty() {
+            return write!(
+                f,
+                "unreachable default table {} proto {ROUTE_PROTOCOL}",
+                self.table
+            );
+        }
         write!(f, "default table {} proto {ROUTE_PROTOCOL}", self.table)?;
         for hop in &self.nexthops {
             write!(f, " nexthop {hop}")?;
@@ -210,7 +294,15 @@ impl fmt::Display for Rule {
         match self.matcher {
             RuleMatch::All => write!(f, "from all")?,
             RuleMatch::FwMark { mark, mask } => write!(f, "from all fwmark {mark:#x}/{mask:#x}")?,
-            RuleMatch::From(addr) => write!(f, "from {addr}")?,
+            RuleMatch::Prefixes { from, to } => {
+                match from {
+                    Some(p) => write!(f, "from {}", p.short())?,
+                    None => write!(f, "from all")?,
+                }
+                if let Some(p) = to {
+                    write!(f, " to {}", p.short())?;
+                }
+            }
         }
         write!(f, " lookup {}", self.table)?;
         if let Some(len) = self.suppress_prefixlen {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::Probe;
+use crate::core::owned::policy_table;
 use crate::core::select::SelectionBasis;
 
 fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) -> Uplink {
@@ -47,6 +48,7 @@ fn both_lines_usable_main_active() {
         &two_lines(),
         &[Some(&l0), Some(&l1)],
         &selection(vec![(0, 1)]),
+        &[],
     );
     let shown: Vec<String> = d.routes.iter().map(ToString::to_string).collect();
     assert_eq!(
@@ -86,6 +88,7 @@ fn line_without_carrier_has_no_route_and_is_not_active() {
         &two_lines(),
         &[Some(&l0), Some(&l1)],
         &selection(vec![(0, 1)]),
+        &[],
     );
     assert_eq!(d.routes.len(), 1);
     assert_eq!(d.routes[0].table, line_table(1));
@@ -98,7 +101,7 @@ fn equal_metric_members_make_a_weighted_multipath_route() {
         link(6, [198, 51, 100, 2], true),
     );
     let sel = selection(vec![(0, 3), (1, 1)]);
-    let d = desired_state(&two_lines(), &[Some(&l0), Some(&l1)], &sel);
+    let d = desired_state(&two_lines(), &[Some(&l0), Some(&l1)], &sel, &[]);
     let active = d.routes.iter().find(|r| r.table == TABLE_ACTIVE).unwrap();
     assert_eq!(active.nexthops.len(), 2);
     assert_eq!(active.nexthops[0].weight, 3);
@@ -107,7 +110,7 @@ fn equal_metric_members_make_a_weighted_multipath_route() {
 
 #[test]
 fn nothing_selected_leaves_active_table_empty_but_keeps_rules() {
-    let d = desired_state(&two_lines(), &[None, None], &selection(vec![]));
+    let d = desired_state(&two_lines(), &[None, None], &selection(vec![]), &[]);
     assert!(d.routes.is_empty());
     assert_eq!(
         d.rules.len(),
@@ -127,11 +130,99 @@ fn desired_state_is_deterministic() {
         &two_lines(),
         &[Some(&l0), Some(&l1)],
         &selection(vec![(1, 1)]),
+        &[],
     );
     let b = desired_state(
         &two_lines(),
         &[Some(&l0), Some(&l1)],
         &selection(vec![(1, 1)]),
+        &[],
     );
     assert_eq!(a, b);
+}
+
+fn speaker(fallback: crate::config::Fallback) -> crate::config::Policy {
+    crate::config::Policy {
+        name: "speaker".into(),
+        from: vec!["198.18.1.50".parse().unwrap()],
+        to: vec![
+            "203.0.113.0/24".parse().unwrap(),
+            "198.51.100.0/24".parse().unwrap(),
+        ],
+        uplinks: vec!["backup".into(), "main".into()],
+        fallback,
+    }
+}
+
+#[test]
+fn policy_gets_its_own_table_with_the_chosen_line_and_one_rule_per_prefix_pair() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    );
+    let policy = speaker(crate::config::Fallback::Default);
+    let d = desired_state(
+        &two_lines(),
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(0, 1)]),
+        &[(&policy, PolicyChoice::Line(1))],
+    );
+    let table = d
+        .routes
+        .iter()
+        .find(|r| r.table == policy_table(0))
+        .unwrap();
+    assert_eq!(
+        table.to_string(),
+        "default table 7740 proto 197 nexthop via 198.51.100.1 ifindex 6 weight 1"
+    );
+    let rules: Vec<String> = d
+        .rules
+        .iter()
+        .filter(|r| r.priority == 7800)
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "7800: from 198.18.1.50 to 198.51.100.0/24 lookup 7740",
+            "7800: from 198.18.1.50 to 203.0.113.0/24 lookup 7740",
+        ]
+    );
+}
+
+#[test]
+fn policy_without_a_line_falls_through_or_is_unreachable() {
+    let l0 = link(5, [192, 0, 2, 2], true);
+    let default = speaker(crate::config::Fallback::Default);
+    let d = desired_state(
+        &two_lines(),
+        &[Some(&l0), None],
+        &selection(vec![(0, 1)]),
+        &[(&default, PolicyChoice::Fallthrough)],
+    );
+    assert!(
+        d.routes.iter().all(|r| r.table != policy_table(0)),
+        "empty table: rule falls through"
+    );
+    assert!(
+        d.rules.iter().any(|r| r.table == policy_table(0)),
+        "rule stays"
+    );
+    let strict = speaker(crate::config::Fallback::Unreachable);
+    let d = desired_state(
+        &two_lines(),
+        &[Some(&l0), None],
+        &selection(vec![(0, 1)]),
+        &[(&strict, PolicyChoice::Unreachable)],
+    );
+    let table = d
+        .routes
+        .iter()
+        .find(|r| r.table == policy_table(0))
+        .unwrap();
+    assert_eq!(
+        table.to_string(),
+        "unreachable default table 7740 proto 197"
+    );
 }

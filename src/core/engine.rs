@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::desired::{desired_state, Desired};
+use super::desired::{desired_state, Desired, PolicyChoice};
 use super::line::{LineState, LinkFacts, Transition};
 use super::select::{select, Candidate, Selection, SelectionBasis};
-use crate::config::{Config, Uplink};
+use crate::config::{Config, Fallback, Policy, Uplink};
+use std::collections::BTreeSet;
 
 /// Something worth a log line (and, later, a hook): a line changed state, or the set of
 /// active lines changed.
@@ -23,6 +24,15 @@ pub enum Notice {
         to: Vec<String>,
         basis: SelectionBasis,
     },
+    /// A policy's traffic moved (`from`/`to` describe the choice: a line name,
+    /// "unreachable", or "the normal selection").
+    Policy {
+        name: String,
+        from: String,
+        to: String,
+    },
+    /// A line was drained or undrained by hand.
+    Drain { name: String, drained: bool },
 }
 
 impl fmt::Display for Notice {
@@ -43,6 +53,20 @@ impl fmt::Display for Notice {
                 };
                 write!(f, "active: {} -> {} ({why})", list(from), list(to))
             }
+            Notice::Policy { name, from, to } => write!(f, "policy \"{name}\": {from} -> {to}"),
+            Notice::Drain {
+                name,
+                drained: true,
+            } => {
+                write!(
+                    f,
+                    "uplink \"{name}\" drained: no traffic until undrained (still probed)"
+                )
+            }
+            Notice::Drain {
+                name,
+                drained: false,
+            } => write!(f, "uplink \"{name}\" undrained"),
         }
     }
 }
@@ -52,6 +76,9 @@ pub struct Engine {
     config: Config,
     lines: Vec<LineState>,
     selection: Selection,
+    policies: Vec<PolicyChoice>,
+    /// Lines taken out of service by hand, by name (kept across reloads).
+    drained: BTreeSet<String>,
 }
 
 impl Engine {
@@ -66,8 +93,11 @@ impl Engine {
             config,
             lines,
             selection: select(&[]),
+            policies: Vec::new(),
+            drained: BTreeSet::new(),
         };
         engine.selection = select(&engine.candidates());
+        engine.policies = engine.policy_choices();
         engine
     }
 
@@ -105,8 +135,11 @@ impl Engine {
             })
             .collect();
         self.lines = lines;
+        self.drained
+            .retain(|name| config.uplinks.iter().any(|u| &u.name == name));
         self.config = config;
-        self.reselect().into_iter().collect()
+        self.policies.clear();
+        self.reselect()
     }
 
     /// New link facts for every device (from a netlink dump); absent devices are gone.
@@ -159,7 +192,89 @@ impl Engine {
     /// What the kernel should hold now.
     pub fn desired(&self) -> Desired {
         let links: Vec<Option<&LinkFacts>> = self.lines.iter().map(LineState::link).collect();
-        desired_state(&self.config.uplinks, &links, &self.selection)
+        let policies: Vec<(&Policy, PolicyChoice)> = self
+            .config
+            .policies
+            .iter()
+            .zip(self.policies.iter().copied())
+            .collect();
+        desired_state(&self.config.uplinks, &links, &self.selection, &policies)
+    }
+
+    /// Whether line `index` is drained.
+    pub fn is_drained(&self, index: usize) -> bool {
+        self.drained.contains(&self.config.uplinks[index].name)
+    }
+
+    /// Takes line `name` out of service (`drained`) or back; errors name unknown lines.
+    pub fn set_drained(&mut self, name: &str, drained: bool) -> Result<Vec<Notice>, String> {
+        if !self.config.uplinks.iter().any(|u| u.name == name) {
+            return Err(format!("unknown uplink \"{name}\""));
+        }
+        let changed = if drained {
+            self.drained.insert(name.to_string())
+        } else {
+            self.drained.remove(name)
+        };
+        let mut notices = Vec::new();
+        if changed {
+            notices.push(Notice::Drain {
+                name: name.to_string(),
+                drained,
+            });
+            notices.extend(self.reselect());
+        }
+        Ok(notices)
+    }
+
+    /// Whether line `index` may carry traffic: up by its own evidence and not drained.
+    fn serves(&self, index: usize) -> bool {
+        self.lines[index].is_up() && !self.is_drained(index)
+    }
+
+    fn policy_choices(&self) -> Vec<PolicyChoice> {
+        self.config
+            .policies
+            .iter()
+            .map(|policy| {
+                let line = policy.uplinks.iter().find_map(|name| {
+                    let i = self.config.uplinks.iter().position(|u| &u.name == name)?;
+                    self.serves(i).then_some(i)
+                });
+                match (line, policy.fallback) {
+                    (Some(i), _) => PolicyChoice::Line(i),
+                    (None, Fallback::Default) => PolicyChoice::Fallthrough,
+                    (None, Fallback::Unreachable) => PolicyChoice::Unreachable,
+                }
+            })
+            .collect()
+    }
+
+    fn describe(&self, choice: Option<&PolicyChoice>) -> String {
+        match choice {
+            Some(PolicyChoice::Line(i)) => self.config.uplinks[*i].name.clone(),
+            Some(PolicyChoice::Unreachable) => "unreachable".into(),
+            Some(PolicyChoice::Fallthrough) => "the normal selection".into(),
+            None => "none".into(),
+        }
+    }
+
+    fn repolicy(&mut self) -> Vec<Notice> {
+        let next = self.policy_choices();
+        let notices = self
+            .config
+            .policies
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| self.policies.get(*k) != next.get(*k))
+            .map(|(k, p)| Notice::Policy {
+                name: p.name.clone(),
+                from: self.describe(self.policies.get(k)),
+                to: self.describe(next.get(k)),
+            })
+            .collect();
+        self.policies = next;
+        notices
     }
 
     fn candidates(&self) -> Vec<Candidate> {
@@ -167,16 +282,26 @@ impl Engine {
             .uplinks
             .iter()
             .zip(&self.lines)
-            .map(|(u, l)| Candidate {
-                metric: u.metric,
-                weight: u.weight,
-                up: l.is_up(),
-                link_usable: l.link_usable(),
+            .map(|(u, l)| {
+                let drained = self.drained.contains(&u.name);
+                Candidate {
+                    metric: u.metric,
+                    weight: u.weight,
+                    up: l.is_up() && !drained,
+                    link_usable: l.link_usable() && !drained,
+                }
             })
             .collect()
     }
 
-    fn reselect(&mut self) -> Option<Notice> {
+    /// Recomputes the selection and the policy choices; says what changed.
+    fn reselect(&mut self) -> Vec<Notice> {
+        let mut notices: Vec<Notice> = self.reselect_default().into_iter().collect();
+        notices.extend(self.repolicy());
+        notices
+    }
+
+    fn reselect_default(&mut self) -> Option<Notice> {
         let next = select(&self.candidates());
         if next.members == self.selection.members {
             self.selection = next;

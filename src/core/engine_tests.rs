@@ -143,3 +143,87 @@ fn device_that_vanishes_goes_down() {
     );
     assert_eq!(active_names(&engine), ["main"]);
 }
+
+const SPEAKER: &str = r#"
+[[policy]]
+name = "speaker"
+from = ["198.18.1.50"]
+uplinks = ["backup", "main"]
+"#;
+
+#[test]
+fn policy_follows_its_preference_and_falls_back() {
+    let t0 = Instant::now();
+    let mut engine = Engine::new(parse(&format!("{TWO_LINES}{SPEAKER}")).unwrap(), t0);
+    engine.on_links(&links(), t0);
+    engine.on_probe(0, 0, Some(ms(5)), t0 + ms(10));
+    let notices = engine.on_probe(1, 0, Some(ms(5)), t0 + ms(10));
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.to_string() == "policy \"speaker\": main -> backup"),
+        "{notices:?}"
+    );
+    let policy_route = |e: &Engine| e.desired().routes.into_iter().find(|r| r.table == 7740);
+    assert_eq!(policy_route(&engine).unwrap().nexthops[0].ifindex, 3);
+    // Backup loses carrier: the speaker moves to main, main's other traffic is untouched.
+    let mut facts = links();
+    facts.get_mut("wan2").unwrap().carrier = false;
+    let notices = engine.on_links(&facts, t0 + ms(20));
+    let shown: Vec<String> = notices.iter().map(ToString::to_string).collect();
+    assert!(
+        shown.contains(&"policy \"speaker\": backup -> main".to_string()),
+        "{shown:?}"
+    );
+    assert!(!shown.iter().any(|n| n.starts_with("active:")), "{shown:?}");
+    assert_eq!(policy_route(&engine).unwrap().nexthops[0].ifindex, 2);
+}
+
+#[test]
+fn unreachable_fallback_never_leaks() {
+    let t0 = Instant::now();
+    let strict = SPEAKER.replace(
+        "uplinks = [\"backup\", \"main\"]",
+        "uplinks = [\"backup\"]\nfallback = \"unreachable\"",
+    );
+    let mut engine = Engine::new(parse(&format!("{TWO_LINES}{strict}")).unwrap(), t0);
+    engine.on_links(&links(), t0);
+    engine.on_probe(0, 0, Some(ms(5)), t0 + ms(10));
+    let route = engine
+        .desired()
+        .routes
+        .into_iter()
+        .find(|r| r.table == 7740)
+        .unwrap();
+    assert!(
+        route.nexthops.is_empty(),
+        "backup not proven yet: unreachable, not main"
+    );
+}
+
+#[test]
+fn drain_moves_traffic_off_a_line_and_undrain_returns_it() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    let notices = engine.set_drained("main", true).unwrap();
+    assert_eq!(
+        notices[0].to_string(),
+        "uplink \"main\" drained: no traffic until undrained (still probed)"
+    );
+    assert_eq!(active_names(&engine), ["backup"]);
+    assert!(engine.line(0).is_up(), "still probed and healthy");
+    assert!(
+        engine.desired().routes.iter().any(|r| r.table == 7701),
+        "probes keep their route"
+    );
+    assert!(
+        engine.set_drained("main", true).unwrap().is_empty(),
+        "idempotent"
+    );
+    engine.set_drained("main", false).unwrap();
+    assert_eq!(active_names(&engine), ["main"]);
+    assert_eq!(
+        engine.set_drained("lte", true).unwrap_err(),
+        "unknown uplink \"lte\""
+    );
+}

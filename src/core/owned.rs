@@ -14,8 +14,15 @@ pub const TABLE_ACTIVE: u32 = 7700;
 /// At most this many lines: it bounds the table, mark and priority ranges below.
 pub const MAX_LINES: usize = 32;
 
-/// Every table id we own: the active table and one per line.
-pub const TABLES: RangeInclusive<u32> = TABLE_ACTIVE..=TABLE_ACTIVE + MAX_LINES as u32;
+/// At most this many policies: it bounds the policy table and priority ranges.
+pub const MAX_POLICIES: usize = 50;
+
+/// First table of the per-policy tables: each holds the default route of the policy's
+/// chosen line, an unreachable route, or nothing (fall through to the active table).
+pub const TABLE_POLICY_BASE: u32 = 7740;
+
+/// Every table id we own: the active table, one per line, one per policy.
+pub const TABLES: RangeInclusive<u32> = TABLE_ACTIVE..=TABLE_POLICY_BASE + MAX_POLICIES as u32 - 1;
 
 /// Every rule priority we own. Lower runs first; `main` is at 32766, and OpenWrt's netifd
 /// uses 10000 and above for its own source rules, so ours come before both.
@@ -30,6 +37,9 @@ pub const PRIO_SUPPRESS_MAIN: u32 = 7750;
 /// services answering on the line they were reached on, strict rp_filter needs this to
 /// accept probe replies on a line that is not active (see DESIGN.md, measured facts).
 pub const PRIO_SOURCE_BASE: u32 = 7760;
+/// One rule per policy (source/destination match) pointing at the policy's table, in
+/// config order, after the source rules and before the active table.
+pub const PRIO_POLICY_BASE: u32 = 7800;
 /// The rule consulting [`TABLE_ACTIVE`]; last of ours, just before `main`.
 pub const PRIO_ACTIVE: u32 = 7990;
 
@@ -47,4 +57,9 @@ pub fn line_table(index: usize) -> u32 {
 /// Firewall mark of line `index`: probe sockets carry it.
 pub fn line_mark(index: usize) -> u32 {
     ((index as u32) + 1) << 16
+}
+
+/// Routing table of policy `index` (config order).
+pub fn policy_table(index: usize) -> u32 {
+    TABLE_POLICY_BASE + index as u32
 }

@@ -16,6 +16,14 @@ use tokio::sync::{mpsc, oneshot};
 #[serde(tag = "cmd", rename_all = "lowercase")]
 pub enum Request {
     Status,
+    /// Move all traffic off a line, keep probing it.
+    Drain {
+        line: String,
+    },
+    /// Return a drained line to service.
+    Undrain {
+        line: String,
+    },
 }
 
 /// A request waiting for the event loop's answer.
@@ -37,6 +45,9 @@ pub enum ControlError {
     NoDaemon { path: PathBuf },
     #[error("control socket {path}: bad response: {detail}")]
     BadResponse { path: PathBuf, detail: String },
+    /// The daemon understood the request and said no.
+    #[error("daemon: {0}")]
+    Refused(String),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ControlError + '_ {
@@ -136,7 +147,7 @@ pub async fn request(path: &Path, request: &Request) -> Result<serde_json::Value
     };
     let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
     match value.get("error").and_then(|e| e.as_str()) {
-        Some(error) => Err(bad(error.to_string())),
+        Some(error) => Err(ControlError::Refused(error.to_string())),
         None => Ok(value),
     }
 }

@@ -133,7 +133,7 @@ impl Daemon {
                 change = kernel.next() => self.on_kernel(change, &mut kernel),
                 change = nft_changes.next() => self.on_nft(change, &mut nft_changes),
                 Some((request, reply)) = control_rx.recv() => {
-                    let _ = reply.send(self.answer(&request));
+                    let _ = reply.send(self.answer(request));
                 }
                 _ = sleep_until(wake) => self.on_timer(),
             }
@@ -218,12 +218,21 @@ impl Daemon {
         Self::log(self.engine.tick(now));
     }
 
-    fn answer(&self, request: &Request) -> serde_json::Value {
-        match request {
+    fn answer(&mut self, request: Request) -> serde_json::Value {
+        let (line, drained) = match request {
             Request::Status => {
                 let report = status::status(&self.engine, Instant::now(), SystemTime::now());
-                serde_json::to_value(report).expect("status serializes")
+                return serde_json::to_value(report).expect("status serializes");
             }
+            Request::Drain { line } => (line, true),
+            Request::Undrain { line } => (line, false),
+        };
+        match self.engine.set_drained(&line, drained) {
+            Ok(notices) => {
+                Self::log(notices);
+                serde_json::json!({ "ok": true })
+            }
+            Err(e) => serde_json::json!({ "error": e }),
         }
     }
 

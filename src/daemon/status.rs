@@ -21,6 +21,8 @@ pub struct LineStatus {
     pub state: String,
     /// Carries the default route now.
     pub active: bool,
+    /// Taken out of service by `uplink drain` (still probed).
+    pub drained: bool,
     /// Mean round-trip time of recent probes; null without probes or replies.
     pub rtt_ms: Option<f64>,
     /// Share of recent probes lost; null without probes.
@@ -47,6 +49,7 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
                 device: uplink.device.clone(),
                 state: if line.is_up() { "up" } else { "down" }.into(),
                 active: engine.selection().contains(i),
+                drained: engine.is_drained(i),
                 rtt_ms: line.rtt().map(|d| round1(d.as_secs_f64() * 1000.0)),
                 loss_pct: line.loss_pct().map(round1),
                 since: humantime::format_rfc3339_seconds(since_wall).to_string(),
@@ -71,7 +74,11 @@ pub fn render_table(status: &Status) -> String {
         rows.push([
             line.name.clone(),
             line.device.clone(),
-            line.state.clone(),
+            if line.drained {
+                format!("{}, drained", line.state)
+            } else {
+                line.state.clone()
+            },
             if line.active { "yes" } else { "no" }.into(),
             line.rtt_ms.map_or("-".into(), |v| format!("{v} ms")),
             line.loss_pct.map_or("-".into(), |v| format!("{v}%")),
@@ -107,6 +114,7 @@ mod tests {
                 device: "pppoe-wan".into(),
                 state: "up".into(),
                 active: true,
+                drained: false,
                 rtt_ms: Some(12.3),
                 loss_pct: Some(0.0),
                 since: "2026-11-25T06:00:00Z".into(),

@@ -59,6 +59,8 @@ pub const WAN2_ADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 pub const LAN_GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
 /// The (first) LAN host's address.
 pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
+/// The second LAN host's address.
+pub const LAN_HOST2: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 3);
 
 /// Anything that can go wrong while building or driving the lab.
 #[derive(Debug, Error)]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::cmd::{ip_batch, nft, replace_table, sysctl};
-use super::{LabError, Line, ECHO_SERVER, LAN_GATEWAY, LAN_HOST, PROBE_TARGETS};
+use super::{LabError, Line, ECHO_SERVER, LAN_GATEWAY, LAN_HOST, LAN_HOST2, PROBE_TARGETS};
 use crate::netns::{unique_prefix, Netns};
 
 /// How to build a [`Lab`].
@@ -44,11 +44,20 @@ pub enum Role {
     Isp2,
     /// "The internet": probe targets and the echo server.
     Net,
+    /// A second LAN host (`eth0` 198.18.1.3/24), e.g. a device pinned by a policy.
+    Lan2,
 }
 
 impl Role {
     /// Every role, in the order [`Lab::names`] lists them.
-    pub const ALL: [Role; 5] = [Role::Lan, Role::Router, Role::Isp1, Role::Isp2, Role::Net];
+    pub const ALL: [Role; 6] = [
+        Role::Lan,
+        Role::Router,
+        Role::Isp1,
+        Role::Isp2,
+        Role::Net,
+        Role::Lan2,
+    ];
 
     /// The suffix of the namespace name (`{prefix}-{suffix}`).
     pub fn suffix(self) -> &'static str {
@@ -58,6 +67,7 @@ impl Role {
             Role::Isp1 => "isp1",
             Role::Isp2 => "isp2",
             Role::Net => "net",
+            Role::Lan2 => "lan2",
         }
     }
 
@@ -85,11 +95,18 @@ struct LanHost {
     addr: Ipv4Addr,
 }
 
-const LAN_HOSTS: [LanHost; 1] = [LanHost {
-    role: Role::Lan,
-    port: "lanp1",
-    addr: LAN_HOST,
-}];
+const LAN_HOSTS: [LanHost; 2] = [
+    LanHost {
+        role: Role::Lan,
+        port: "lanp1",
+        addr: LAN_HOST,
+    },
+    LanHost {
+        role: Role::Lan2,
+        port: "lanp2",
+        addr: LAN_HOST2,
+    },
+];
 
 /// The nft table (family ip) holding the classic setup's masquerade.
 const NAT_TABLE: &str = "labnat";

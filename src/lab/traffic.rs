@@ -30,6 +30,8 @@ pub struct TrafficConfig {
     /// How long a fresh flow waits for its reply; also how long any unanswered packet
     /// counts as in flight rather than lost.
     pub reply_timeout: Duration,
+    /// Which LAN host sends ([`Role::Lan`] or [`Role::Lan2`]).
+    pub from: Role,
 }
 
 impl Default for TrafficConfig {
@@ -40,6 +42,7 @@ impl Default for TrafficConfig {
             long_lived_interval: Duration::from_millis(10),
             fresh_interval: Duration::from_millis(100),
             reply_timeout: Duration::from_secs(1),
+            from: Role::Lan,
         }
     }
 }
@@ -77,7 +80,7 @@ impl Lab {
                 stop: [Arc::clone(&traffic.stop), self.shutdown_flag()],
             };
             // On error `traffic` is dropped, which stops the flow already started.
-            let thread = spawn_flow(self.ns(Role::Lan).name(), ctx)?;
+            let thread = spawn_flow(self.ns(cfg.from).name(), ctx)?;
             traffic.threads.push(thread);
         }
         Ok(traffic)

@@ -10,6 +10,7 @@ use netlink_packet_route::route::{
 use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use netlink_packet_route::AddressFamily;
 
+use crate::config::Prefix;
 use crate::core::owned::{PRIORITIES, ROUTE_PROTOCOL, TABLES};
 use crate::core::{NextHop, Route, Rule, RuleMatch};
 
@@ -25,14 +26,20 @@ pub fn route_message(route: &Route) -> RouteMessage {
     // Tables above 255 only fit the attribute; the header says "see attribute".
     msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
     msg.header.protocol = our_protocol();
-    msg.header.scope = if any_gateway {
+    msg.header.scope = if any_gateway || route.nexthops.is_empty() {
         RouteScope::Universe
     } else {
         RouteScope::Link
     };
-    msg.header.kind = RouteType::Unicast;
+    msg.header.kind = if route.nexthops.is_empty() {
+        RouteType::Unreachable
+    } else {
+        RouteType::Unicast
+    };
     msg.attributes.push(RouteAttribute::Table(route.table));
     match route.nexthops.as_slice() {
+        // An unreachable route carries no next hop (an empty RTA_MULTIPATH gets ERANGE).
+        [] => {}
         [single] => push_hop_attributes(&mut msg.attributes, single),
         hops => msg.attributes.push(RouteAttribute::MultiPath(
             hops.iter().map(multipath_hop).collect(),
@@ -73,6 +80,10 @@ pub fn parse_route(msg: &RouteMessage) -> Option<Route> {
     let table = route_table(msg);
     if !TABLES.contains(&table) {
         return None;
+    }
+    if header.kind == RouteType::Unreachable {
+        let nexthops = Vec::new();
+        return Some(Route { table, nexthops });
     }
     let mut nexthops = parse_nexthops(msg);
     nexthops.sort();
@@ -144,15 +155,25 @@ pub fn rule_message(rule: &Rule) -> RuleMessage {
             attrs.push(RuleAttribute::FwMark(mark));
             attrs.push(RuleAttribute::FwMask(mask));
         }
-        RuleMatch::From(addr) => {
-            msg.header.src_len = 32;
-            attrs.push(RuleAttribute::Source(IpAddr::V4(addr)));
+        RuleMatch::Prefixes { from, to } => {
+            if let Some(p) = from {
+                msg.header.src_len = p.len;
+                attrs.push(RuleAttribute::Source(IpAddr::V4(p.addr)));
+            }
+            if let Some(p) = to {
+                msg.header.dst_len = p.len;
+                attrs.push(RuleAttribute::Destination(IpAddr::V4(p.addr)));
+            }
         }
     }
     if let Some(len) = rule.suppress_prefixlen {
         attrs.push(RuleAttribute::SuppressPrefixLen(len));
     }
     msg
+}
+
+fn prefix(addr: Ipv4Addr, len: u8) -> Prefix {
+    Prefix { addr, len }
 }
 
 /// Our rule from a dumped message, or `None` when it is not ours.
@@ -167,6 +188,7 @@ pub fn parse_rule(msg: &RuleMessage) -> Option<Rule> {
         suppress_prefixlen: None,
     };
     let (mut protocol, mut mark, mut mask) = (None, None, None);
+    let (mut from, mut to) = (None, None);
     for attr in &msg.attributes {
         match attr {
             RuleAttribute::Priority(p) => rule.priority = *p,
@@ -174,13 +196,17 @@ pub fn parse_rule(msg: &RuleMessage) -> Option<Rule> {
             RuleAttribute::Protocol(p) => protocol = Some(*p),
             RuleAttribute::FwMark(m) => mark = Some(*m),
             RuleAttribute::FwMask(m) => mask = Some(*m),
-            RuleAttribute::Source(IpAddr::V4(a)) => rule.matcher = RuleMatch::From(*a),
+            RuleAttribute::Source(IpAddr::V4(a)) => from = Some(prefix(*a, msg.header.src_len)),
+            RuleAttribute::Destination(IpAddr::V4(a)) => to = Some(prefix(*a, msg.header.dst_len)),
             // The kernel dumps -1 for "not set" (fib_nl_fill_rule).
             RuleAttribute::SuppressPrefixLen(l) if *l != u32::MAX => {
                 rule.suppress_prefixlen = Some(*l)
             }
             _ => {}
         }
+    }
+    if from.is_some() || to.is_some() {
+        rule.matcher = RuleMatch::Prefixes { from, to };
     }
     if let Some(mark) = mark {
         let mask = mask.unwrap_or(u32::MAX);
@@ -217,6 +243,10 @@ mod tests {
                 table: 7700,
                 nexthops: vec![hop(4, Some([192, 0, 2, 1]), 3), hop(5, None, 1)],
             },
+            Route {
+                table: 7741,
+                nexthops: vec![],
+            },
         ] {
             assert_eq!(parse_route(&route_message(&route)), Some(route));
         }
@@ -244,7 +274,18 @@ mod tests {
                 mark: 0x10000,
                 mask: 0xff0000,
             },
-            RuleMatch::From(Ipv4Addr::new(198, 51, 100, 2)),
+            RuleMatch::Prefixes {
+                from: Some(Prefix::host(Ipv4Addr::new(198, 51, 100, 2))),
+                to: None,
+            },
+            RuleMatch::Prefixes {
+                from: Some(Prefix::new(Ipv4Addr::new(198, 18, 0, 0), 24).unwrap()),
+                to: Some(Prefix::new(Ipv4Addr::new(203, 0, 113, 0), 24).unwrap()),
+            },
+            RuleMatch::Prefixes {
+                from: None,
+                to: Some(Prefix::host(Ipv4Addr::new(203, 0, 113, 9))),
+            },
         ] {
             let rule = Rule {
                 priority: 7760,

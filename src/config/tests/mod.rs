@@ -115,6 +115,7 @@ fn home_router_example_sets_every_field() {
             }],
             to: vec![],
             uplinks: vec!["backup".into(), "main".into()],
+            fallback: Fallback::Default,
         }],
     };
     assert_eq!(parse(HOME_ROUTER).unwrap(), expected);

@@ -126,3 +126,37 @@ fn duplicate_prefix() {
         r#"policy "speaker": to "192.0.2.7/32": duplicate"#
     );
 }
+
+#[test]
+fn fallback_defaults_to_default_and_accepts_unreachable() {
+    assert_eq!(policy_of("").fallback, Fallback::Default);
+    assert_eq!(
+        policy_of("fallback = \"default\"").fallback,
+        Fallback::Default
+    );
+    assert_eq!(
+        policy_of("fallback = \"unreachable\"").fallback,
+        Fallback::Unreachable
+    );
+}
+
+#[test]
+fn unknown_fallback_is_rejected() {
+    let err = parse(&speaker("fallback = \"drop\""))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "policy \"speaker\": fallback \"drop\": must be \"default\" or \"unreachable\""
+    );
+}
+
+#[test]
+fn too_many_policies_are_rejected() {
+    let mut text = policy("name = \"p0\"\nuplinks = [\"main\"]");
+    for i in 1..=50 {
+        text += &format!("[[policy]]\nname = \"p{i}\"\nuplinks = [\"main\"]\n");
+    }
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("51 tables configured, at most 50"), "{err}");
+}

@@ -16,11 +16,15 @@ use super::{Config, ConfigError, DEFAULT_SOCKET};
 /// Longest name, so that names fit wherever the kernel takes an interface-sized name.
 const MAX_NAME_LEN: usize = 15;
 
+use crate::core::owned::{MAX_LINES, MAX_POLICIES};
+
 pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
     let socket = socket(raw.socket)?;
     if raw.uplink.is_empty() {
         return Err(ConfigError::NoUplinks);
     }
+    check_count("[[uplink]]", raw.uplink.len(), MAX_LINES)?;
+    check_count("[[policy]]", raw.policy.len(), MAX_POLICIES)?;
     let uplinks = uplink::all(raw.uplink)?;
     let policies = policy::all(raw.policy, &uplinks)?;
     Ok(Config {
@@ -28,6 +32,19 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         uplinks,
         policies,
     })
+}
+
+/// Our table, mark and rule-priority ranges have room for this many (core::owned).
+fn check_count(table: &str, count: usize, max: usize) -> Result<(), ConfigError> {
+    if count > max {
+        return Err(invalid(
+            "config",
+            table,
+            "",
+            format!("{count} tables configured, at most {max} are supported"),
+        ));
+    }
+    Ok(())
 }
 
 fn socket(raw: Option<String>) -> Result<PathBuf, ConfigError> {

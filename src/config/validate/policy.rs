@@ -2,7 +2,7 @@
 
 use super::{check_name, invalid, quoted};
 use crate::config::parse::RawPolicy;
-use crate::config::{ConfigError, Policy, Prefix, Uplink};
+use crate::config::{ConfigError, Fallback, Policy, Prefix, Uplink};
 
 pub(super) fn all(raw: Vec<RawPolicy>, uplinks: &[Uplink]) -> Result<Vec<Policy>, ConfigError> {
     let mut done: Vec<Policy> = Vec::with_capacity(raw.len());
@@ -27,12 +27,27 @@ fn policy(raw: RawPolicy, uplinks: &[Uplink], earlier: &[Policy]) -> Result<Poli
     let from = prefixes(&obj, "from", &raw.from)?;
     let to = prefixes(&obj, "to", &raw.to)?;
     check_uplinks(&obj, &raw.uplinks, uplinks)?;
+    let fallback = fallback(&obj, raw.fallback.as_deref())?;
     Ok(Policy {
         name: raw.name,
         from,
         to,
         uplinks: raw.uplinks,
+        fallback,
     })
+}
+
+fn fallback(obj: &str, text: Option<&str>) -> Result<Fallback, ConfigError> {
+    match text {
+        None | Some("default") => Ok(Fallback::Default),
+        Some("unreachable") => Ok(Fallback::Unreachable),
+        Some(other) => Err(invalid(
+            obj,
+            "fallback",
+            quoted(other),
+            "must be \"default\" or \"unreachable\"",
+        )),
+    }
 }
 
 fn prefixes(obj: &str, key: &str, texts: &[String]) -> Result<Vec<Prefix>, ConfigError> {

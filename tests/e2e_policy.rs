@@ -151,3 +151,61 @@ fn unreachable_fallback_never_leaks_through_another_line() {
         .unwrap();
     assert!(route.contains("unreachable default"), "{route}");
 }
+
+/// A UDP responder on the LAN host at `port` (the target of a port forward).
+fn lan_responder(s: &Scenario, port: u16) -> std::thread::JoinHandle<()> {
+    let socket = s
+        .lab
+        .ns(Role::Lan)
+        .run_in(move || std::net::UdpSocket::bind(("198.18.1.2", port)).unwrap())
+        .unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let _ = socket.send_to(&buf[..n], peer);
+        }
+    })
+}
+
+#[test]
+fn port_forward_on_the_backup_line_is_answered_through_it() {
+    if !root("port_forward_on_the_backup_line_is_answered_through_it") {
+        return;
+    }
+    // Strict rp_filter on the router drops the forwarded request itself (after DNAT the
+    // reverse path of the client is the active line); loose mode (2) or off is needed for
+    // port forwards on a non-active line, and the README says so.
+    let mut s = Scenario::new("fwd", false);
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    // The user's own port forward on the backup line (not uplink's business).
+    let router = s.lab.ns(Role::Router);
+    router.exec(&["nft", "add table ip userfwd"]).unwrap();
+    let chain = "add chain ip userfwd pre { type nat hook prerouting priority dstnat; }";
+    router.exec(&["nft", chain]).unwrap();
+    let rule = "add rule ip userfwd pre iifname wan2 udp dport 5000 dnat to 198.18.1.2:5000";
+    router.exec(&["nft", rule]).unwrap();
+    let _responder = lan_responder(&s, 5000);
+    // A client on the internet reaches the router's backup address.
+    let answered = s
+        .lab
+        .ns(Role::Net)
+        .run_in(|| {
+            let client = std::net::UdpSocket::bind("203.0.113.10:0").unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            (0..10).any(|_| {
+                client.send_to(b"hello", "198.51.100.2:5000").unwrap();
+                matches!(client.recv_from(&mut buf), Ok((5, _)))
+            })
+        })
+        .unwrap();
+    // The ISPs drop packets with foreign sources (BCP 38): an answer sent through main,
+    // the active line, would never arrive.
+    assert!(answered, "no answer through the backup line");
+}

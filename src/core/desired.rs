@@ -245,10 +245,11 @@ fn policy_rules(policies: &[(&Policy, PolicyChoice)]) -> Vec<Rule> {
     rules
 }
 
-/// The whole table, always present (empty chain when nothing is masqueraded) so that its
-/// disappearance, e.g. `nft flush ruleset`, is noticed and repaired.
+/// The whole table, always present (it also holds the inbound-symmetry chains) so that
+/// its disappearance, e.g. `nft flush ruleset`, is noticed and repaired.
 fn nft_ruleset(uplinks: &[Uplink]) -> String {
     let mut out = format!("table inet {NFT_TABLE} {{\n");
+    out += &inbound_chains(uplinks);
     out += "\tchain postrouting {\n";
     // After fw4's srcnat (100): its own masquerade, if any, keeps precedence.
     out += "\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n";
@@ -259,6 +260,36 @@ fn nft_ruleset(uplinks: &[Uplink]) -> String {
         );
     }
     out += "\t}\n}\n";
+    out
+}
+
+/// Inbound symmetry: a connection that arrives on a line (a port forward, say) is
+/// answered through that line, whichever line is active. Its conntrack entry remembers
+/// the line in our mark bits; its packets that come from inside (not from a line) get the
+/// line's firewall mark, which the line's fwmark rule routes through the line's table.
+/// When that table is empty (link down) the rule falls through to normal routing.
+fn inbound_chains(uplinks: &[Uplink]) -> String {
+    let keep = !MARK_MASK;
+    let devices: Vec<String> = uplinks
+        .iter()
+        .map(|u| format!("\"{}\"", u.device))
+        .collect();
+    let lines = devices.join(", ");
+    let mut remember = String::new();
+    let mut restore = String::new();
+    for (i, uplink) in uplinks.iter().enumerate() {
+        let (mark, dev) = (line_mark(i), &uplink.device);
+        remember += &format!("\t\tct state new iifname \"{dev}\" ct mark set ct mark & {keep:#010x} | {mark:#010x}\n");
+        restore += &format!("\t\tct mark & {MARK_MASK:#010x} == {mark:#010x} meta mark set meta mark & {keep:#010x} | {mark:#010x}\n");
+    }
+    let mut out = String::from("\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle + 10; policy accept;\n");
+    out += &remember;
+    out += &format!("\t\tiifname {{ {lines} }} return\n");
+    out += &restore;
+    out +=
+        "\t}\n\tchain output {\n\t\ttype route hook output priority mangle + 10; policy accept;\n";
+    out += &restore;
+    out += "\t}\n";
     out
 }
 

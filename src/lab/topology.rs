@@ -282,7 +282,11 @@ impl Lab {
         ];
         let isp = self.ns(Role::isp(line));
         ip_batch(isp, &cmds)?;
-        sysctl(isp, &forwarding_without_rp_filter(true))
+        let mut settings = forwarding_without_rp_filter(true);
+        // BCP 38, as real ISPs do: a packet from the customer with a source outside the
+        // customer's prefix is dropped. Replies that leave through the wrong line die here.
+        settings.push("net.ipv4.conf.cust.rp_filter=1".to_string());
+        sysctl(isp, &settings)
     }
 
     fn setup_net(&self) -> Result<(), LabError> {

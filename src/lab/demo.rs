@@ -4,9 +4,9 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::interrupt::{catch_interrupts, interrupted};
 use super::{Fault, Flow, Lab, LabDaemon, LabError, LabOptions, Line, ProbeProfile, Traffic};
 use super::{TrafficConfig, TrafficLog};
 
@@ -62,27 +62,6 @@ impl DemoResult {
     pub fn success(&self) -> bool {
         self.failover.iter().all(Option::is_some) && self.failback.is_some()
     }
-}
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C and SIGTERM end the demo through the normal path, so everything is torn down.
-fn catch_interrupts() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe { libc::signal(sig, on_interrupt as *const () as libc::sighandler_t) };
-    }
-}
-
-fn interrupted() -> Result<(), LabError> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err(LabError::Interrupted);
-    }
-    Ok(())
 }
 
 /// Terminal output: colour only on a TTY.

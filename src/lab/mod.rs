@@ -21,6 +21,7 @@ mod daemon;
 pub mod demo;
 mod echo;
 mod faults;
+pub mod interrupt;
 mod topology;
 mod traffic;
 mod wire;

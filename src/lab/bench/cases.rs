@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::report::Timeline;
 use super::{BenchOptions, Case, Contender, Sample};
+use crate::lab::interrupt;
 use crate::lab::{
     EchoServer, Fault, Flow, Lab, LabDaemon, LabError, LabOptions, Line, ProbeProfile, Traffic,
     TrafficConfig, TrafficLog,
@@ -65,7 +66,7 @@ fn poll(within: Duration, what: &str, mut done: impl FnMut() -> bool) -> Result<
         if done() {
             return Ok(());
         }
-        std::thread::sleep(POLL);
+        interrupt::sleep(POLL)?;
     }
     Err(LabError::Timeout(format!(
         "bench: {what}: not within {} s",
@@ -121,7 +122,7 @@ fn failover(rig: &Rig, fault: Fault, sample: &mut Sample) -> Result<Timeline, La
         if recovered(&rig.traffic.snapshot(), Line::Two, fault_at) {
             break;
         }
-        std::thread::sleep(POLL);
+        interrupt::sleep(POLL)?;
     }
     // Let the final run of replies show it lasts.
     std::thread::sleep(Duration::from_millis(500));
@@ -150,7 +151,7 @@ fn loss(rig: &Rig, pct: u8, hold: Duration, sample: &mut Sample) -> Result<(), L
     let before = switches(rig);
     let start = Instant::now();
     rig.lab.inject(Fault::Loss(Line::One, pct))?;
-    std::thread::sleep(hold);
+    interrupt::sleep(hold)?;
     let log = rig.traffic.snapshot();
     rig.lab.clear(Fault::Loss(Line::One, pct))?;
     let worst = |flow| {

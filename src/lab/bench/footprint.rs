@@ -152,7 +152,7 @@ fn measure_profile(
         .pid()
         .ok_or_else(|| LabError::Timeout("footprint: daemon pid".into()))?;
     let cpu_before = cpu_time(pid)?;
-    std::thread::sleep(MEASURE);
+    crate::lab::interrupt::sleep(MEASURE)?;
     let cpu = cpu_time(pid)? - cpu_before;
     let (rss_kib, peak_rss_kib) = rss(pid)?;
     daemon.stop(Duration::from_secs(5));

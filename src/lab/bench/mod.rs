@@ -124,6 +124,7 @@ pub struct BenchOptions {
 /// Runs everything and writes the report; returns the report folder.
 pub fn run(exe: &Path, opts: &BenchOptions) -> Result<PathBuf, LabError> {
     crate::netns::delete_all_on_panic();
+    super::interrupt::catch_interrupts();
     let mut samples = Vec::new();
     let mut timeline = None;
     for run in 1..=opts.runs {
@@ -131,6 +132,7 @@ pub fn run(exe: &Path, opts: &BenchOptions) -> Result<PathBuf, LabError> {
             for contender in Contender::ALL {
                 let (sample, picture) = match cases::measure(exe, contender, case, run, opts) {
                     Ok(measured) => measured,
+                    Err(LabError::Interrupted) => return Err(LabError::Interrupted),
                     // One broken case must not throw away an hour of measurements.
                     Err(e) => {
                         eprintln!("run {run} | {contender} | {case}: failed: {e}");

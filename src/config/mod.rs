@@ -81,8 +81,30 @@ pub struct Uplink {
     pub weight: u32,
     /// Masquerade LAN traffic leaving `device` (default false).
     pub masquerade: bool,
+    /// When to delete this line's conntrack entries (`flush_on`, default `["down"]`).
+    pub flush: Flush,
     /// Health probing; without targets the line follows its link state only.
     pub probe: Probe,
+}
+
+/// When a line's connection-tracking entries are deleted, so that long-lived flows move
+/// at once instead of waiting for their entries to time out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flush {
+    /// When the line goes down (and another line can take its traffic).
+    pub down: bool,
+    /// When the line comes back and takes traffic again: the entries of the lines it
+    /// takes over from are deleted, so flows return to it.
+    pub up: bool,
+}
+
+impl Default for Flush {
+    fn default() -> Self {
+        Flush {
+            down: true,
+            up: false,
+        }
+    }
 }
 
 /// Health probing of one uplink (the `[uplink.probe]` table).

@@ -25,6 +25,7 @@ pub(super) struct RawUplink {
     pub metric: Option<i64>,
     pub weight: Option<i64>,
     pub masquerade: Option<bool>,
+    pub flush_on: Option<Vec<String>>,
     pub probe: Option<RawProbe>,
 }
 

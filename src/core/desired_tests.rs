@@ -11,6 +11,7 @@ fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) 
         metric: 100,
         weight: 1,
         masquerade,
+        flush: crate::config::Flush::default(),
         probe: Probe::default_timing(),
     }
 }
@@ -74,7 +75,8 @@ fn both_lines_usable_main_active() {
     assert!(d
         .nft
         .contains("oifname \"wan2\" masquerade comment \"uplink backup\""));
-    assert!(!d.nft.contains("ppp0"));
+    assert!(!d.nft.contains("oifname \"ppp0\" masquerade"));
+    assert!(d.nft.contains("ct state new iifname \"ppp0\" ct mark set"));
 }
 
 #[test]

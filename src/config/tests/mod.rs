@@ -81,6 +81,7 @@ fn home_router_example_sets_every_field() {
                 metric: 100,
                 weight: 1,
                 masquerade: false,
+                flush: crate::config::Flush::default(),
                 probe: Probe {
                     targets: targets.clone(),
                     interval: Duration::from_millis(500),
@@ -97,6 +98,7 @@ fn home_router_example_sets_every_field() {
                 metric: 200,
                 weight: 1,
                 masquerade: true,
+                flush: crate::config::Flush::default(),
                 probe: Probe {
                     targets,
                     interval: Duration::from_millis(1000),

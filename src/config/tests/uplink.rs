@@ -175,3 +175,37 @@ fn first_error_wins() {
     let text = format!("{}{}", uplink("bad!", "eth0"), uplink("b", "eth0"));
     assert_error(&text, &["uplink \"bad!\": name"]);
 }
+
+#[test]
+fn flush_on_defaults_to_down_and_accepts_up() {
+    let config = parse(MAIN).unwrap();
+    assert_eq!(
+        config.uplinks[0].flush,
+        Flush {
+            down: true,
+            up: false
+        }
+    );
+    let both = MAIN.replace("device = ", "flush_on = [\"down\", \"up\"]\ndevice = ");
+    assert_eq!(
+        parse(&both).unwrap().uplinks[0].flush,
+        Flush {
+            down: true,
+            up: true
+        }
+    );
+    let none = MAIN.replace("device = ", "flush_on = []\ndevice = ");
+    assert_eq!(
+        parse(&none).unwrap().uplinks[0].flush,
+        Flush {
+            down: false,
+            up: false
+        }
+    );
+    let bad = MAIN.replace("device = ", "flush_on = [\"sideways\"]\ndevice = ");
+    let err = parse(&bad).unwrap_err().to_string();
+    assert!(
+        err.ends_with("flush_on \"sideways\": must be \"down\" or \"up\""),
+        "{err}"
+    );
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{check_name, invalid, number, quoted};
 use crate::config::parse::{RawProbe, RawUplink};
 use crate::config::{
-    ConfigError, Probe, Uplink, DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS, DEFAULT_METRIC,
+    ConfigError, Flush, Probe, Uplink, DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS, DEFAULT_METRIC,
     DEFAULT_RELIABILITY, DEFAULT_TIMEOUT_MS, DEFAULT_UP_AFTER_MS, DEFAULT_WEIGHT,
 };
 
@@ -56,8 +56,29 @@ fn uplink(raw: RawUplink, earlier: &[Uplink]) -> Result<Uplink, ConfigError> {
         metric: metric.transpose()?.unwrap_or(DEFAULT_METRIC),
         weight: weight.transpose()?.unwrap_or(DEFAULT_WEIGHT),
         masquerade: raw.masquerade.unwrap_or(false),
+        flush: raw
+            .flush_on
+            .map_or(Ok(Flush::default()), |v| flush(&obj, &v))?,
         probe: probe(&obj, raw.probe.unwrap_or_default())?,
     })
+}
+
+fn flush(obj: &str, events: &[String]) -> Result<Flush, ConfigError> {
+    let mut flush = Flush {
+        down: false,
+        up: false,
+    };
+    for event in events {
+        match event.as_str() {
+            "down" => flush.down = true,
+            "up" => flush.up = true,
+            other => {
+                let reason = "must be \"down\" or \"up\"";
+                return Err(invalid(obj, "flush_on", quoted(other), reason));
+            }
+        }
+    }
+    Ok(flush)
 }
 
 /// The kernel's rules for interface names (`dev_valid_name`).

@@ -75,6 +75,9 @@ struct TargetStats {
 pub struct LineState {
     timing: Probe,
     link: Option<LinkFacts>,
+    /// The addresses the line had when last seen with any: still known after the address
+    /// or the device is gone, which is when its connections must be cleaned up.
+    known_addrs: Vec<Ipv4Addr>,
     health: Health,
     probing_since: Instant,
     good_since: Option<Instant>,
@@ -90,6 +93,7 @@ impl LineState {
         LineState {
             timing: timing.clone(),
             link: None,
+            known_addrs: Vec::new(),
             health: Health::Pending,
             probing_since: now,
             good_since: None,
@@ -118,6 +122,11 @@ impl LineState {
         self.link.as_ref()
     }
 
+    /// The line's IPv4 addresses, as last seen (empty if it never had one).
+    pub fn known_addrs(&self) -> &[Ipv4Addr] {
+        &self.known_addrs
+    }
+
     /// Whether the link can carry a default route (the fallback when probes fail everywhere).
     pub fn link_usable(&self) -> bool {
         self.link.as_ref().is_some_and(LinkFacts::usable)
@@ -127,6 +136,9 @@ impl LineState {
     /// once; regaining it restarts probing, so the line returns only once probes are good.
     pub fn on_link(&mut self, facts: Option<LinkFacts>, now: Instant) -> Option<Transition> {
         let was_usable = self.link_usable();
+        if let Some(addrs) = facts.as_ref().map(|f| &f.addrs).filter(|a| !a.is_empty()) {
+            self.known_addrs.clone_from(addrs);
+        }
         self.link = facts;
         if was_usable && !self.link_usable() {
             self.health = Health::Down;

@@ -3,6 +3,7 @@
 
 pub mod desired;
 pub mod engine;
+pub mod flush;
 pub mod line;
 pub mod owned;
 pub mod select;

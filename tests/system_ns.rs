@@ -8,7 +8,9 @@ use uplink::config::Prefix;
 use uplink::core::owned::*;
 use uplink::core::{Desired, NextHop, Route, Rule, RuleMatch};
 use uplink::netns::{require_root, unique_prefix, Netns};
-use uplink::reconcile::{reconcile_firewall, reconcile_routing, remove_all, Firewall, Routing};
+use uplink::reconcile::{
+    reconcile_firewall, reconcile_routing, remove_all, Change, Firewall, Routing,
+};
 use uplink::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
 
 /// A namespace with two veth pairs standing in for two lines (this kernel has no dummy).
@@ -106,7 +108,9 @@ fn routes_and_rules_are_applied_read_back_and_removed() {
             let (w1, w2) = (links["wan1"].ifindex, links["wan2"].ifindex);
             assert_eq!(links["wan1"].addrs, vec![Ipv4Addr::new(192, 0, 2, 2)]);
             let desired = sample_state(w1, w2);
-            let applied = reconcile_routing(&mut nl, &desired).await.unwrap();
+            let applied = reconcile_routing(&mut nl, &desired, Change::to_string)
+                .await
+                .unwrap();
             assert_eq!(applied.len(), 6);
             let mut routes = nl.owned_routes().await.unwrap();
             routes.sort();
@@ -115,7 +119,7 @@ fn routes_and_rules_are_applied_read_back_and_removed() {
             rules.sort();
             assert_eq!(rules, desired.rules);
             // Second pass: nothing to do (adopting our own objects causes no change).
-            assert!(reconcile_routing(&mut nl, &desired)
+            assert!(reconcile_routing(&mut nl, &desired, Change::to_string)
                 .await
                 .unwrap()
                 .is_empty());
@@ -167,12 +171,13 @@ fn switching_the_active_line_is_one_replace() {
                 }],
                 ..Desired::default()
             };
-            reconcile_routing(&mut nl, &active(links["wan1"].ifindex))
+            reconcile_routing(&mut nl, &active(links["wan1"].ifindex), Change::to_string)
                 .await
                 .unwrap();
-            let changes = reconcile_routing(&mut nl, &active(links["wan2"].ifindex))
-                .await
-                .unwrap();
+            let changes =
+                reconcile_routing(&mut nl, &active(links["wan2"].ifindex), Change::to_string)
+                    .await
+                    .unwrap();
             assert_eq!(changes.len(), 1, "{changes:?}");
             let routes = nl.owned_routes().await.unwrap();
             assert_eq!(routes[0].nexthops[0].ifindex, links["wan2"].ifindex);
@@ -245,7 +250,9 @@ fn monitors_report_owned_route_deletion_and_nft_changes() {
                 }],
                 ..Desired::default()
             };
-            reconcile_routing(&mut nl, &desired).await.unwrap();
+            reconcile_routing(&mut nl, &desired, Change::to_string)
+                .await
+                .unwrap();
             assert_eq!(next_change(&mut changes).await, Some(KernelChange::Owned));
             // A foreign route in main is not reported; our route deleted by hand is.
             let ip = |args: &[&str]| {

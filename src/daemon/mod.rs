@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::config::{self, Config};
 use crate::core::{Desired, Engine, Notice, Route, Rule};
 use crate::probe::{ProbeEvent, ProbeOutcome};
-use crate::reconcile::{reconcile_firewall, reconcile_routing, remove_all};
+use crate::reconcile::{reconcile_firewall, reconcile_routing, remove_all, Change};
 use crate::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
 use control::{Pending, Request};
 use probes::Probes;
@@ -300,7 +300,9 @@ impl Daemon {
             rules,
             nft: String::new(),
         };
-        match reconcile_routing(&mut self.netlink, &desired).await {
+        let names = self.device_names();
+        let describe = |change: &Change| name_devices(&change.to_string(), &names);
+        match reconcile_routing(&mut self.netlink, &desired, describe).await {
             Ok(_) => {
                 self.routing_applied = Some((desired.routes, desired.rules));
                 self.last_warning = None;
@@ -311,6 +313,19 @@ impl Daemon {
                 self.retry_at = Some(Instant::now() + RETRY);
             }
         }
+    }
+
+    /// Device names by ifindex, for readable logs.
+    fn device_names(&self) -> Vec<(u32, String)> {
+        let uplinks = &self.engine.config().uplinks;
+        (0..uplinks.len())
+            .filter_map(|i| {
+                Some((
+                    self.engine.line(i).link()?.ifindex,
+                    uplinks[i].device.clone(),
+                ))
+            })
+            .collect()
     }
 
     fn warn_retry(&mut self, error: String) {
@@ -331,6 +346,28 @@ impl Daemon {
     }
 }
 
+/// Rewrites "ifindex N" as "dev NAME" where the device is one of ours.
+fn name_devices(text: &str, names: &[(u32, String)]) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let index = words.get(i + 1).and_then(|w| w.parse::<u32>().ok());
+        let name = index.and_then(|n| names.iter().find(|(i, _)| *i == n));
+        match (words[i], name) {
+            ("ifindex", Some((_, name))) => {
+                out.push(format!("dev {name}"));
+                i += 2;
+            }
+            (word, _) => {
+                out.push(word.to_string());
+                i += 1;
+            }
+        }
+    }
+    out.join(" ")
+}
+
 fn log_stop(signal: &str) -> anyhow::Result<()> {
     tracing::info!("{signal}: stopping");
     Ok(())
@@ -340,5 +377,18 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn device_names_replace_ifindexes() {
+        let names = [(3, "wan1".to_string()), (31, "wan2".to_string())];
+        let text = "route replace default table 7700 proto 197 nexthop via 192.0.2.1 ifindex 3 weight 1 nexthop ifindex 31 weight 2 nexthop ifindex 9 weight 1";
+        assert_eq!(
+            super::name_devices(text, &names),
+            "route replace default table 7700 proto 197 nexthop via 192.0.2.1 dev wan1 weight 1 nexthop dev wan2 weight 2 nexthop ifindex 9 weight 1"
+        );
     }
 }

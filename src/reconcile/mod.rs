@@ -33,16 +33,18 @@ pub trait Firewall {
 
 /// Brings routes and rules in line with `desired`; returns the changes applied. Stops at
 /// the first failure (the caller retries: the next diff picks up where this one stopped).
+/// Each applied change is logged through `describe`, which can name devices.
 pub async fn reconcile_routing<R: Routing>(
     routing: &mut R,
     desired: &Desired,
+    describe: impl Fn(&Change) -> String,
 ) -> Result<Vec<Change>, R::Error> {
     let routes = routing.owned_routes().await?;
     let rules = routing.owned_rules().await?;
     let changes = diff(desired, &routes, &rules);
     for change in &changes {
         routing.apply(change).await?;
-        tracing::info!("applied: {change}");
+        tracing::info!("applied: {}", describe(change));
     }
     Ok(changes)
 }
@@ -64,7 +66,7 @@ pub async fn remove_all<R: Routing, F: Firewall>(
     firewall: &mut F,
 ) -> Result<usize, String> {
     let empty = Desired::default();
-    let changes = reconcile_routing(routing, &empty)
+    let changes = reconcile_routing(routing, &empty, Change::to_string)
         .await
         .map_err(|e| e.to_string())?;
     firewall.remove().map_err(|e| e.to_string())?;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use futures::{FutureExt, Stream, StreamExt};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::{self, Config};
@@ -32,6 +32,23 @@ const NFT_SETTLE: Duration = Duration::from_millis(100);
 type KernelChanges = Pin<Box<dyn Stream<Item = KernelChange>>>;
 type NftChanges = Pin<Box<dyn Stream<Item = ()>>>;
 
+/// The signals the daemon acts on: stop (TERM, INT) and reload (HUP).
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
 struct Daemon {
     config_path: PathBuf,
     engine: Engine,
@@ -45,6 +62,9 @@ struct Daemon {
     links_dirty: bool,
     nft_check_at: Option<Instant>,
     retry_at: Option<Instant>,
+    /// Set by a reload: probe events still queued came from the old probers, whose line
+    /// numbers may now mean other lines, so they are dropped.
+    stale_probe_events: bool,
     /// The last driver error logged at warn level; repeats go to debug so a persistent
     /// problem (a gateway that is not on-link, say) does not flood the log every second.
     last_warning: Option<String>,
@@ -53,6 +73,8 @@ struct Daemon {
 /// Runs the daemon until SIGTERM or SIGINT, then removes everything it created.
 /// `socket` overrides the config's control socket path.
 pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<()> {
+    // Installed first, so a stop request at any point after this goes through shutdown.
+    let signals = Signals::install()?;
     let config = config::load(config_path)?;
     let socket = socket.unwrap_or_else(|| config.socket.clone());
     let listener = control::bind(&socket).await?;
@@ -71,6 +93,7 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
         links_dirty: true,
         nft_check_at: None,
         retry_at: None,
+        stale_probe_events: false,
         last_warning: None,
     };
     // A missing nft binary is an installation problem: refuse to start, before any route
@@ -84,7 +107,7 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
         socket.display()
     );
     let result = daemon
-        .event_loop(kernel, nft_changes, probe_rx, control_rx)
+        .event_loop(signals, kernel, nft_changes, probe_rx, control_rx)
         .await;
     server.abort();
     let _ = std::fs::remove_file(&socket);
@@ -114,21 +137,22 @@ impl Daemon {
 
     async fn event_loop(
         &mut self,
+        mut signals: Signals,
         mut kernel: KernelChanges,
         mut nft_changes: NftChanges,
         mut probe_rx: mpsc::UnboundedReceiver<ProbeEvent>,
         mut control_rx: mpsc::Receiver<Pending>,
     ) -> anyhow::Result<()> {
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
         loop {
+            if std::mem::take(&mut self.stale_probe_events) {
+                while probe_rx.try_recv().is_ok() {}
+            }
             self.settle().await;
             let wake = self.next_wake();
             tokio::select! {
-                _ = term.recv() => return log_stop("SIGTERM"),
-                _ = int.recv() => return log_stop("SIGINT"),
-                _ = hup.recv() => self.reload(),
+                _ = signals.term.recv() => return log_stop("SIGTERM"),
+                _ = signals.int.recv() => return log_stop("SIGINT"),
+                _ = signals.hup.recv() => self.reload(),
                 Some(event) = probe_rx.recv() => self.on_probe(event),
                 change = kernel.next() => self.on_kernel(change, &mut kernel),
                 change = nft_changes.next() => self.on_nft(change, &mut nft_changes),
@@ -246,6 +270,7 @@ impl Daemon {
     fn take_config(&mut self, config: Config) {
         tracing::info!("reload: new config from {}", self.config_path.display());
         self.probes.clear();
+        self.stale_probe_events = true;
         Self::log(self.engine.reconfigure(config, Instant::now()));
         self.links_dirty = true;
         self.routing_applied = None;

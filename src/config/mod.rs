@@ -64,7 +64,22 @@ pub struct Config {
     pub uplinks: Vec<Uplink>,
     /// Client pinning rules, in config order; every listed uplink exists.
     pub policies: Vec<Policy>,
+    /// Event hooks: executables in `hooks_dir`, each run with a time limit.
+    pub hooks: Hooks,
 }
+
+/// Where event hooks live and how long each may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hooks {
+    /// Directory of executables run on each event (default [`DEFAULT_HOOKS_DIR`]; a missing
+    /// directory simply means no hooks).
+    pub dir: PathBuf,
+    /// Time limit of one hook run (default 10 s).
+    pub timeout: Duration,
+}
+
+/// Default directory of event hooks.
+pub const DEFAULT_HOOKS_DIR: &str = "/etc/uplink/hooks.d";
 
 /// One internet line (a `[[uplink]]` table).
 #[derive(Debug, Clone, PartialEq)]

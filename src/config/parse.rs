@@ -10,6 +10,8 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub socket: Option<String>,
+    pub hooks_dir: Option<String>,
+    pub hook_timeout_ms: Option<i64>,
     #[serde(default)]
     pub uplink: Vec<RawUplink>,
     #[serde(default)]

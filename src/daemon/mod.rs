@@ -4,6 +4,7 @@
 //! retried, never fatal.
 
 pub mod control;
+pub mod events;
 mod probes;
 pub mod status;
 
@@ -17,9 +18,12 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::{self, Config};
+use crate::core::flush::{flush_plan, FlushRequest};
 use crate::core::{Desired, Engine, Notice, Route, Rule};
+use crate::hooks::{HookConfig, HookRunner};
 use crate::probe::{ProbeEvent, ProbeOutcome};
 use crate::reconcile::{reconcile_firewall, reconcile_routing, remove_all, Change};
+use crate::system::conntrack::{delete_matching, ConntrackFilter};
 use crate::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
 use control::{Pending, Request};
 use probes::Probes;
@@ -62,6 +66,9 @@ struct Daemon {
     links_dirty: bool,
     nft_check_at: Option<Instant>,
     retry_at: Option<Instant>,
+    /// Conntrack flushes waiting for the routing change that makes them useful.
+    pending_flushes: Vec<FlushRequest>,
+    hooks: HookRunner,
     /// Set by a reload: probe events still queued came from the old probers, whose line
     /// numbers may now mean other lines, so they are dropped.
     stale_probe_events: bool,
@@ -77,6 +84,7 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
     let signals = Signals::install()?;
     let config = config::load(config_path)?;
     let socket = socket.unwrap_or_else(|| config.socket.clone());
+    let hooks = config.hooks.clone();
     let listener = control::bind(&socket).await?;
     // Subscribe before the first dump so no change slips between the two.
     let kernel: KernelChanges = Box::pin(netlink_monitor()?);
@@ -94,6 +102,8 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
         nft_check_at: None,
         retry_at: None,
         stale_probe_events: false,
+        pending_flushes: Vec::new(),
+        hooks: HookRunner::new(HookConfig::new(hooks.dir, hooks.timeout)),
         last_warning: None,
     };
     // A missing nft binary is an installation problem: refuse to start, before any route
@@ -175,9 +185,23 @@ impl Daemon {
         .min()
     }
 
-    fn log(notices: Vec<Notice>) {
-        for notice in notices {
+    /// Logs what changed, queues the conntrack flushes it calls for (run once the new
+    /// routes are in place) and hands events to the hooks (which never delay us).
+    fn handle(&mut self, notices: Vec<Notice>) {
+        for notice in &notices {
             tracing::info!("{notice}");
+        }
+        self.pending_flushes
+            .extend(flush_plan(&self.engine, &notices));
+        for event in events::hook_events(&self.engine, &notices) {
+            self.hooks.emit(event);
+        }
+    }
+
+    /// Runs the queued flushes beside the event loop.
+    fn start_flushes(&mut self) {
+        for request in self.pending_flushes.drain(..) {
+            tokio::spawn(flush(request));
         }
     }
 
@@ -186,10 +210,10 @@ impl Daemon {
             ProbeOutcome::Reply { rtt } => Some(rtt),
             ProbeOutcome::Lost => None,
         };
-        Self::log(
-            self.engine
-                .on_probe(event.line, event.target, rtt, event.at),
-        );
+        let notices = self
+            .engine
+            .on_probe(event.line, event.target, rtt, event.at);
+        self.handle(notices);
     }
 
     fn on_kernel(&mut self, change: Option<KernelChange>, kernel: &mut KernelChanges) {
@@ -239,7 +263,8 @@ impl Daemon {
             self.routing_applied = None;
             self.links_dirty = true;
         }
-        Self::log(self.engine.tick(now));
+        let notices = self.engine.tick(now);
+        self.handle(notices);
     }
 
     fn answer(&mut self, request: Request) -> serde_json::Value {
@@ -253,7 +278,7 @@ impl Daemon {
         };
         match self.engine.set_drained(&line, drained) {
             Ok(notices) => {
-                Self::log(notices);
+                self.handle(notices);
                 serde_json::json!({ "ok": true })
             }
             Err(e) => serde_json::json!({ "error": e }),
@@ -271,7 +296,8 @@ impl Daemon {
         tracing::info!("reload: new config from {}", self.config_path.display());
         self.probes.clear();
         self.stale_probe_events = true;
-        Self::log(self.engine.reconfigure(config, Instant::now()));
+        let notices = self.engine.reconfigure(config, Instant::now());
+        self.handle(notices);
         self.links_dirty = true;
         self.routing_applied = None;
     }
@@ -310,7 +336,8 @@ impl Daemon {
         match self.netlink.links().await {
             Ok(links) => {
                 self.links_dirty = false;
-                Self::log(self.engine.on_links(&links, Instant::now()));
+                let notices = self.engine.on_links(&links, Instant::now());
+                self.handle(notices);
             }
             Err(e) => {
                 self.warn_retry(e.to_string());
@@ -331,6 +358,9 @@ impl Daemon {
             Ok(_) => {
                 self.routing_applied = Some((desired.routes, desired.rules));
                 self.last_warning = None;
+                // Deleting entries before the routes moved would let the next packet
+                // recreate them through the dead line.
+                self.start_flushes();
             }
             Err(e) => {
                 self.warn_retry(e.to_string());
@@ -369,6 +399,33 @@ impl Daemon {
             Err(e) => tracing::error!("stop: could not remove everything: {e}"),
         }
     }
+}
+
+/// Deletes one line's conntrack entries: by each of its addresses (masquerade) and by its
+/// mark (inbound connections). Errors are logged; nothing is retried, as entries of a dead
+/// line also time out by themselves.
+async fn flush(request: FlushRequest) {
+    let mut filters: Vec<ConntrackFilter> = request
+        .addrs
+        .iter()
+        .map(|a| ConntrackFilter::NatAddress(*a))
+        .collect();
+    filters.push(ConntrackFilter::Mark {
+        value: request.mark,
+        mask: crate::core::owned::MARK_MASK,
+    });
+    let mut deleted = 0;
+    for filter in filters {
+        match delete_matching(filter).await {
+            Ok(n) => deleted += n,
+            Err(e) => tracing::warn!("uplink \"{}\": {e}", request.line),
+        }
+    }
+    tracing::info!(
+        "uplink \"{}\": deleted {deleted} conntrack entries ({})",
+        request.line,
+        request.reason
+    );
 }
 
 /// Rewrites "ifindex N" as "dev NAME" where the device is one of ours.

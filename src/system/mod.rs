@@ -1,6 +1,7 @@
 //! Drivers that touch the kernel: rtnetlink for routes, rules and link facts, and `nft`
 //! for our nftables table. Each implements a small trait from [`crate::reconcile`].
 
+pub mod conntrack;
 pub mod convert;
 pub mod netlink;
 pub mod nft;

@@ -73,6 +73,10 @@ fn home_router_example_sets_every_field() {
     let targets = vec![ip("192.0.2.100"), ip("198.51.100.200")];
     let expected = Config {
         socket: PathBuf::from("/run/uplink.sock"),
+        hooks: Hooks {
+            dir: PathBuf::from("/etc/uplink/hooks.d"),
+            timeout: Duration::from_secs(10),
+        },
         uplinks: vec![
             Uplink {
                 name: "main".into(),
@@ -241,4 +245,22 @@ fn load_names_an_unreadable_path() {
         err.to_string().contains("/nonexistent/uplink/config.toml"),
         "{err}"
     );
+}
+
+#[test]
+fn hooks_keys_are_checked() {
+    let config = parse(&format!(
+        "hooks_dir = \"/opt/hooks\"\nhook_timeout_ms = 2500\n{MAIN}"
+    ))
+    .unwrap();
+    assert_eq!(config.hooks.dir, PathBuf::from("/opt/hooks"));
+    assert_eq!(config.hooks.timeout, Duration::from_millis(2500));
+    let err = parse(&format!("hooks_dir = \"hooks\"\n{MAIN}"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "config: hooks_dir \"hooks\": must be an absolute path");
+    let err = parse(&format!("hook_timeout_ms = 0\n{MAIN}"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("config: hook_timeout_ms 0:"), "{err}");
 }

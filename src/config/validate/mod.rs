@@ -11,7 +11,8 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use super::parse::RawConfig;
-use super::{Config, ConfigError, DEFAULT_SOCKET};
+use super::{Config, ConfigError, Hooks, DEFAULT_HOOKS_DIR, DEFAULT_SOCKET};
+use std::time::Duration;
 
 /// Longest name, so that names fit wherever the kernel takes an interface-sized name.
 const MAX_NAME_LEN: usize = 15;
@@ -19,7 +20,14 @@ const MAX_NAME_LEN: usize = 15;
 use crate::core::owned::{MAX_LINES, MAX_POLICIES};
 
 pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
-    let socket = socket(raw.socket)?;
+    let socket = absolute("socket", raw.socket, DEFAULT_SOCKET)?;
+    let hooks = Hooks {
+        dir: absolute("hooks_dir", raw.hooks_dir, DEFAULT_HOOKS_DIR)?,
+        timeout: raw.hook_timeout_ms.map_or(Ok(DEFAULT_HOOK_TIMEOUT), |ms| {
+            let ms = number("config", "hook_timeout_ms", ms, 100..=3_600_000u64)?;
+            Ok(Duration::from_millis(ms))
+        })?,
+    };
     if raw.uplink.is_empty() {
         return Err(ConfigError::NoUplinks);
     }
@@ -31,6 +39,7 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         socket,
         uplinks,
         policies,
+        hooks,
     })
 }
 
@@ -47,15 +56,18 @@ fn check_count(table: &str, count: usize, max: usize) -> Result<(), ConfigError>
     Ok(())
 }
 
-fn socket(raw: Option<String>) -> Result<PathBuf, ConfigError> {
+const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A path key; relative paths are refused because the daemon and the CLI may run from
+/// different directories.
+fn absolute(key: &str, raw: Option<String>, default: &str) -> Result<PathBuf, ConfigError> {
     let Some(path) = raw else {
-        return Ok(PathBuf::from(DEFAULT_SOCKET));
+        return Ok(PathBuf::from(default));
     };
-    // The daemon and the CLI may run from different directories.
     if !Path::new(&path).is_absolute() {
         return Err(invalid(
             "config",
-            "socket",
+            key,
             quoted(&path),
             "must be an absolute path",
         ));

@@ -1,0 +1,152 @@
+//! What the daemon does with the engine's notices besides logging them: hook events for
+//! scripts, and connection-tracking flushes. The conversion is pure and tested here.
+
+use crate::core::{Engine, Notice};
+use crate::hooks::{HookEvent, HookKind};
+
+/// The hook events that `notices` (just produced by `engine`) call for.
+pub fn hook_events(engine: &Engine, notices: &[Notice]) -> Vec<HookEvent> {
+    let mut events = Vec::new();
+    for notice in notices {
+        match notice {
+            Notice::Line { name, transition } => {
+                let kind = if transition.up {
+                    HookKind::Up
+                } else {
+                    HookKind::Down
+                };
+                events.extend(event(engine, kind, name, &transition.reason));
+            }
+            Notice::Active { from, to, .. } => events.extend(active_changes(engine, from, to)),
+            Notice::Policy { name, from, to } => {
+                let line = to.clone();
+                if let Some(mut e) = event(engine, HookKind::PolicyChange, &line, "policy moved")
+                    .or_else(|| blank_event(HookKind::PolicyChange, &line))
+                {
+                    e.policy = Some(name.clone());
+                    e.previous_active = vec![from.clone()];
+                    e.active = vec![to.clone()];
+                    events.push(e);
+                }
+            }
+            Notice::Drain { .. } => {}
+        }
+    }
+    events
+}
+
+/// One `active` event per line that starts carrying traffic, one `inactive` per line
+/// that stops.
+fn active_changes(engine: &Engine, from: &[String], to: &[String]) -> Vec<HookEvent> {
+    let started = to
+        .iter()
+        .filter(|n| !from.contains(n))
+        .map(|n| (HookKind::Active, n));
+    let stopped = from
+        .iter()
+        .filter(|n| !to.contains(n))
+        .map(|n| (HookKind::Inactive, n));
+    started
+        .chain(stopped)
+        .filter_map(|(kind, name)| {
+            let mut e = event(engine, kind, name, "selection changed")?;
+            e.previous_active = from.to_vec();
+            e.active = to.to_vec();
+            Some(e)
+        })
+        .collect()
+}
+
+fn event(engine: &Engine, kind: HookKind, name: &str, reason: &str) -> Option<HookEvent> {
+    let uplink = engine.config().uplinks.iter().find(|u| u.name == name)?;
+    Some(HookEvent {
+        kind,
+        line: uplink.name.clone(),
+        device: uplink.device.clone(),
+        gateway: uplink.gateway.map(|g| g.to_string()),
+        reason: reason.to_string(),
+        previous_active: Vec::new(),
+        active: Vec::new(),
+        policy: None,
+    })
+}
+
+/// A policy may move to "unreachable" or "the normal selection": no line to describe.
+fn blank_event(kind: HookKind, what: &str) -> Option<HookEvent> {
+    Some(HookEvent {
+        kind,
+        line: what.to_string(),
+        device: String::new(),
+        gateway: None,
+        reason: "policy moved".into(),
+        previous_active: Vec::new(),
+        active: Vec::new(),
+        policy: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::Ipv4Addr;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::config::parse;
+    use crate::core::LinkFacts;
+
+    const CONFIG: &str = "[[uplink]]\nname = \"main\"\ndevice = \"wan1\"\ngateway = \"192.0.2.1\"\n[[uplink]]\nname = \"backup\"\ndevice = \"wan2\"\nmetric = 200\n[[policy]]\nname = \"speaker\"\nfrom = [\"198.18.1.50\"]\nuplinks = [\"backup\", \"main\"]\n";
+
+    fn links(main: bool) -> HashMap<String, LinkFacts> {
+        let facts = |ifindex, carrier| LinkFacts {
+            ifindex,
+            admin_up: true,
+            carrier,
+            addrs: vec![Ipv4Addr::new(192, 0, 2, ifindex as u8)],
+        };
+        HashMap::from([
+            ("wan1".into(), facts(2, main)),
+            ("wan2".into(), facts(3, true)),
+        ])
+    }
+
+    #[test]
+    fn failover_gives_down_active_inactive_and_policy_events() {
+        let t0 = Instant::now();
+        let mut engine = Engine::new(parse(CONFIG).unwrap(), t0);
+        engine.on_links(&links(true), t0);
+        let notices = engine.on_links(&links(false), t0 + Duration::from_millis(5));
+        let events = hook_events(&engine, &notices);
+        let kinds: Vec<(HookKind, &str)> =
+            events.iter().map(|e| (e.kind, e.line.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (HookKind::Down, "main"),
+                (HookKind::Active, "backup"),
+                (HookKind::Inactive, "main"),
+            ]
+        );
+        let down = &events[0];
+        assert_eq!(down.device, "wan1");
+        assert_eq!(down.gateway.as_deref(), Some("192.0.2.1"));
+        assert_eq!(down.reason, "link lost carrier");
+        assert_eq!(events[1].previous_active, ["main"]);
+        assert_eq!(events[1].active, ["backup"]);
+    }
+
+    #[test]
+    fn policy_change_names_the_policy() {
+        let t0 = Instant::now();
+        let mut engine = Engine::new(parse(CONFIG).unwrap(), t0);
+        let notices = engine.on_links(&links(true), t0);
+        let events = hook_events(&engine, &notices);
+        let policy = events
+            .iter()
+            .find(|e| e.kind == HookKind::PolicyChange)
+            .unwrap();
+        assert_eq!(policy.policy.as_deref(), Some("speaker"));
+        assert_eq!(policy.line, "backup");
+        assert_eq!(policy.previous_active, ["the normal selection"]);
+    }
+}

@@ -1,6 +1,19 @@
-//! Temporary stub of the hook runner API (replaced by the real module).
-use std::path::PathBuf;
+//! Event hooks: executables in a directory run when a line goes up or down, starts or stops
+//! carrying traffic, or a policy moves. The facts travel in environment variables, never
+//! through a shell string. Hooks run beside the event loop, in order per line, each with a
+//! time limit, so a slow script never delays a failover.
+
+mod run;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+/// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HookKind {
     Up,
@@ -9,36 +22,128 @@ pub enum HookKind {
     Inactive,
     PolicyChange,
 }
+
+impl HookKind {
+    /// The value of `UPLINK_EVENT` (and `ACTION`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookKind::Up => "up",
+            HookKind::Down => "down",
+            HookKind::Active => "active",
+            HookKind::Inactive => "inactive",
+            HookKind::PolicyChange => "policy",
+        }
+    }
+}
+
+impl fmt::Display for HookKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event, as hooks see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookEvent {
     pub kind: HookKind,
+    /// `UPLINK_LINE` (also `INTERFACE`, as hotplug scripts expect).
     pub line: String,
+    /// `UPLINK_DEVICE`.
     pub device: String,
+    /// `UPLINK_GATEWAY`; not set when the line has none.
     pub gateway: Option<String>,
+    /// `UPLINK_REASON`.
     pub reason: String,
+    /// `UPLINK_PREVIOUS_ACTIVE`, comma-separated.
     pub previous_active: Vec<String>,
+    /// `UPLINK_ACTIVE`, comma-separated.
     pub active: Vec<String>,
+    /// `UPLINK_POLICY`, for policy events.
     pub policy: Option<String>,
 }
+
+impl HookEvent {
+    /// The environment a hook runs with.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("UPLINK_EVENT", self.kind.as_str().to_string()),
+            ("ACTION", self.kind.as_str().to_string()),
+            ("UPLINK_LINE", self.line.clone()),
+            ("INTERFACE", self.line.clone()),
+            ("UPLINK_DEVICE", self.device.clone()),
+            ("UPLINK_REASON", self.reason.clone()),
+            ("UPLINK_PREVIOUS_ACTIVE", self.previous_active.join(",")),
+            ("UPLINK_ACTIVE", self.active.join(",")),
+        ];
+        if let Some(gateway) = &self.gateway {
+            env.push(("UPLINK_GATEWAY", gateway.clone()));
+        }
+        if let Some(policy) = &self.policy {
+            env.push(("UPLINK_POLICY", policy.clone()));
+        }
+        env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+}
+
+/// Where hooks live and how long each may run.
 #[derive(Debug, Clone)]
 pub struct HookConfig {
     pub dir: PathBuf,
     pub timeout: Duration,
+    /// OpenWrt's `hotplug-call`, run as `hotplug-call uplink` so that scripts in
+    /// /etc/hotplug.d/uplink work like any other hotplug script.
     pub hotplug_call: Option<PathBuf>,
 }
+
 impl HookConfig {
+    /// Uses `/sbin/hotplug-call` when it exists (OpenWrt).
     pub fn new(dir: PathBuf, timeout: Duration) -> Self {
+        let hotplug = Path::new("/sbin/hotplug-call");
         HookConfig {
             dir,
             timeout,
-            hotplug_call: None,
+            hotplug_call: hotplug.is_file().then(|| hotplug.to_path_buf()),
         }
     }
 }
-pub struct HookRunner;
+
+/// Queues events per line; one task per line runs them in order.
+pub struct HookRunner {
+    config: HookConfig,
+    queues: Mutex<HashMap<String, mpsc::UnboundedSender<HookEvent>>>,
+}
+
 impl HookRunner {
-    pub fn new(_c: HookConfig) -> Self {
-        HookRunner
+    /// Spawns nothing until the first event; must be used inside a tokio runtime.
+    pub fn new(config: HookConfig) -> Self {
+        HookRunner {
+            config,
+            queues: Mutex::new(HashMap::new()),
+        }
     }
-    pub fn emit(&self, _e: HookEvent) {}
+
+    /// Enqueues `event` for its line's hook task and returns at once.
+    pub fn emit(&self, event: HookEvent) {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = queues
+            .entry(event.line.clone())
+            .or_insert_with(|| self.spawn_line_task());
+        if let Err(mpsc::error::SendError(event)) = queue.send(event) {
+            // The task is gone (it only ends if its queue closes): start a new one.
+            let fresh = self.spawn_line_task();
+            let _ = fresh.send(event);
+            *queue = fresh;
+        }
+    }
+
+    fn spawn_line_task(&self) -> mpsc::UnboundedSender<HookEvent> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<HookEvent>();
+        let config = self.config.clone();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                run::all_hooks(&config, &event).await;
+            }
+        });
+        tx
+    }
 }

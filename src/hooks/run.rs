@@ -1,0 +1,103 @@
+//! Running the hooks of one event: every executable in the directory in name order, then
+//! `hotplug-call uplink` where it exists; each with a time limit and its output logged.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+
+use super::{HookConfig, HookEvent};
+
+/// Runs everything for `event`, one program after another.
+pub async fn all_hooks(config: &HookConfig, event: &HookEvent) {
+    for path in executables(&config.dir) {
+        run_one(config, event, &path, &[]).await;
+    }
+    if let Some(hotplug) = &config.hotplug_call {
+        run_one(config, event, hotplug, &["uplink"]).await;
+    }
+}
+
+/// Executable regular files of `dir` in name order; dotfiles and editor backups (`~`) are
+/// skipped. The directory is read at each event, so new scripts need no restart.
+pub fn executables(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::debug!("hooks: no directory {}", dir.display());
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| is_hook(p))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn is_hook(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(".");
+    if name.starts_with('.') || name.ends_with('~') {
+        return false;
+    }
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+async fn run_one(config: &HookConfig, event: &HookEvent, path: &Path, args: &[&str]) {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut child = match Command::new(path)
+        .args(args)
+        .envs(event.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        // Its own process group, so the time limit also ends what the hook started.
+        .process_group(0)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => return tracing::warn!("hook {name}: cannot run: {e}"),
+    };
+    let mut out = tokio::spawn(log_lines(child.stdout.take(), name.clone(), false));
+    let mut err = tokio::spawn(log_lines(child.stderr.take(), name.clone(), true));
+    match tokio::time::timeout(config.timeout, child.wait()).await {
+        Ok(Ok(status)) if status.success() => {}
+        Ok(Ok(status)) => tracing::warn!("hook {name}: exited with {status}"),
+        Ok(Err(e)) => tracing::warn!("hook {name}: {e}"),
+        Err(_) => {
+            if let Some(pid) = child.id() {
+                // SAFETY: killpg(2) on the process group the hook leads.
+                unsafe { libc::killpg(pid as i32, libc::SIGKILL) };
+            }
+            let _ = child.kill().await;
+            let limit = config.timeout.as_millis();
+            tracing::warn!("hook {name}: killed after its time limit of {limit} ms");
+        }
+    }
+    // Let the readers log what is left, but not for long: a killed hook's children may
+    // hold the pipes open.
+    let drain = async {
+        let _ = (&mut out).await;
+        let _ = (&mut err).await;
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+    out.abort();
+    err.abort();
+}
+
+async fn log_lines(pipe: Option<impl AsyncRead + Unpin>, name: String, is_stderr: bool) {
+    let Some(pipe) = pipe else { return };
+    let mut lines = BufReader::new(pipe).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if is_stderr {
+            tracing::warn!("hook {name}: {line}");
+        } else {
+            tracing::info!("hook {name}: {line}");
+        }
+    }
+}

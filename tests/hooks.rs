@@ -1,0 +1,223 @@
+//! The hook runner with real scripts: variables, ordering, time limits, skipped files and
+//! hotplug-call. No network is involved.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use uplink::hooks::{HookConfig, HookEvent, HookKind, HookRunner};
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(label: &str) -> Self {
+        let dir = std::env::temp_dir().join(uplink::netns::unique_prefix(label));
+        fs::create_dir_all(dir.join("hooks")).unwrap();
+        Dir(dir)
+    }
+
+    fn hooks(&self) -> PathBuf {
+        self.0.join("hooks")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.0.join("log")
+    }
+
+    fn script(&self, name: &str, body: &str, mode: u32) -> PathBuf {
+        let path = self.hooks().join(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    fn read_log(&self) -> String {
+        fs::read_to_string(self.log()).unwrap_or_default()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn event(kind: HookKind, line: &str) -> HookEvent {
+    HookEvent {
+        kind,
+        line: line.into(),
+        device: format!("dev-{line}"),
+        gateway: None,
+        reason: "test reason".into(),
+        previous_active: vec!["main".into()],
+        active: vec!["backup".into(), "lte".into()],
+        policy: None,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Waits (on the runtime, so hooks progress) until `check` holds or `within` passes.
+async fn wait_for(within: Duration, check: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check()
+}
+
+fn config(dir: &Dir, timeout: Duration, hotplug: Option<PathBuf>) -> HookConfig {
+    HookConfig {
+        dir: dir.hooks(),
+        timeout,
+        hotplug_call: hotplug,
+    }
+}
+
+#[test]
+fn hooks_get_the_facts_in_their_environment() {
+    let dir = Dir::new("hookenv");
+    let log = dir.log();
+    dir.script(
+        "10-env",
+        &format!(
+            "echo \"$UPLINK_EVENT|$ACTION|$UPLINK_LINE|$INTERFACE|$UPLINK_DEVICE|$UPLINK_REASON|$UPLINK_PREVIOUS_ACTIVE|$UPLINK_ACTIVE|${{UPLINK_GATEWAY-unset}}|${{UPLINK_POLICY-unset}}\" >> {}",
+            log.display()
+        ),
+        0o755,
+    );
+    runtime().block_on(async {
+        let runner = HookRunner::new(config(&dir, Duration::from_secs(5), None));
+        runner.emit(event(HookKind::Down, "main"));
+        let mut with_gateway = event(HookKind::PolicyChange, "backup");
+        with_gateway.gateway = Some("198.51.100.1".into());
+        with_gateway.policy = Some("speaker".into());
+        runner.emit(with_gateway);
+        assert!(
+            wait_for(Duration::from_secs(5), || dir.read_log().lines().count()
+                == 2)
+            .await
+        );
+    });
+    let log = dir.read_log();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(
+        lines.contains(&"down|down|main|main|dev-main|test reason|main|backup,lte|unset|unset"),
+        "{log}"
+    );
+    assert!(lines.contains(&"policy|policy|backup|backup|dev-backup|test reason|main|backup,lte|198.51.100.1|speaker"), "{log}");
+}
+
+#[test]
+fn a_slow_hook_never_blocks_emit_or_other_lines_and_is_killed_at_its_limit() {
+    let dir = Dir::new("hookslow");
+    let log = dir.log();
+    dir.script(
+        "10-slow",
+        &format!(
+            "if [ \"$UPLINK_LINE\" = main ]; then sleep 31.7; echo late >> {0}; else echo \"fast $UPLINK_LINE\" >> {0}; fi",
+            log.display()
+        ),
+        0o755,
+    );
+    runtime().block_on(async {
+        let runner = HookRunner::new(config(&dir, Duration::from_secs(1), None));
+        let start = Instant::now();
+        runner.emit(event(HookKind::Down, "main"));
+        runner.emit(event(HookKind::Active, "backup"));
+        assert!(
+            start.elapsed() < Duration::from_millis(50),
+            "emit must not wait"
+        );
+        assert!(
+            wait_for(Duration::from_secs(3), || dir
+                .read_log()
+                .contains("fast backup"))
+            .await
+        );
+        // Past the 1 s limit the slow hook and its sleep are killed: "late" never comes.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    });
+    assert!(!dir.read_log().contains("late"));
+    // The whole process group is killed, not just the shell: no orphaned sleep remains.
+    let sleeping = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 31.7"])
+        .output()
+        .unwrap();
+    assert!(sleeping.stdout.is_empty(), "the hook's child outlived its time limit");
+}
+
+#[test]
+fn events_of_one_line_run_in_order_and_files_in_name_order() {
+    let dir = Dir::new("hookorder");
+    let log = dir.log();
+    let append = |tag: &str| format!("echo \"{tag} $UPLINK_EVENT\" >> {}", log.display());
+    dir.script("20-second", &append("b"), 0o755);
+    dir.script("10-first", &format!("sleep 0.3; {}", append("a")), 0o755);
+    dir.script("30-not-executable", &append("x"), 0o644);
+    dir.script(".hidden", &append("x"), 0o755);
+    dir.script("40-backup~", &append("x"), 0o755);
+    runtime().block_on(async {
+        let runner = HookRunner::new(config(&dir, Duration::from_secs(5), None));
+        runner.emit(event(HookKind::Down, "main"));
+        runner.emit(event(HookKind::Up, "main"));
+        assert!(
+            wait_for(Duration::from_secs(5), || dir.read_log().lines().count()
+                >= 4)
+            .await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    assert_eq!(dir.read_log(), "a down\nb down\na up\nb up\n");
+}
+
+#[test]
+fn hotplug_call_gets_uplink_and_the_same_environment() {
+    let dir = Dir::new("hookhp");
+    let log = dir.log();
+    let fake = dir.0.join("hotplug-call");
+    fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"$1 $ACTION $INTERFACE\" >> {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    runtime().block_on(async {
+        let runner = HookRunner::new(config(&dir, Duration::from_secs(5), Some(fake.clone())));
+        runner.emit(event(HookKind::Inactive, "main"));
+        assert!(wait_for(Duration::from_secs(5), || !dir.read_log().is_empty()).await);
+    });
+    assert_eq!(dir.read_log(), "uplink inactive main\n");
+}
+
+#[test]
+fn a_hook_that_prints_a_lot_still_finishes() {
+    let dir = Dir::new("hookbig");
+    let log = dir.log();
+    dir.script(
+        "10-big",
+        &format!(
+            "head -c 1000000 /dev/zero | tr '\\0' 'x' | fold -w 100; echo done >> {}",
+            log.display()
+        ),
+        0o755,
+    );
+    runtime().block_on(async {
+        let runner = HookRunner::new(config(&dir, Duration::from_secs(10), None));
+        runner.emit(event(HookKind::Up, "main"));
+        assert!(wait_for(Duration::from_secs(10), || dir.read_log().contains("done")).await);
+    });
+    assert!(Path::new(&log).exists());
+}

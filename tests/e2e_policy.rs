@@ -209,3 +209,71 @@ fn port_forward_on_the_backup_line_is_answered_through_it() {
     // the active line, would never arrive.
     assert!(answered, "no answer through the backup line");
 }
+
+/// Conntrack entries in the router: (id, line) of each UDP entry from `sport`.
+fn entry_ids(s: &Scenario, sport: u16) -> Vec<(String, String)> {
+    let out = s
+        .lab
+        .ns(Role::Router)
+        .exec(&["conntrack", "-L", "-p", "udp", "-o", "id"])
+        .unwrap_or_default();
+    out.lines()
+        .filter(|l| l.contains(&format!("sport={sport} ")))
+        .map(|l| {
+            let id = l
+                .split_whitespace()
+                .find(|w| w.starts_with("id="))
+                .unwrap_or("")
+                .to_string();
+            let line = if l.contains("dst=192.0.2.2 ") {
+                "wan1"
+            } else {
+                "wan2"
+            };
+            (id, line.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn failover_deletes_only_the_dead_lines_conntrack_entries() {
+    if !root("failover_deletes_only_the_dead_lines_conntrack_entries") {
+        return;
+    }
+    let mut s = Scenario::new("ctflush", false);
+    let _echo = s.lab.start_echo_server().unwrap();
+    with_policy(&s, SPEAKER);
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let a = traffic_from(&s, Role::Lan);
+    let b = s
+        .lab
+        .start_traffic(TrafficConfig {
+            from: Role::Lan2,
+            long_lived_port: 42000,
+            ..TrafficConfig::default()
+        })
+        .unwrap();
+    s.wait_traffic_via(&a, Line::One, a.origin(), RECOVERY);
+    s.wait_traffic_via(&b, Line::Two, b.origin(), RECOVERY);
+    let backup_entry = entry_ids(&s, 42000);
+    assert_eq!(backup_entry.len(), 1, "{backup_entry:?}");
+
+    let fault_at = Instant::now();
+    s.lab.inject(Fault::Carrier(Line::One)).unwrap();
+    s.wait_traffic_via(&a, Line::Two, fault_at, RECOVERY);
+    s.wait_until("main's entries deleted", RECOVERY, |s| {
+        s.daemon.log().contains("uplink \"main\": deleted")
+    });
+    let conntrack = s
+        .lab
+        .ns(Role::Router)
+        .exec(&["conntrack", "-L"])
+        .unwrap_or_default();
+    assert!(!conntrack.contains("dst=192.0.2.2 sport=7 "), "{conntrack}");
+    assert_eq!(
+        entry_ids(&s, 42000),
+        backup_entry,
+        "the backup line's entry survived"
+    );
+}

@@ -153,7 +153,10 @@ fn a_slow_hook_never_blocks_emit_or_other_lines_and_is_killed_at_its_limit() {
         .args(["-f", "sleep 31.7"])
         .output()
         .unwrap();
-    assert!(sleeping.stdout.is_empty(), "the hook's child outlived its time limit");
+    assert!(
+        sleeping.stdout.is_empty(),
+        "the hook's child outlived its time limit"
+    );
 }
 
 #[test]

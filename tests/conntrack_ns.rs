@@ -1,0 +1,110 @@
+//! The conntrack driver against the real kernel: entries made by real masqueraded UDP
+//! traffic in the lab, deleted by NAT address or by mark, checked with `conntrack -L`.
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use uplink::lab::{Lab, LabOptions, Role, ECHO_SERVER};
+use uplink::netns::require_root;
+use uplink::system::conntrack::{delete_matching, ConntrackFilter};
+
+/// One UDP exchange with the echo server from `host`, from a fixed source port.
+fn exchange(lab: &Lab, host: Role, port: u16) {
+    let socket = lab
+        .ns(host)
+        .run_in(move || UdpSocket::bind(("0.0.0.0", port)).unwrap())
+        .unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 128];
+    let answered = (0..5).any(|_| {
+        socket.send_to(b"ULAB-conntrack-test", ECHO_SERVER).unwrap();
+        socket.recv_from(&mut buf).is_ok()
+    });
+    assert!(answered, "no echo for {host} port {port}");
+}
+
+fn entries(lab: &Lab) -> String {
+    lab.ns(Role::Router)
+        .exec(&["conntrack", "-L", "-p", "udp"])
+        .unwrap_or_default()
+}
+
+fn delete(lab: &Lab, filter: ConntrackFilter) -> usize {
+    lab.ns(Role::Router)
+        .run_in(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(delete_matching(filter)).unwrap()
+        })
+        .unwrap()
+}
+
+#[test]
+fn entries_are_deleted_by_nat_address_or_mark_and_only_those() {
+    if !require_root("entries_are_deleted_by_nat_address_or_mark_and_only_those") {
+        return;
+    }
+    let lab = Lab::build(LabOptions {
+        label: "ct".into(),
+        rp_filter: false,
+        static_routes: true,
+    })
+    .unwrap();
+    let _echo = lab.start_echo_server().unwrap();
+    let router = lab.ns(Role::Router);
+    // The second LAN host leaves through wan2, and its connections carry a mark.
+    router
+        .ip(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            "198.51.100.1",
+            "table",
+            "200",
+        ])
+        .unwrap();
+    router
+        .ip(&["rule", "add", "from", "198.18.1.3", "lookup", "200"])
+        .unwrap();
+    router
+        .exec(&["nft", "add table ip marker; add chain ip marker pre { type filter hook prerouting priority 0; }; add rule ip marker pre ip saddr 198.18.1.3 ct mark set 0x20000"])
+        .unwrap();
+    exchange(&lab, Role::Lan, 40001);
+    exchange(&lab, Role::Lan, 40002);
+    exchange(&lab, Role::Lan2, 40003);
+    let before = entries(&lab);
+    assert_eq!(before.matches("dst=192.0.2.2 ").count(), 2, "{before}");
+    assert_eq!(before.matches("dst=198.51.100.2 ").count(), 1, "{before}");
+
+    let wan1 = ConntrackFilter::NatAddress("192.0.2.2".parse().unwrap());
+    assert_eq!(delete(&lab, wan1), 2);
+    let after = entries(&lab);
+    assert!(!after.contains("dst=192.0.2.2 "), "{after}");
+    assert!(
+        after.contains("dst=198.51.100.2 "),
+        "the other line's entry survives: {after}"
+    );
+    assert_eq!(delete(&lab, wan1), 0, "nothing left to delete");
+
+    let marked = ConntrackFilter::Mark {
+        value: 0x20000,
+        mask: 0x00ff_0000,
+    };
+    assert_eq!(
+        delete(
+            &lab,
+            ConntrackFilter::Mark {
+                value: 0x10000,
+                mask: 0x00ff_0000
+            }
+        ),
+        0
+    );
+    assert_eq!(delete(&lab, marked), 1);
+    assert!(!entries(&lab).contains("dport=7"), "{}", entries(&lab));
+}

@@ -277,3 +277,50 @@ fn failover_deletes_only_the_dead_lines_conntrack_entries() {
         "the backup line's entry survived"
     );
 }
+
+#[test]
+fn hooks_get_their_variables_and_a_sleeping_hook_does_not_delay_failover() {
+    if !root("hooks_get_their_variables_and_a_sleeping_hook_does_not_delay_failover") {
+        return;
+    }
+    let mut s = Scenario::new("hook", false);
+    let _echo = s.lab.start_echo_server().unwrap();
+    let dir = s.daemon.config().with_file_name("hooks.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = dir.with_file_name("hook.log");
+    let script = |name: &str, body: String| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script("10-slow", "[ \"$UPLINK_LINE\" = main ] && sleep 30; true".into());
+    script(
+        "20-record",
+        format!(
+            "echo \"$UPLINK_EVENT $UPLINK_LINE $UPLINK_DEVICE $UPLINK_ACTIVE\" >> {}",
+            record.display()
+        ),
+    );
+    let base = two_line_config(&s.daemon.socket(), ProbeProfile::Test);
+    let config = format!(
+        "hooks_dir = \"{}\"\nhook_timeout_ms = 60000\n{base}",
+        dir.display()
+    );
+    s.daemon.write_config(&config).unwrap();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let a = traffic_from(&s, Role::Lan);
+    s.wait_traffic_via(&a, Line::One, a.origin(), RECOVERY);
+
+    // The slow hook is still sleeping on main's start-up events when main fails.
+    let fault_at = Instant::now();
+    s.lab.inject(Fault::Carrier(Line::One)).unwrap();
+    s.wait_traffic_via(&a, Line::Two, fault_at, Duration::from_secs(5));
+    // Events of another line are not held up by main's sleeping hook either.
+    s.wait_until("backup's hook ran", Duration::from_secs(10), |_| {
+        std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .contains("active backup wan2 backup")
+    });
+}

@@ -294,7 +294,10 @@ fn hooks_get_their_variables_and_a_sleeping_hook_does_not_delay_failover() {
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     };
-    script("10-slow", "[ \"$UPLINK_LINE\" = main ] && sleep 30; true".into());
+    script(
+        "10-slow",
+        "[ \"$UPLINK_LINE\" = main ] && sleep 30; true".into(),
+    );
     script(
         "20-record",
         format!(
@@ -323,4 +326,67 @@ fn hooks_get_their_variables_and_a_sleeping_hook_does_not_delay_failover() {
             .unwrap_or_default()
             .contains("active backup wan2 backup")
     });
+}
+
+/// A UDP responder in `net` at 203.0.113.10:`port` that answers with the source it saw.
+fn net_responder(s: &Scenario, port: u16) -> std::thread::JoinHandle<()> {
+    let socket = s
+        .lab
+        .ns(Role::Net)
+        .run_in(move || std::net::UdpSocket::bind(("203.0.113.10", port)).unwrap())
+        .unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while let Ok((_, peer)) = socket.recv_from(&mut buf) {
+            let _ = socket.send_to(peer.ip().to_string().as_bytes(), peer);
+        }
+    })
+}
+
+/// Which router address a UDP exchange from the LAN host to `port` was seen from.
+fn seen_from(s: &Scenario, port: u16) -> String {
+    s.lab
+        .ns(Role::Lan)
+        .run_in(move || {
+            let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            for _ in 0..10 {
+                socket.send_to(b"who", ("203.0.113.10", port)).unwrap();
+                if let Ok((n, _)) = socket.recv_from(&mut buf) {
+                    return String::from_utf8_lossy(&buf[..n]).into_owned();
+                }
+            }
+            String::new()
+        })
+        .unwrap()
+}
+
+#[test]
+fn port_policy_moves_only_the_matching_flow() {
+    if !root("port_policy_moves_only_the_matching_flow") {
+        return;
+    }
+    // Strict rp_filter drops the replies of marked connections on a non-active line (the
+    // kernel's reverse-path lookup ignores marks unless src_valid_mark is set): documented.
+    let mut s = Scenario::new("port", false);
+    let _echo = s.lab.start_echo_server().unwrap();
+    let _other = net_responder(&s, 9);
+    let games = "\n[[policy]]\nname = \"echo\"\nproto = \"udp\"\nports = [7]\nuplinks = [\"backup\", \"main\"]\n";
+    with_policy(&s, games);
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let a = traffic_from(&s, Role::Lan);
+    // UDP to port 7 matches: backup. UDP to port 9 does not: main.
+    s.wait_traffic_via(&a, Line::Two, a.origin(), RECOVERY);
+    assert_eq!(seen_from(&s, 9), "192.0.2.2");
+    // Backup fails: the matching flow falls back to main.
+    let fault_at = Instant::now();
+    s.lab.inject(Fault::Carrier(Line::Two)).unwrap();
+    s.wait_traffic_via(&a, Line::One, fault_at, RECOVERY);
 }

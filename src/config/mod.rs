@@ -153,6 +153,37 @@ pub struct Policy {
     pub uplinks: Vec<String>,
     /// What matching traffic does while none of `uplinks` is up.
     pub fallback: Fallback,
+    /// Transport protocol to match (`proto`), if any.
+    pub proto: Option<Proto>,
+    /// Destination ports or ranges to match (`ports`, needs `proto` tcp or udp).
+    pub ports: Vec<(u16, u16)>,
+}
+
+impl Policy {
+    /// Whether the policy needs connection marking (protocol or ports) rather than
+    /// plain address rules.
+    pub fn marks_connections(&self) -> bool {
+        self.proto.is_some()
+    }
+}
+
+/// A transport protocol a policy can match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+impl Proto {
+    /// nft's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+        }
+    }
 }
 
 /// A policy's behaviour while none of its uplinks is up (`fallback` key).

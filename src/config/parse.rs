@@ -55,4 +55,15 @@ pub(super) struct RawPolicy {
     #[serde(default)]
     pub uplinks: Vec<String>,
     pub fallback: Option<String>,
+    pub proto: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<RawPort>,
+}
+
+/// A port is a number or a "low-high" range.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawPort {
+    Number(i64),
+    Text(String),
 }

@@ -94,7 +94,7 @@ pub fn desired_state(
     Desired {
         routes,
         rules,
-        nft: nft_ruleset(uplinks),
+        nft: nft_ruleset(uplinks, policies),
     }
 }
 
@@ -227,6 +227,19 @@ fn policy_rules(policies: &[(&Policy, PolicyChoice)]) -> Vec<Rule> {
     };
     let mut rules = Vec::new();
     for (k, (policy, _)) in policies.iter().enumerate() {
+        if policy.marks_connections() {
+            // Addresses, protocol and ports are matched in nft, which marks the connection.
+            rules.push(Rule {
+                priority: PRIO_POLICY_BASE + k as u32,
+                matcher: RuleMatch::FwMark {
+                    mark: policy_mark(k),
+                    mask: MARK_MASK,
+                },
+                table: policy_table(k),
+                suppress_prefixlen: None,
+            });
+            continue;
+        }
         for from in any(&policy.from) {
             for to in any(&policy.to) {
                 let matcher = match (from, to) {
@@ -247,9 +260,9 @@ fn policy_rules(policies: &[(&Policy, PolicyChoice)]) -> Vec<Rule> {
 
 /// The whole table, always present (it also holds the inbound-symmetry chains) so that
 /// its disappearance, e.g. `nft flush ruleset`, is noticed and repaired.
-fn nft_ruleset(uplinks: &[Uplink]) -> String {
+fn nft_ruleset(uplinks: &[Uplink], policies: &[(&Policy, PolicyChoice)]) -> String {
     let mut out = format!("table inet {NFT_TABLE} {{\n");
-    out += &inbound_chains(uplinks);
+    out += &marking_chains(uplinks, policies);
     out += "\tchain postrouting {\n";
     // After fw4's srcnat (100): its own masquerade, if any, keeps precedence.
     out += "\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n";
@@ -263,33 +276,90 @@ fn nft_ruleset(uplinks: &[Uplink]) -> String {
     out
 }
 
-/// Inbound symmetry: a connection that arrives on a line (a port forward, say) is
-/// answered through that line, whichever line is active. Its conntrack entry remembers
-/// the line in our mark bits; its packets that come from inside (not from a line) get the
-/// line's firewall mark, which the line's fwmark rule routes through the line's table.
-/// When that table is empty (link down) the rule falls through to normal routing.
-fn inbound_chains(uplinks: &[Uplink]) -> String {
-    let keep = !MARK_MASK;
+/// Connection marks, in our bits of the conntrack mark:
+/// - inbound symmetry: a connection that arrives on a line (a port forward, say) remembers
+///   the line, so that it is answered through that line whichever line is active;
+/// - policies by protocol or port: a new connection from inside that matches remembers
+///   the policy.
+///
+/// Packets of a marked connection that come from inside (not from a line) get the mark as
+/// firewall mark, which an ip rule routes through the line's or policy's table; when that
+/// table is empty the rule falls through to normal routing.
+fn marking_chains(uplinks: &[Uplink], policies: &[(&Policy, PolicyChoice)]) -> String {
     let devices: Vec<String> = uplinks
         .iter()
         .map(|u| format!("\"{}\"", u.device))
         .collect();
-    let lines = devices.join(", ");
-    let mut remember = String::new();
-    let mut restore = String::new();
-    for (i, uplink) in uplinks.iter().enumerate() {
-        let (mark, dev) = (line_mark(i), &uplink.device);
-        remember += &format!("\t\tct state new iifname \"{dev}\" ct mark set ct mark & {keep:#010x} | {mark:#010x}\n");
-        restore += &format!("\t\tct mark & {MARK_MASK:#010x} == {mark:#010x} meta mark set meta mark & {keep:#010x} | {mark:#010x}\n");
-    }
+    let mut marks: Vec<u32> = (0..uplinks.len()).map(line_mark).collect();
     let mut out = String::from("\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle + 10; policy accept;\n");
-    out += &remember;
-    out += &format!("\t\tiifname {{ {lines} }} return\n");
+    for (i, uplink) in uplinks.iter().enumerate() {
+        let dev = &uplink.device;
+        out += &format!(
+            "\t\tct state new iifname \"{dev}\" {}\n",
+            set_ct_mark(line_mark(i))
+        );
+    }
+    out += &format!("\t\tiifname {{ {} }} return\n", devices.join(", "));
+    for (k, (policy, _)) in policies
+        .iter()
+        .enumerate()
+        .filter(|(_, (p, _))| p.marks_connections())
+    {
+        out += &format!(
+            "\t\tct state new {}{}\n",
+            policy_match(policy),
+            set_ct_mark(policy_mark(k))
+        );
+        marks.push(policy_mark(k));
+    }
+    let restore: String = marks.iter().map(|m| restore_mark(*m)).collect();
     out += &restore;
     out +=
         "\t}\n\tchain output {\n\t\ttype route hook output priority mangle + 10; policy accept;\n";
     out += &restore;
     out += "\t}\n";
+    out
+}
+
+fn set_ct_mark(mark: u32) -> String {
+    format!("ct mark set ct mark & {:#010x} | {mark:#010x}", !MARK_MASK)
+}
+
+fn restore_mark(mark: u32) -> String {
+    let keep = !MARK_MASK;
+    format!("\t\tct mark & {MARK_MASK:#010x} == {mark:#010x} meta mark set meta mark & {keep:#010x} | {mark:#010x}\n")
+}
+
+/// The nft match of a policy: addresses, protocol and destination ports.
+fn policy_match(policy: &Policy) -> String {
+    let set = |prefixes: &[Prefix]| {
+        let items: Vec<String> = prefixes.iter().map(Prefix::short).collect();
+        format!("{{ {} }}", items.join(", "))
+    };
+    let mut out = String::new();
+    if !policy.from.is_empty() {
+        out += &format!("ip saddr {} ", set(&policy.from));
+    }
+    if !policy.to.is_empty() {
+        out += &format!("ip daddr {} ", set(&policy.to));
+    }
+    if let Some(proto) = policy.proto {
+        out += &format!("meta l4proto {} ", proto.as_str());
+    }
+    if !policy.ports.is_empty() {
+        let ports: Vec<String> = policy
+            .ports
+            .iter()
+            .map(|&(l, h)| {
+                if l == h {
+                    l.to_string()
+                } else {
+                    format!("{l}-{h}")
+                }
+            })
+            .collect();
+        out += &format!("th dport {{ {} }} ", ports.join(", "));
+    }
     out
 }
 

@@ -153,6 +153,8 @@ fn speaker(fallback: crate::config::Fallback) -> crate::config::Policy {
         ],
         uplinks: vec!["backup".into(), "main".into()],
         fallback,
+        proto: None,
+        ports: vec![],
     }
 }
 
@@ -227,4 +229,40 @@ fn policy_without_a_line_falls_through_or_is_unreachable() {
         table.to_string(),
         "unreachable default table 7740 proto 197"
     );
+}
+
+#[test]
+fn port_policy_marks_connections_in_nft_and_routes_the_mark() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    );
+    let mut games = speaker(crate::config::Fallback::Default);
+    games.to.clear();
+    games.proto = Some(crate::config::Proto::Udp);
+    games.ports = vec![(7, 7), (27000, 27050)];
+    let d = desired_state(
+        &two_lines(),
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(0, 1)]),
+        &[(&games, PolicyChoice::Line(1))],
+    );
+    let rules: Vec<String> = d
+        .rules
+        .iter()
+        .filter(|r| r.priority == 7800)
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        rules,
+        ["7800: from all fwmark 0x400000/0xff0000 lookup 7740"]
+    );
+    assert!(
+        d.nft.contains("ct state new ip saddr { 198.18.1.50 } meta l4proto udp th dport { 7, 27000-27050 } ct mark set ct mark & 0xff00ffff | 0x00400000"),
+        "{}",
+        d.nft
+    );
+    assert!(d.nft.contains(
+        "ct mark & 0x00ff0000 == 0x00400000 meta mark set meta mark & 0xff00ffff | 0x00400000"
+    ));
 }

@@ -63,3 +63,9 @@ pub fn line_mark(index: usize) -> u32 {
 pub fn policy_table(index: usize) -> u32 {
     TABLE_POLICY_BASE + index as u32
 }
+
+/// Connection mark of policy `index` when it matches by protocol or port: above every
+/// line's mark ([`line_mark`] uses 0x01..=0x20 in the mask's byte).
+pub fn policy_mark(index: usize) -> u32 {
+    (0x40 + index as u32) << 16
+}

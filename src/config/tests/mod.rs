@@ -122,6 +122,8 @@ fn home_router_example_sets_every_field() {
             to: vec![],
             uplinks: vec!["backup".into(), "main".into()],
             fallback: Fallback::Default,
+            proto: None,
+            ports: vec![],
         }],
     };
     assert_eq!(parse(HOME_ROUTER).unwrap(), expected);

@@ -160,3 +160,33 @@ fn too_many_policies_are_rejected() {
     let err = parse(&text).unwrap_err().to_string();
     assert!(err.contains("51 tables configured, at most 50"), "{err}");
 }
+
+#[test]
+fn proto_and_ports_are_parsed() {
+    let p = policy_of("proto = \"udp\"\nports = [7, \"27000-27050\"]");
+    assert_eq!(p.proto, Some(Proto::Udp));
+    assert_eq!(p.ports, [(7, 7), (27000, 27050)]);
+    assert!(p.marks_connections());
+    assert!(!policy_of("").marks_connections());
+}
+
+#[test]
+fn bad_proto_and_ports_are_rejected() {
+    let err = |keys: &str| parse(&speaker(keys)).unwrap_err().to_string();
+    assert_eq!(
+        err("proto = \"sctp\""),
+        "policy \"speaker\": proto \"sctp\": must be \"tcp\", \"udp\" or \"icmp\""
+    );
+    assert_eq!(
+        err("ports = [443]"),
+        "policy \"speaker\": ports: need proto = \"tcp\" or \"udp\""
+    );
+    assert_eq!(
+        err("proto = \"tcp\"\nports = [\"90-80\"]"),
+        "policy \"speaker\": ports \"90-80\": must be a port 1..65535 or a range \"low-high\""
+    );
+    assert_eq!(
+        err("proto = \"tcp\"\nports = [70000]"),
+        "policy \"speaker\": ports 70000: must be a port 1..65535 or a range \"low-high\""
+    );
+}

@@ -1,8 +1,8 @@
 //! `[[policy]]` tables, checked against the already validated uplinks.
 
 use super::{check_name, invalid, quoted};
-use crate::config::parse::RawPolicy;
-use crate::config::{ConfigError, Fallback, Policy, Prefix, Uplink};
+use crate::config::parse::{RawPolicy, RawPort};
+use crate::config::{ConfigError, Fallback, Policy, Prefix, Proto, Uplink};
 
 pub(super) fn all(raw: Vec<RawPolicy>, uplinks: &[Uplink]) -> Result<Vec<Policy>, ConfigError> {
     let mut done: Vec<Policy> = Vec::with_capacity(raw.len());
@@ -28,13 +28,67 @@ fn policy(raw: RawPolicy, uplinks: &[Uplink], earlier: &[Policy]) -> Result<Poli
     let to = prefixes(&obj, "to", &raw.to)?;
     check_uplinks(&obj, &raw.uplinks, uplinks)?;
     let fallback = fallback(&obj, raw.fallback.as_deref())?;
+    let proto = raw.proto.as_deref().map(|p| proto(&obj, p)).transpose()?;
+    let ports = ports(&obj, &raw.ports, proto)?;
     Ok(Policy {
         name: raw.name,
         from,
         to,
         uplinks: raw.uplinks,
         fallback,
+        proto,
+        ports,
     })
+}
+
+fn proto(obj: &str, text: &str) -> Result<Proto, ConfigError> {
+    match text {
+        "tcp" => Ok(Proto::Tcp),
+        "udp" => Ok(Proto::Udp),
+        "icmp" => Ok(Proto::Icmp),
+        other => Err(invalid(
+            obj,
+            "proto",
+            quoted(other),
+            "must be \"tcp\", \"udp\" or \"icmp\"",
+        )),
+    }
+}
+
+fn ports(obj: &str, raw: &[RawPort], proto: Option<Proto>) -> Result<Vec<(u16, u16)>, ConfigError> {
+    if raw.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !matches!(proto, Some(Proto::Tcp | Proto::Udp)) {
+        return Err(invalid(obj, "ports", "", "need proto = \"tcp\" or \"udp\""));
+    }
+    raw.iter().map(|p| port_range(obj, p)).collect()
+}
+
+fn port_range(obj: &str, raw: &RawPort) -> Result<(u16, u16), ConfigError> {
+    let bad = |value: String| {
+        invalid(
+            obj,
+            "ports",
+            value,
+            "must be a port 1..65535 or a range \"low-high\"",
+        )
+    };
+    let port = |text: &str| text.trim().parse::<u16>().ok().filter(|p| *p > 0);
+    match raw {
+        RawPort::Number(n) => u16::try_from(*n)
+            .ok()
+            .filter(|p| *p > 0)
+            .map(|p| (p, p))
+            .ok_or_else(|| bad(n.to_string())),
+        RawPort::Text(text) => {
+            let (low, high) = text.split_once('-').unwrap_or((text, text));
+            match (port(low), port(high)) {
+                (Some(l), Some(h)) if l <= h => Ok((l, h)),
+                _ => Err(bad(quoted(text))),
+            }
+        }
+    }
 }
 
 fn fallback(obj: &str, text: Option<&str>) -> Result<Fallback, ConfigError> {

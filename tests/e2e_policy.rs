@@ -390,3 +390,53 @@ fn port_policy_moves_only_the_matching_flow() {
     s.lab.inject(Fault::Carrier(Line::Two)).unwrap();
     s.wait_traffic_via(&a, Line::One, fault_at, RECOVERY);
 }
+
+/// A set file: `extra` plus `count` consecutive /32s from 198.18.16.0 (benchmark range).
+fn big_set_file(path: &std::path::Path, count: u32, extra: &str) {
+    let start = u32::from(std::net::Ipv4Addr::new(198, 18, 16, 0));
+    let mut text = format!("{extra}\n");
+    for i in 0..count {
+        text += &format!("{}\n", std::net::Ipv4Addr::from(start + i));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn policy_by_a_100k_entry_set_loads_and_matches() {
+    if !root("policy_by_a_100k_entry_set_loads_and_matches") {
+        return;
+    }
+    let mut s = Scenario::new("set", false);
+    let _echo = s.lab.start_echo_server().unwrap();
+    let _other = s
+        .lab
+        .ns(Role::Net)
+        .run_in(|| std::net::UdpSocket::bind("203.0.113.100:9").unwrap())
+        .unwrap();
+    let file = s.daemon.config().with_file_name("big.txt");
+    big_set_file(&file, 100_000, "203.0.113.10");
+    let policy = format!(
+        "\n[[set]]\nname = \"big\"\nfile = \"{}\"\n\n[[policy]]\nname = \"media\"\nset = \"big\"\nuplinks = [\"backup\", \"main\"]\n",
+        file.display()
+    );
+    with_policy(&s, &policy);
+    let started = Instant::now();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    eprintln!(
+        "daemon with a 100k-entry set up in {} ms",
+        started.elapsed().as_millis()
+    );
+    let listed = s
+        .lab
+        .ns(Role::Router)
+        .exec(&["nft", "list", "set", "inet", "uplink", "big_h"])
+        .unwrap();
+    assert_eq!(
+        listed.matches(",").count() + 1,
+        100_001,
+        "all entries loaded"
+    );
+    let a = traffic_from(&s, Role::Lan);
+    s.wait_traffic_via(&a, Line::Two, a.origin(), RECOVERY);
+}

@@ -66,6 +66,15 @@ pub struct Config {
     pub policies: Vec<Policy>,
     /// Event hooks: executables in `hooks_dir`, each run with a time limit.
     pub hooks: Hooks,
+    /// Named prefix lists (`[[set]]`) that policies match destinations against.
+    pub sets: Vec<PrefixSet>,
+}
+
+/// A named list of destination prefixes, kept in an nft set (large lists are fine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixSet {
+    pub name: String,
+    pub prefixes: Vec<Prefix>,
 }
 
 /// Where event hooks live and how long each may run.
@@ -157,13 +166,15 @@ pub struct Policy {
     pub proto: Option<Proto>,
     /// Destination ports or ranges to match (`ports`, needs `proto` tcp or udp).
     pub ports: Vec<(u16, u16)>,
+    /// Name of a `[[set]]` whose prefixes destinations must be in (`set`).
+    pub set: Option<String>,
 }
 
 impl Policy {
     /// Whether the policy needs connection marking (protocol or ports) rather than
     /// plain address rules.
     pub fn marks_connections(&self) -> bool {
-        self.proto.is_some()
+        self.proto.is_some() || self.set.is_some()
     }
 }
 

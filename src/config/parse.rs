@@ -16,6 +16,17 @@ pub(super) struct RawConfig {
     pub uplink: Vec<RawUplink>,
     #[serde(default)]
     pub policy: Vec<RawPolicy>,
+    #[serde(default)]
+    pub set: Vec<RawSet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSet {
+    pub name: String,
+    #[serde(default)]
+    pub prefixes: Vec<String>,
+    pub file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +69,7 @@ pub(super) struct RawPolicy {
     pub proto: Option<String>,
     #[serde(default)]
     pub ports: Vec<RawPort>,
+    pub set: Option<String>,
 }
 
 /// A port is a number or a "low-high" range.

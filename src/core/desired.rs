@@ -7,7 +7,8 @@ use std::net::Ipv4Addr;
 use super::owned::*;
 use super::select::Selection;
 use super::LinkFacts;
-use crate::config::{Policy, Prefix, Uplink};
+use crate::config::{Policy, Prefix, PrefixSet, Uplink};
+use std::sync::Arc;
 
 /// One next hop of a default route.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,8 +70,9 @@ pub struct Rule {
 pub struct Desired {
     pub routes: Vec<Route>,
     pub rules: Vec<Rule>,
-    /// The full `table inet uplink { ... }` definition.
-    pub nft: String,
+    /// The full `table inet uplink { ... }` definition. It depends on the config only,
+    /// and can hold large sets, so it is built once per config and shared.
+    pub nft: Arc<str>,
 }
 
 /// Builds the desired state from the configured lines, their link facts (same order), the
@@ -80,6 +82,19 @@ pub fn desired_state(
     links: &[Option<&LinkFacts>],
     selection: &Selection,
     policies: &[(&Policy, PolicyChoice)],
+) -> Desired {
+    let only: Vec<&Policy> = policies.iter().map(|(p, _)| *p).collect();
+    let nft = nft_ruleset(uplinks, &only, &[]).into();
+    desired_with_ruleset(uplinks, links, selection, policies, nft)
+}
+
+/// [`desired_state`] with the nft ruleset already built (see [`nft_ruleset`]).
+pub fn desired_with_ruleset(
+    uplinks: &[Uplink],
+    links: &[Option<&LinkFacts>],
+    selection: &Selection,
+    policies: &[(&Policy, PolicyChoice)],
+    nft: Arc<str>,
 ) -> Desired {
     let mut routes = line_routes(uplinks, links);
     if let Some(active) = active_route(uplinks, links, selection) {
@@ -91,11 +106,7 @@ pub fn desired_state(
     rules.extend(source_rules(links));
     rules.extend(policy_rules(policies));
     rules.sort();
-    Desired {
-        routes,
-        rules,
-        nft: nft_ruleset(uplinks, policies),
-    }
+    Desired { routes, rules, nft }
 }
 
 fn next_hop(uplink: &Uplink, link: &LinkFacts, weight: u32) -> NextHop {
@@ -260,9 +271,15 @@ fn policy_rules(policies: &[(&Policy, PolicyChoice)]) -> Vec<Rule> {
 
 /// The whole table, always present (it also holds the inbound-symmetry chains) so that
 /// its disappearance, e.g. `nft flush ruleset`, is noticed and repaired.
-fn nft_ruleset(uplinks: &[Uplink], policies: &[(&Policy, PolicyChoice)]) -> String {
+pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) -> String {
     let mut out = format!("table inet {NFT_TABLE} {{\n");
-    out += &marking_chains(uplinks, policies);
+    for set in sets
+        .iter()
+        .filter(|s| policies.iter().any(|p| p.set.as_ref() == Some(&s.name)))
+    {
+        out += &nft_set(set);
+    }
+    out += &marking_chains(uplinks, policies, sets);
     out += "\tchain postrouting {\n";
     // After fw4's srcnat (100): its own masquerade, if any, keeps precedence.
     out += "\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n";
@@ -285,7 +302,7 @@ fn nft_ruleset(uplinks: &[Uplink], policies: &[(&Policy, PolicyChoice)]) -> Stri
 /// Packets of a marked connection that come from inside (not from a line) get the mark as
 /// firewall mark, which an ip rule routes through the line's or policy's table; when that
 /// table is empty the rule falls through to normal routing.
-fn marking_chains(uplinks: &[Uplink], policies: &[(&Policy, PolicyChoice)]) -> String {
+fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) -> String {
     let devices: Vec<String> = uplinks
         .iter()
         .map(|u| format!("\"{}\"", u.device))
@@ -300,16 +317,17 @@ fn marking_chains(uplinks: &[Uplink], policies: &[(&Policy, PolicyChoice)]) -> S
         );
     }
     out += &format!("\t\tiifname {{ {} }} return\n", devices.join(", "));
-    for (k, (policy, _)) in policies
+    for (k, policy) in policies
         .iter()
         .enumerate()
-        .filter(|(_, (p, _))| p.marks_connections())
+        .filter(|(_, p)| p.marks_connections())
     {
-        out += &format!(
-            "\t\tct state new {}{}\n",
-            policy_match(policy),
-            set_ct_mark(policy_mark(k))
-        );
+        for matcher in policy_matches(policy, sets) {
+            out += &format!(
+                "\t\tct state new {matcher}{}\n",
+                set_ct_mark(policy_mark(k))
+            );
+        }
         marks.push(policy_mark(k));
     }
     let restore: String = marks.iter().map(|m| restore_mark(*m)).collect();
@@ -321,6 +339,34 @@ fn marking_chains(uplinks: &[Uplink], policies: &[(&Policy, PolicyChoice)]) -> S
     out
 }
 
+/// The halves of a configured set: single hosts go into a hash set (`NAME_h`), which nft
+/// loads about ten times faster than an interval set (100k entries: 0.3 s against 3 s),
+/// and real prefixes into an interval set (`NAME_n`). Empty halves are left out.
+fn set_halves(set: &PrefixSet) -> Vec<(String, &'static str, Vec<&Prefix>)> {
+    let (hosts, nets): (Vec<&Prefix>, Vec<&Prefix>) =
+        set.prefixes.iter().partition(|p| p.len == 32);
+    [
+        (format!("{}_h", set.name), "", hosts),
+        (format!("{}_n", set.name), " flags interval;", nets),
+    ]
+    .into_iter()
+    .filter(|(_, _, items)| !items.is_empty())
+    .collect()
+}
+
+/// The nft definitions of a set's halves. Config validation has removed overlapping
+/// prefixes, which nft would refuse in an interval set.
+fn nft_set(set: &PrefixSet) -> String {
+    let mut out = String::new();
+    for (name, flags, items) in set_halves(set) {
+        let items: Vec<String> = items.into_iter().map(Prefix::short).collect();
+        out += &format!("\tset {name} {{\n\t\ttype ipv4_addr;{flags}\n\t\telements = {{ ");
+        out += &items.join(", ");
+        out += " }\n\t}\n";
+    }
+    out
+}
+
 fn set_ct_mark(mark: u32) -> String {
     format!("ct mark set ct mark & {:#010x} | {mark:#010x}", !MARK_MASK)
 }
@@ -328,6 +374,22 @@ fn set_ct_mark(mark: u32) -> String {
 fn restore_mark(mark: u32) -> String {
     let keep = !MARK_MASK;
     format!("\t\tct mark & {MARK_MASK:#010x} == {mark:#010x} meta mark set meta mark & {keep:#010x} | {mark:#010x}\n")
+}
+
+/// The nft matches of a policy: one, or one per half of its set.
+fn policy_matches(policy: &Policy, sets: &[PrefixSet]) -> Vec<String> {
+    let base = policy_match(policy);
+    let Some(set) = policy
+        .set
+        .as_ref()
+        .and_then(|n| sets.iter().find(|s| &s.name == n))
+    else {
+        return vec![base];
+    };
+    set_halves(set)
+        .into_iter()
+        .map(|(name, _, _)| format!("ip daddr @{name} {base}"))
+        .collect()
 }
 
 /// The nft match of a policy: addresses, protocol and destination ports.

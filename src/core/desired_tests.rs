@@ -155,6 +155,7 @@ fn speaker(fallback: crate::config::Fallback) -> crate::config::Policy {
         fallback,
         proto: None,
         ports: vec![],
+        set: None,
     }
 }
 

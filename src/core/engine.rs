@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::desired::{desired_state, Desired, PolicyChoice};
+use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
 use super::line::{LineState, LinkFacts, Transition};
 use super::select::{select, Candidate, Selection, SelectionBasis};
 use crate::config::{Config, Fallback, Policy, Uplink};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Something worth a log line (and, later, a hook): a line changed state, or the set of
 /// active lines changed.
@@ -79,6 +80,8 @@ pub struct Engine {
     policies: Vec<PolicyChoice>,
     /// Lines taken out of service by hand, by name (kept across reloads).
     drained: BTreeSet<String>,
+    /// The nft ruleset, which depends on the config only (see [`nft_ruleset`]).
+    nft: Arc<str>,
 }
 
 impl Engine {
@@ -89,12 +92,14 @@ impl Engine {
             .iter()
             .map(|u| LineState::new(&u.probe, now))
             .collect();
+        let nft = ruleset_of(&config);
         let mut engine = Engine {
             config,
             lines,
             selection: select(&[]),
             policies: Vec::new(),
             drained: BTreeSet::new(),
+            nft,
         };
         engine.selection = select(&engine.candidates());
         engine.policies = engine.policy_choices();
@@ -137,6 +142,7 @@ impl Engine {
         self.lines = lines;
         self.drained
             .retain(|name| config.uplinks.iter().any(|u| &u.name == name));
+        self.nft = ruleset_of(&config);
         self.config = config;
         self.policies.clear();
         self.reselect()
@@ -198,7 +204,14 @@ impl Engine {
             .iter()
             .zip(self.policies.iter().copied())
             .collect();
-        desired_state(&self.config.uplinks, &links, &self.selection, &policies)
+        let nft = Arc::clone(&self.nft);
+        desired_with_ruleset(
+            &self.config.uplinks,
+            &links,
+            &self.selection,
+            &policies,
+            nft,
+        )
     }
 
     /// Whether line `index` is drained.
@@ -321,6 +334,11 @@ impl Engine {
         self.selection = next;
         Some(notice)
     }
+}
+
+fn ruleset_of(config: &Config) -> Arc<str> {
+    let policies: Vec<&Policy> = config.policies.iter().collect();
+    nft_ruleset(&config.uplinks, &policies, &config.sets).into()
 }
 
 fn line_notice(uplink: &Uplink, transition: Option<Transition>) -> impl Iterator<Item = Notice> {

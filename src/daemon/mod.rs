@@ -10,6 +10,7 @@ pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -62,7 +63,7 @@ struct Daemon {
     /// Routes and rules last applied successfully; `None` forces a reconcile.
     routing_applied: Option<(Vec<Route>, Vec<Rule>)>,
     /// The nft ruleset last applied or verified; `None` forces a check.
-    nft_applied: Option<String>,
+    nft_applied: Option<Arc<str>>,
     links_dirty: bool,
     nft_check_at: Option<Instant>,
     retry_at: Option<Instant>,
@@ -315,12 +316,18 @@ impl Daemon {
             self.apply_routing(routing).await;
         }
         let nft_due = self.nft_check_at.is_some_and(|at| at <= Instant::now());
-        if nft_due || self.nft_applied.as_ref() != Some(&desired.nft) {
+        // The engine shares one ruleset per config: comparing pointers first keeps a large
+        // set from being compared byte by byte after every probe.
+        let unchanged = self
+            .nft_applied
+            .as_ref()
+            .is_some_and(|a| Arc::ptr_eq(a, &desired.nft) || *a == desired.nft);
+        if nft_due || !unchanged {
             self.apply_firewall(desired.nft);
         }
     }
 
-    fn apply_firewall(&mut self, ruleset: String) {
+    fn apply_firewall(&mut self, ruleset: Arc<str>) {
         self.nft_check_at = None;
         match reconcile_firewall(&mut self.nft, &ruleset) {
             Ok(_) => self.nft_applied = Some(ruleset),
@@ -350,7 +357,7 @@ impl Daemon {
         let desired = Desired {
             routes,
             rules,
-            nft: String::new(),
+            nft: Arc::from(""),
         };
         let names = self.device_names();
         let describe = |change: &Change| name_devices(&change.to_string(), &names);

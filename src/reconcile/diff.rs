@@ -91,7 +91,7 @@ mod tests {
         Desired {
             routes,
             rules,
-            nft: String::new(),
+            nft: "".into(),
         }
     }
 

@@ -77,6 +77,7 @@ fn home_router_example_sets_every_field() {
             dir: PathBuf::from("/etc/uplink/hooks.d"),
             timeout: Duration::from_secs(10),
         },
+        sets: vec![],
         uplinks: vec![
             Uplink {
                 name: "main".into(),
@@ -124,6 +125,7 @@ fn home_router_example_sets_every_field() {
             fallback: Fallback::Default,
             proto: None,
             ports: vec![],
+            set: None,
         }],
     };
     assert_eq!(parse(HOME_ROUTER).unwrap(), expected);

@@ -190,3 +190,36 @@ fn bad_proto_and_ports_are_rejected() {
         "policy \"speaker\": ports 70000: must be a port 1..65535 or a range \"low-high\""
     );
 }
+
+#[test]
+fn sets_come_inline_or_from_a_file_and_policies_must_name_one_that_exists() {
+    let file = std::env::temp_dir().join(crate::netns::unique_prefix("set.txt"));
+    std::fs::write(
+        &file,
+        "# streaming\n203.0.113.0/25\n\n203.0.113.128/25 # second half\n",
+    )
+    .unwrap();
+    let text = format!(
+        "{}[[set]]\nname = \"media\"\nprefixes = [\"198.51.100.7\"]\nfile = \"{}\"\n",
+        speaker("set = \"media\""),
+        file.display()
+    );
+    let config = parse(&text).unwrap();
+    assert_eq!(config.sets[0].prefixes.len(), 3);
+    assert!(config.policies[0].marks_connections());
+    std::fs::write(&file, "203.0.113.0/25\nnot-a-prefix\n").unwrap();
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "set \"media\": file {} line 2 \"not-a-prefix\":",
+            file.display()
+        )),
+        "{err}"
+    );
+    std::fs::remove_file(&file).unwrap();
+    let err = parse(&speaker("set = \"nope\"")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "policy \"speaker\": set \"nope\": no [[set]] has this name"
+    );
+}

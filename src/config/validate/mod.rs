@@ -4,6 +4,7 @@
 //! so the reported error is the first one a reader meets going down the file.
 
 mod policy;
+mod set;
 mod uplink;
 
 use std::fmt::Display;
@@ -34,12 +35,14 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
     check_count("[[uplink]]", raw.uplink.len(), MAX_LINES)?;
     check_count("[[policy]]", raw.policy.len(), MAX_POLICIES)?;
     let uplinks = uplink::all(raw.uplink)?;
-    let policies = policy::all(raw.policy, &uplinks)?;
+    let sets = set::all(raw.set)?;
+    let policies = policy::all(raw.policy, &uplinks, &sets)?;
     Ok(Config {
         socket,
         uplinks,
         policies,
         hooks,
+        sets,
     })
 }
 

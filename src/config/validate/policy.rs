@@ -2,18 +2,27 @@
 
 use super::{check_name, invalid, quoted};
 use crate::config::parse::{RawPolicy, RawPort};
-use crate::config::{ConfigError, Fallback, Policy, Prefix, Proto, Uplink};
+use crate::config::{ConfigError, Fallback, Policy, Prefix, PrefixSet, Proto, Uplink};
 
-pub(super) fn all(raw: Vec<RawPolicy>, uplinks: &[Uplink]) -> Result<Vec<Policy>, ConfigError> {
+pub(super) fn all(
+    raw: Vec<RawPolicy>,
+    uplinks: &[Uplink],
+    sets: &[PrefixSet],
+) -> Result<Vec<Policy>, ConfigError> {
     let mut done: Vec<Policy> = Vec::with_capacity(raw.len());
     for r in raw {
-        let policy = policy(r, uplinks, &done)?;
+        let policy = policy(r, uplinks, sets, &done)?;
         done.push(policy);
     }
     Ok(done)
 }
 
-fn policy(raw: RawPolicy, uplinks: &[Uplink], earlier: &[Policy]) -> Result<Policy, ConfigError> {
+fn policy(
+    raw: RawPolicy,
+    uplinks: &[Uplink],
+    sets: &[PrefixSet],
+    earlier: &[Policy],
+) -> Result<Policy, ConfigError> {
     let obj = format!("policy {}", quoted(&raw.name));
     check_name(&obj, &raw.name)?;
     if let Some(i) = earlier.iter().position(|p| p.name == raw.name) {
@@ -30,6 +39,16 @@ fn policy(raw: RawPolicy, uplinks: &[Uplink], earlier: &[Policy]) -> Result<Poli
     let fallback = fallback(&obj, raw.fallback.as_deref())?;
     let proto = raw.proto.as_deref().map(|p| proto(&obj, p)).transpose()?;
     let ports = ports(&obj, &raw.ports, proto)?;
+    if let Some(name) = &raw.set {
+        if !sets.iter().any(|s| &s.name == name) {
+            return Err(invalid(
+                &obj,
+                "set",
+                quoted(name),
+                "no [[set]] has this name",
+            ));
+        }
+    }
     Ok(Policy {
         name: raw.name,
         from,
@@ -38,6 +57,7 @@ fn policy(raw: RawPolicy, uplinks: &[Uplink], earlier: &[Policy]) -> Result<Poli
         fallback,
         proto,
         ports,
+        set: raw.set,
     })
 }
 

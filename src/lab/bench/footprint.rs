@@ -27,6 +27,9 @@ pub struct Footprint {
     pub binary: String,
     pub binary_bytes: u64,
     pub usage: Vec<Usage>,
+    /// Time to apply uplink's nft table with a 100,000-entry policy set (`nft -f` and the
+    /// check that follows).
+    pub set_load: Duration,
 }
 
 impl Footprint {
@@ -70,7 +73,32 @@ pub fn measure(exe: &Path) -> Result<Footprint, LabError> {
         binary: exe.display().to_string(),
         binary_bytes,
         usage,
+        set_load: set_load()?,
     })
+}
+
+/// Applies a ruleset with a 100,000-address set in a fresh namespace, timed.
+fn set_load() -> Result<Duration, LabError> {
+    use crate::config::{parse, PrefixSet};
+    use crate::reconcile::Firewall;
+    let config = parse("[[uplink]]\nname = \"main\"\ndevice = \"wan1\"\n[[set]]\nname = \"big\"\nprefixes = [\"198.18.16.0\"]\n[[policy]]\nname = \"p\"\nset = \"big\"\nuplinks = [\"main\"]\n")
+        .map_err(|e| LabError::Timeout(e.to_string()))?;
+    let start = u32::from(std::net::Ipv4Addr::new(198, 18, 16, 0));
+    let set = PrefixSet {
+        name: "big".into(),
+        prefixes: (0..100_000u32)
+            .map(|i| crate::config::Prefix::host((start + i).into()))
+            .collect(),
+    };
+    let policies: Vec<&crate::config::Policy> = config.policies.iter().collect();
+    let ruleset = crate::core::desired::nft_ruleset(&config.uplinks, &policies, &[set]);
+    let ns = Netns::create(&unique_prefix("set"))?;
+    ns.run_in(move || {
+        let mut nft = crate::system::Nft::default();
+        let begin = Instant::now();
+        nft.apply(&ruleset).map(|()| begin.elapsed())
+    })?
+    .map_err(|e| LabError::Timeout(format!("set load: {e}")))
 }
 
 /// A router with four lines to one peer that answers for all twelve targets.

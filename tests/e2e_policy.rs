@@ -152,12 +152,19 @@ fn unreachable_fallback_never_leaks_through_another_line() {
     assert!(route.contains("unreachable default"), "{route}");
 }
 
-/// A UDP responder on the LAN host at `port` (the target of a port forward).
-fn lan_responder(s: &Scenario, port: u16) -> std::thread::JoinHandle<()> {
+/// A UDP responder at `addr`:`port` in `role`'s namespace; `reply` makes the answer from
+/// the datagram and its sender.
+fn udp_responder(
+    s: &Scenario,
+    role: Role,
+    addr: &'static str,
+    port: u16,
+    reply: fn(&[u8], std::net::SocketAddr) -> Vec<u8>,
+) -> std::thread::JoinHandle<()> {
     let socket = s
         .lab
-        .ns(Role::Lan)
-        .run_in(move || std::net::UdpSocket::bind(("198.18.1.2", port)).unwrap())
+        .ns(role)
+        .run_in(move || std::net::UdpSocket::bind((addr, port)).unwrap())
         .unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(20)))
@@ -165,7 +172,7 @@ fn lan_responder(s: &Scenario, port: u16) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 64];
         while let Ok((n, peer)) = socket.recv_from(&mut buf) {
-            let _ = socket.send_to(&buf[..n], peer);
+            let _ = socket.send_to(&reply(&buf[..n], peer), peer);
         }
     })
 }
@@ -188,7 +195,7 @@ fn port_forward_on_the_backup_line_is_answered_through_it() {
     router.exec(&["nft", chain]).unwrap();
     let rule = "add rule ip userfwd pre iifname wan2 udp dport 5000 dnat to 198.18.1.2:5000";
     router.exec(&["nft", rule]).unwrap();
-    let _responder = lan_responder(&s, 5000);
+    let _responder = udp_responder(&s, Role::Lan, "198.18.1.2", 5000, |data, _| data.to_vec());
     // A client on the internet reaches the router's backup address.
     let answered = s
         .lab
@@ -328,24 +335,6 @@ fn hooks_get_their_variables_and_a_sleeping_hook_does_not_delay_failover() {
     });
 }
 
-/// A UDP responder in `net` at 203.0.113.10:`port` that answers with the source it saw.
-fn net_responder(s: &Scenario, port: u16) -> std::thread::JoinHandle<()> {
-    let socket = s
-        .lab
-        .ns(Role::Net)
-        .run_in(move || std::net::UdpSocket::bind(("203.0.113.10", port)).unwrap())
-        .unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 64];
-        while let Ok((_, peer)) = socket.recv_from(&mut buf) {
-            let _ = socket.send_to(peer.ip().to_string().as_bytes(), peer);
-        }
-    })
-}
-
 /// Which router address a UDP exchange from the LAN host to `port` was seen from.
 fn seen_from(s: &Scenario, port: u16) -> String {
     s.lab
@@ -376,7 +365,9 @@ fn port_policy_moves_only_the_matching_flow() {
     // kernel's reverse-path lookup ignores marks unless src_valid_mark is set): documented.
     let mut s = Scenario::new("port", false);
     let _echo = s.lab.start_echo_server().unwrap();
-    let _other = net_responder(&s, 9);
+    let _other = udp_responder(&s, Role::Net, "203.0.113.10", 9, |_, peer| {
+        peer.ip().to_string().into_bytes()
+    });
     let games = "\n[[policy]]\nname = \"echo\"\nproto = \"udp\"\nports = [7]\nuplinks = [\"backup\", \"main\"]\n";
     with_policy(&s, games);
     s.start_daemon();

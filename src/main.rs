@@ -121,6 +121,7 @@ fn bench(args: cli::BenchArgs) -> anyhow::Result<()> {
         loss_hold: std::time::Duration::from_secs(args.loss_secs),
         out: args.out,
         skip_footprint: args.skip_footprint,
+        only: args.only,
     };
     let dir = uplink::lab::bench::run(&std::env::current_exe()?, &opts)?;
     eprintln!("results written to {}", dir.display());

@@ -111,6 +111,9 @@ pub struct BenchArgs {
     /// Skip the footprint measurement (2 × 60 s).
     #[arg(long)]
     pub skip_footprint: bool,
+    /// Only the cases whose name contains this, e.g. "blackhole" or "10% loss".
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 /// The failure `uplink lab` plays.

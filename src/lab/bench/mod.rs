@@ -119,6 +119,8 @@ pub struct BenchOptions {
     pub out: PathBuf,
     /// Skip the 2 × 60 s footprint measurement.
     pub skip_footprint: bool,
+    /// Run only the cases whose name contains this (e.g. "10% loss", "blackhole").
+    pub only: Option<String>,
 }
 
 /// Runs everything and writes the report; returns the report folder.
@@ -128,7 +130,12 @@ pub fn run(exe: &Path, opts: &BenchOptions) -> Result<PathBuf, LabError> {
     let mut samples = Vec::new();
     let mut timeline = None;
     for run in 1..=opts.runs {
-        for case in Case::ALL {
+        let cases = Case::ALL.into_iter().filter(|c| {
+            opts.only
+                .as_ref()
+                .is_none_or(|only| c.to_string().contains(only.as_str()))
+        });
+        for case in cases {
             for contender in Contender::ALL {
                 let (sample, picture) = match cases::measure(exe, contender, case, run, opts) {
                     Ok(measured) => measured,

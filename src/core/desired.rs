@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use super::owned::*;
 use super::select::Selection;
 use super::LinkFacts;
-use crate::config::{Policy, Prefix, PrefixSet, Uplink};
+use crate::config::{Policy, Prefix, Uplink};
 use std::sync::Arc;
 
 /// One next hop of a default route.
@@ -74,6 +74,8 @@ pub struct Desired {
     /// and can hold large sets, so it is built once per config and shared.
     pub nft: Arc<str>,
 }
+
+pub use super::nft::nft_ruleset;
 
 /// Builds the desired state from the configured lines, their link facts (same order), the
 /// selection, and each policy's current choice (same order as `policies`).
@@ -267,162 +269,6 @@ fn policy_rules(policies: &[(&Policy, PolicyChoice)]) -> Vec<Rule> {
         }
     }
     rules
-}
-
-/// The whole table, always present (it also holds the inbound-symmetry chains) so that
-/// its disappearance, e.g. `nft flush ruleset`, is noticed and repaired.
-pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) -> String {
-    let mut out = format!("table inet {NFT_TABLE} {{\n");
-    for set in sets
-        .iter()
-        .filter(|s| policies.iter().any(|p| p.set.as_ref() == Some(&s.name)))
-    {
-        out += &nft_set(set);
-    }
-    out += &marking_chains(uplinks, policies, sets);
-    out += "\tchain postrouting {\n";
-    // After fw4's srcnat (100): its own masquerade, if any, keeps precedence.
-    out += "\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n";
-    for uplink in uplinks.iter().filter(|u| u.masquerade) {
-        out += &format!(
-            "\t\toifname \"{}\" masquerade comment \"uplink {}\"\n",
-            uplink.device, uplink.name
-        );
-    }
-    out += "\t}\n}\n";
-    out
-}
-
-/// Connection marks, in our bits of the conntrack mark:
-/// - inbound symmetry: a connection that arrives on a line (a port forward, say) remembers
-///   the line, so that it is answered through that line whichever line is active;
-/// - policies by protocol or port: a new connection from inside that matches remembers
-///   the policy.
-///
-/// Packets of a marked connection that come from inside (not from a line) get the mark as
-/// firewall mark, which an ip rule routes through the line's or policy's table; when that
-/// table is empty the rule falls through to normal routing.
-fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) -> String {
-    let devices: Vec<String> = uplinks
-        .iter()
-        .map(|u| format!("\"{}\"", u.device))
-        .collect();
-    let mut marks: Vec<u32> = (0..uplinks.len()).map(line_mark).collect();
-    let mut out = String::from("\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle + 10; policy accept;\n");
-    for (i, uplink) in uplinks.iter().enumerate() {
-        let dev = &uplink.device;
-        out += &format!(
-            "\t\tct state new iifname \"{dev}\" {}\n",
-            set_ct_mark(line_mark(i))
-        );
-    }
-    out += &format!("\t\tiifname {{ {} }} return\n", devices.join(", "));
-    for (k, policy) in policies
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.marks_connections())
-    {
-        for matcher in policy_matches(policy, sets) {
-            out += &format!(
-                "\t\tct state new {matcher}{}\n",
-                set_ct_mark(policy_mark(k))
-            );
-        }
-        marks.push(policy_mark(k));
-    }
-    let restore: String = marks.iter().map(|m| restore_mark(*m)).collect();
-    out += &restore;
-    out +=
-        "\t}\n\tchain output {\n\t\ttype route hook output priority mangle + 10; policy accept;\n";
-    out += &restore;
-    out += "\t}\n";
-    out
-}
-
-/// The halves of a configured set: single hosts go into a hash set (`NAME_h`), which nft
-/// loads about ten times faster than an interval set (100k entries: 0.3 s against 3 s),
-/// and real prefixes into an interval set (`NAME_n`). Empty halves are left out.
-fn set_halves(set: &PrefixSet) -> Vec<(String, &'static str, Vec<&Prefix>)> {
-    let (hosts, nets): (Vec<&Prefix>, Vec<&Prefix>) =
-        set.prefixes.iter().partition(|p| p.len == 32);
-    [
-        (format!("{}_h", set.name), "", hosts),
-        (format!("{}_n", set.name), " flags interval;", nets),
-    ]
-    .into_iter()
-    .filter(|(_, _, items)| !items.is_empty())
-    .collect()
-}
-
-/// The nft definitions of a set's halves. Config validation has removed overlapping
-/// prefixes, which nft would refuse in an interval set.
-fn nft_set(set: &PrefixSet) -> String {
-    let mut out = String::new();
-    for (name, flags, items) in set_halves(set) {
-        let items: Vec<String> = items.into_iter().map(Prefix::short).collect();
-        out += &format!("\tset {name} {{\n\t\ttype ipv4_addr;{flags}\n\t\telements = {{ ");
-        out += &items.join(", ");
-        out += " }\n\t}\n";
-    }
-    out
-}
-
-fn set_ct_mark(mark: u32) -> String {
-    format!("ct mark set ct mark & {:#010x} | {mark:#010x}", !MARK_MASK)
-}
-
-fn restore_mark(mark: u32) -> String {
-    let keep = !MARK_MASK;
-    format!("\t\tct mark & {MARK_MASK:#010x} == {mark:#010x} meta mark set meta mark & {keep:#010x} | {mark:#010x}\n")
-}
-
-/// The nft matches of a policy: one, or one per half of its set.
-fn policy_matches(policy: &Policy, sets: &[PrefixSet]) -> Vec<String> {
-    let base = policy_match(policy);
-    let Some(set) = policy
-        .set
-        .as_ref()
-        .and_then(|n| sets.iter().find(|s| &s.name == n))
-    else {
-        return vec![base];
-    };
-    set_halves(set)
-        .into_iter()
-        .map(|(name, _, _)| format!("ip daddr @{name} {base}"))
-        .collect()
-}
-
-/// The nft match of a policy: addresses, protocol and destination ports.
-fn policy_match(policy: &Policy) -> String {
-    let set = |prefixes: &[Prefix]| {
-        let items: Vec<String> = prefixes.iter().map(Prefix::short).collect();
-        format!("{{ {} }}", items.join(", "))
-    };
-    let mut out = String::new();
-    if !policy.from.is_empty() {
-        out += &format!("ip saddr {} ", set(&policy.from));
-    }
-    if !policy.to.is_empty() {
-        out += &format!("ip daddr {} ", set(&policy.to));
-    }
-    if let Some(proto) = policy.proto {
-        out += &format!("meta l4proto {} ", proto.as_str());
-    }
-    if !policy.ports.is_empty() {
-        let ports: Vec<String> = policy
-            .ports
-            .iter()
-            .map(|&(l, h)| {
-                if l == h {
-                    l.to_string()
-                } else {
-                    format!("{l}-{h}")
-                }
-            })
-            .collect();
-        out += &format!("th dport {{ {} }} ", ports.join(", "));
-    }
-    out
 }
 
 impl fmt::Display for NextHop {

@@ -5,6 +5,7 @@ pub mod desired;
 pub mod engine;
 pub mod flush;
 pub mod line;
+pub mod nft;
 pub mod owned;
 pub mod select;
 

@@ -1,8 +1,10 @@
 //! What the daemon does with the engine's notices besides logging them: hook events for
 //! scripts, and connection-tracking flushes. The conversion is pure and tested here.
 
+use crate::core::flush::FlushRequest;
 use crate::core::{Engine, Notice};
 use crate::hooks::{HookEvent, HookKind};
+use crate::system::conntrack::{delete_matching, ConntrackFilter};
 
 /// The hook events that `notices` (just produced by `engine`) call for.
 pub fn hook_events(engine: &Engine, notices: &[Notice]) -> Vec<HookEvent> {
@@ -85,6 +87,55 @@ fn blank_event(kind: HookKind, what: &str) -> Option<HookEvent> {
     })
 }
 
+/// Deletes one line's conntrack entries: by each of its addresses (masquerade) and by its
+/// mark (inbound connections). Errors are logged; nothing is retried, as entries of a dead
+/// line also time out by themselves.
+pub async fn flush(request: FlushRequest) {
+    let mut filters: Vec<ConntrackFilter> = request
+        .addrs
+        .iter()
+        .map(|a| ConntrackFilter::NatAddress(*a))
+        .collect();
+    filters.push(ConntrackFilter::Mark {
+        value: request.mark,
+        mask: crate::core::owned::MARK_MASK,
+    });
+    let mut deleted = 0;
+    for filter in filters {
+        match delete_matching(filter).await {
+            Ok(n) => deleted += n,
+            Err(e) => tracing::warn!("uplink \"{}\": {e}", request.line),
+        }
+    }
+    tracing::info!(
+        "uplink \"{}\": deleted {deleted} conntrack entries ({})",
+        request.line,
+        request.reason
+    );
+}
+
+/// Rewrites "ifindex N" as "dev NAME" where the device is one of ours.
+pub fn name_devices(text: &str, names: &[(u32, String)]) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let index = words.get(i + 1).and_then(|w| w.parse::<u32>().ok());
+        let name = index.and_then(|n| names.iter().find(|(i, _)| *i == n));
+        match (words[i], name) {
+            ("ifindex", Some((_, name))) => {
+                out.push(format!("dev {name}"));
+                i += 2;
+            }
+            (word, _) => {
+                out.push(word.to_string());
+                i += 1;
+            }
+        }
+    }
+    out.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -148,5 +199,15 @@ mod tests {
         assert_eq!(policy.policy.as_deref(), Some("speaker"));
         assert_eq!(policy.line, "backup");
         assert_eq!(policy.previous_active, ["the normal selection"]);
+    }
+
+    #[test]
+    fn device_names_replace_ifindexes() {
+        let names = [(3, "wan1".to_string()), (31, "wan2".to_string())];
+        let text = "route replace default table 7700 proto 197 nexthop via 192.0.2.1 ifindex 3 weight 1 nexthop ifindex 31 weight 2 nexthop ifindex 9 weight 1";
+        assert_eq!(
+            name_devices(text, &names),
+            "route replace default table 7700 proto 197 nexthop via 192.0.2.1 dev wan1 weight 1 nexthop dev wan2 weight 2 nexthop ifindex 9 weight 1"
+        );
     }
 }

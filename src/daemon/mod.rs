@@ -24,7 +24,6 @@ use crate::core::{Desired, Engine, Notice, Route, Rule};
 use crate::hooks::{HookConfig, HookRunner};
 use crate::probe::{ProbeEvent, ProbeOutcome};
 use crate::reconcile::{reconcile_firewall, reconcile_routing, remove_all, Change};
-use crate::system::conntrack::{delete_matching, ConntrackFilter};
 use crate::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
 use control::{Pending, Request};
 use probes::Probes;
@@ -202,7 +201,7 @@ impl Daemon {
     /// Runs the queued flushes beside the event loop.
     fn start_flushes(&mut self) {
         for request in self.pending_flushes.drain(..) {
-            tokio::spawn(flush(request));
+            tokio::spawn(events::flush(request));
         }
     }
 
@@ -360,7 +359,7 @@ impl Daemon {
             nft: Arc::from(""),
         };
         let names = self.device_names();
-        let describe = |change: &Change| name_devices(&change.to_string(), &names);
+        let describe = |change: &Change| events::name_devices(&change.to_string(), &names);
         match reconcile_routing(&mut self.netlink, &desired, describe).await {
             Ok(_) => {
                 self.routing_applied = Some((desired.routes, desired.rules));
@@ -408,55 +407,6 @@ impl Daemon {
     }
 }
 
-/// Deletes one line's conntrack entries: by each of its addresses (masquerade) and by its
-/// mark (inbound connections). Errors are logged; nothing is retried, as entries of a dead
-/// line also time out by themselves.
-async fn flush(request: FlushRequest) {
-    let mut filters: Vec<ConntrackFilter> = request
-        .addrs
-        .iter()
-        .map(|a| ConntrackFilter::NatAddress(*a))
-        .collect();
-    filters.push(ConntrackFilter::Mark {
-        value: request.mark,
-        mask: crate::core::owned::MARK_MASK,
-    });
-    let mut deleted = 0;
-    for filter in filters {
-        match delete_matching(filter).await {
-            Ok(n) => deleted += n,
-            Err(e) => tracing::warn!("uplink \"{}\": {e}", request.line),
-        }
-    }
-    tracing::info!(
-        "uplink \"{}\": deleted {deleted} conntrack entries ({})",
-        request.line,
-        request.reason
-    );
-}
-
-/// Rewrites "ifindex N" as "dev NAME" where the device is one of ours.
-fn name_devices(text: &str, names: &[(u32, String)]) -> String {
-    let words: Vec<&str> = text.split(' ').collect();
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
-    let mut i = 0;
-    while i < words.len() {
-        let index = words.get(i + 1).and_then(|w| w.parse::<u32>().ok());
-        let name = index.and_then(|n| names.iter().find(|(i, _)| *i == n));
-        match (words[i], name) {
-            ("ifindex", Some((_, name))) => {
-                out.push(format!("dev {name}"));
-                i += 2;
-            }
-            (word, _) => {
-                out.push(word.to_string());
-                i += 1;
-            }
-        }
-    }
-    out.join(" ")
-}
-
 fn log_stop(signal: &str) -> anyhow::Result<()> {
     tracing::info!("{signal}: stopping");
     Ok(())
@@ -466,18 +416,5 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn device_names_replace_ifindexes() {
-        let names = [(3, "wan1".to_string()), (31, "wan2".to_string())];
-        let text = "route replace default table 7700 proto 197 nexthop via 192.0.2.1 ifindex 3 weight 1 nexthop ifindex 31 weight 2 nexthop ifindex 9 weight 1";
-        assert_eq!(
-            super::name_devices(text, &names),
-            "route replace default table 7700 proto 197 nexthop via 192.0.2.1 dev wan1 weight 1 nexthop dev wan2 weight 2 nexthop ifindex 9 weight 1"
-        );
     }
 }

@@ -431,3 +431,39 @@ fn policy_by_a_100k_entry_set_loads_and_matches() {
     let a = traffic_from(&s, Role::Lan);
     s.wait_traffic_via(&a, Line::Two, a.origin(), RECOVERY);
 }
+
+#[test]
+fn a_policy_added_by_reload_leaves_unrelated_traffic_alone() {
+    if !root("a_policy_added_by_reload_leaves_unrelated_traffic_alone") {
+        return;
+    }
+    let mut s = Scenario::new("reload", false);
+    let _echo = s.lab.start_echo_server().unwrap();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let a = traffic_from(&s, Role::Lan);
+    let b = s
+        .lab
+        .start_traffic(TrafficConfig {
+            from: Role::Lan2,
+            long_lived_port: 42000,
+            ..TrafficConfig::default()
+        })
+        .unwrap();
+    s.wait_traffic_via(&a, Line::One, a.origin(), RECOVERY);
+    s.wait_traffic_via(&b, Line::One, b.origin(), RECOVERY);
+
+    let reloaded = Instant::now();
+    with_policy(&s, SPEAKER);
+    s.daemon.signal(libc::SIGHUP);
+    s.wait_traffic_via(&b, Line::Two, reloaded, RECOVERY);
+    let log = a.snapshot();
+    for flow in Flow::ALL {
+        assert!(
+            log.gaps(flow, reloaded).is_empty(),
+            "host A ({flow}) was disturbed: {:?}",
+            log.gaps(flow, reloaded)
+        );
+        assert_eq!(log.line_at_end(flow), Some(Line::One));
+    }
+}

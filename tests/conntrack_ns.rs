@@ -81,8 +81,65 @@ fn entries_are_deleted_by_nat_address_or_mark_and_only_those() {
     assert_eq!(before.matches("dst=192.0.2.2 ").count(), 2, "{before}");
     assert_eq!(before.matches("dst=198.51.100.2 ").count(), 1, "{before}");
 
+    // Mark first, while unmarked entries exist: only the marked one goes.
+    let marked = ConntrackFilter::Mark {
+        value: 0x20000,
+        mask: 0x00ff_0000,
+    };
+    let other_mark = ConntrackFilter::Mark {
+        value: 0x10000,
+        mask: 0x00ff_0000,
+    };
+    assert_eq!(delete(&lab, other_mark), 0);
+    assert_eq!(delete(&lab, marked), 1);
+    let after_mark = entries(&lab);
+    assert_eq!(
+        after_mark.matches("dst=192.0.2.2 ").count(),
+        2,
+        "{after_mark}"
+    );
+    assert!(!after_mark.contains("dst=198.51.100.2 "), "{after_mark}");
+    exchange(&lab, Role::Lan2, 40004);
+
+    // An entry of another namespace with the same NAT address is never touched.
+    let isp = lab.ns(Role::Isp1);
+    isp.exec(&[
+        "conntrack",
+        "-I",
+        "-p",
+        "udp",
+        "-s",
+        "203.0.113.10",
+        "-d",
+        "198.18.1.2",
+        "--sport",
+        "7",
+        "--dport",
+        "40009",
+        "--reply-src",
+        "198.18.1.2",
+        "--reply-dst",
+        "192.0.2.2",
+        "--reply-port-src",
+        "40009",
+        "--reply-port-dst",
+        "7",
+        "-t",
+        "100",
+        "-u",
+        "SEEN_REPLY",
+    ])
+    .unwrap();
+
     let wan1 = ConntrackFilter::NatAddress("192.0.2.2".parse().unwrap());
     assert_eq!(delete(&lab, wan1), 2);
+    let isp_entries = isp
+        .exec(&["conntrack", "-L", "-p", "udp"])
+        .unwrap_or_default();
+    assert!(
+        isp_entries.contains("dport=40009"),
+        "other namespace untouched: {isp_entries}"
+    );
     let after = entries(&lab);
     assert!(!after.contains("dst=192.0.2.2 "), "{after}");
     assert!(
@@ -90,21 +147,7 @@ fn entries_are_deleted_by_nat_address_or_mark_and_only_those() {
         "the other line's entry survives: {after}"
     );
     assert_eq!(delete(&lab, wan1), 0, "nothing left to delete");
-
-    let marked = ConntrackFilter::Mark {
-        value: 0x20000,
-        mask: 0x00ff_0000,
-    };
-    assert_eq!(
-        delete(
-            &lab,
-            ConntrackFilter::Mark {
-                value: 0x10000,
-                mask: 0x00ff_0000
-            }
-        ),
-        0
-    );
+    // The entry of the flow started after the mark step (wan2, marked again) is still there.
     assert_eq!(delete(&lab, marked), 1);
     assert!(!entries(&lab).contains("dport=7"), "{}", entries(&lab));
 }

@@ -1,9 +1,11 @@
 //! Deletes selected connection-tracking entries over nfnetlink (ctnetlink), so that the
 //! flows of a line that went down move at once — only those entries, never a global flush.
 //!
-//! The few messages needed are encoded by hand on a `netlink_sys` socket: the crates that
-//! model ctnetlink are young and large for this, and a delete only has to echo back the
-//! original-tuple attribute the dump gave us (so no per-protocol field is re-encoded).
+//! The few messages needed are encoded by hand on a `netlink_sys` socket: the crate that
+//! models ctnetlink (netlink-packet-netfilter) has had it for a few months only, pulls in
+//! several dependencies and skips its tests on big-endian targets (big-endian MIPS routers
+//! matter here); and a delete only has to echo back the original-tuple and id attributes
+//! the dump gave us, so no per-protocol field is re-encoded.
 //! Attribute numbers: include/uapi/linux/netfilter/nfnetlink_conntrack.h.
 
 use std::io;
@@ -18,6 +20,7 @@ const IPCTNL_MSG_CT_DELETE: u16 = 2;
 const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_TUPLE_REPLY: u16 = 2;
 const CTA_MARK: u16 = 8;
+const CTA_ID: u16 = 12;
 const CTA_TUPLE_IP: u16 = 1;
 const CTA_IP_V4_DST: u16 = 2;
 const NLA_TYPE_MASK: u16 = 0x3fff;
@@ -80,7 +83,7 @@ fn delete_blocking(filter: ConntrackFilter) -> io::Result<usize> {
     Ok(deleted)
 }
 
-/// The raw CTA_TUPLE_ORIG attributes of the entries that match.
+/// The raw CTA_TUPLE_ORIG (and CTA_ID) attributes of the entries that match.
 fn dump_matching(socket: &Socket, filter: ConntrackFilter) -> io::Result<Vec<Vec<u8>>> {
     socket.send(
         &request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, 1, &[]),
@@ -99,7 +102,8 @@ fn dump_matching(socket: &Socket, filter: ConntrackFilter) -> io::Result<Vec<Vec
     }
 }
 
-/// Deletes one entry by its original tuple; `false` if it was already gone.
+/// Deletes one entry by its original tuple and id (so that a new entry with the same tuple,
+/// created since the dump, is left alone); `false` if it was already gone.
 fn delete_one(socket: &Socket, original: &[u8], seq: u32) -> io::Result<bool> {
     socket.send(
         &request(
@@ -164,7 +168,7 @@ fn check_ack(payload: &[u8]) -> io::Result<()> {
     }
 }
 
-/// The raw CTA_TUPLE_ORIG attribute of a dumped entry, if the entry matches `filter`.
+/// The raw CTA_TUPLE_ORIG and CTA_ID attributes of a dumped entry, if it matches `filter`.
 fn matching_original(payload: &[u8], filter: ConntrackFilter) -> Option<Vec<u8>> {
     let attrs = payload.get(NFGENMSG_LEN..)?;
     let matches = match filter {
@@ -174,7 +178,15 @@ fn matching_original(payload: &[u8], filter: ConntrackFilter) -> Option<Vec<u8>>
             mark.is_some_and(|m| u32::from_be_bytes(m.try_into().unwrap()) & mask == value)
         }
     };
-    matches.then(|| find(attrs, CTA_TUPLE_ORIG).map(|(raw, _)| raw.to_vec()))?
+    if !matches {
+        return None;
+    }
+    let mut out = find(attrs, CTA_TUPLE_ORIG)?.0.to_vec();
+    out.resize(align(out.len()), 0);
+    if let Some((id, _)) = find(attrs, CTA_ID) {
+        out.extend_from_slice(id);
+    }
+    Some(out)
 }
 
 fn reply_destination(attrs: &[u8]) -> Option<Ipv4Addr> {

@@ -78,6 +78,9 @@ pub struct Engine {
     lines: Vec<LineState>,
     selection: Selection,
     policies: Vec<PolicyChoice>,
+    /// Each policy's choice as text (a line's name...), by policy name: what changes are
+    /// judged against.
+    policy_moves: HashMap<String, String>,
     /// Lines taken out of service by hand, by name (kept across reloads).
     drained: BTreeSet<String>,
     /// The nft ruleset, which depends on the config only (see [`nft_ruleset`]).
@@ -98,11 +101,12 @@ impl Engine {
             lines,
             selection: select(&[]),
             policies: Vec::new(),
+            policy_moves: HashMap::new(),
             drained: BTreeSet::new(),
             nft,
         };
         engine.selection = select(&engine.candidates());
-        engine.policies = engine.policy_choices();
+        engine.repolicy();
         engine
     }
 
@@ -144,7 +148,6 @@ impl Engine {
             .retain(|name| config.uplinks.iter().any(|u| &u.name == name));
         self.nft = ruleset_of(&config);
         self.config = config;
-        self.policies.clear();
         self.reselect()
     }
 
@@ -272,21 +275,27 @@ impl Engine {
         }
     }
 
+    /// Recomputes the policy choices. Changes are judged by policy name and by what the
+    /// choice points at, not by position, so a reload that reorders lines or policies
+    /// reports only real moves.
     fn repolicy(&mut self) -> Vec<Notice> {
         let next = self.policy_choices();
-        let notices = self
-            .config
-            .policies
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| self.policies.get(*k) != next.get(*k))
-            .map(|(k, p)| Notice::Policy {
-                name: p.name.clone(),
-                from: self.describe(self.policies.get(k)),
-                to: self.describe(next.get(k)),
-            })
-            .collect();
+        let mut notices = Vec::new();
+        let mut described = HashMap::new();
+        for (policy, choice) in self.config.policies.iter().zip(&next) {
+            let to = self.describe(Some(choice));
+            let from = self.policy_moves.get(&policy.name).cloned();
+            if from.as_ref() != Some(&to) {
+                notices.push(Notice::Policy {
+                    name: policy.name.clone(),
+                    from: from.unwrap_or_else(|| "none".into()),
+                    to: to.clone(),
+                });
+            }
+            described.insert(policy.name.clone(), to);
+        }
         self.policies = next;
+        self.policy_moves = described;
         notices
     }
 

@@ -227,3 +227,21 @@ fn drain_moves_traffic_off_a_line_and_undrain_returns_it() {
         "unknown uplink \"lte\""
     );
 }
+
+#[test]
+fn reload_reports_only_policies_that_really_move() {
+    let t0 = Instant::now();
+    let mut engine = Engine::new(parse(&format!("{TWO_LINES}{SPEAKER}")).unwrap(), t0);
+    engine.on_links(&links(), t0);
+    engine.on_probe(0, 0, Some(ms(5)), t0 + ms(10));
+    engine.on_probe(1, 0, Some(ms(5)), t0 + ms(10));
+    let same = engine.reconfigure(
+        parse(&format!("{TWO_LINES}{SPEAKER}")).unwrap(),
+        t0 + ms(20),
+    );
+    assert!(same.is_empty(), "{same:?}");
+    let moved = SPEAKER.replace("[\"backup\", \"main\"]", "[\"main\", \"backup\"]");
+    let notices = engine.reconfigure(parse(&format!("{TWO_LINES}{moved}")).unwrap(), t0 + ms(30));
+    let shown: Vec<String> = notices.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["policy \"speaker\": backup -> main"]);
+}

@@ -152,3 +152,48 @@ fn reload_applies_a_good_config_and_keeps_running_on_a_bad_one() {
     s.wait_active("backup", RECOVERY);
     assert!(s.stop_daemon().success());
 }
+
+/// Reads notify datagrams until one contains `wanted` (or panics after `within`).
+fn expect_notify(
+    socket: &std::os::unix::net::UnixDatagram,
+    wanted: &str,
+    within: Duration,
+) -> String {
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    while start.elapsed() < within {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.contains(wanted) {
+                return text;
+            }
+        }
+    }
+    panic!("no {wanted} from the daemon within {within:?}");
+}
+
+#[test]
+fn systemd_notify_ready_watchdog_reload_and_stop() {
+    if !root("systemd_notify_ready_watchdog_reload_and_stop") {
+        return;
+    }
+    let mut s = Scenario::new("notify", false);
+    let path = s.daemon.config().with_file_name("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    s.daemon.set_env("NOTIFY_SOCKET", path.to_str().unwrap());
+    s.daemon.set_env("WATCHDOG_USEC", "400000");
+    s.start_daemon();
+    let ready = expect_notify(&socket, "READY=1", RECOVERY);
+    assert!(ready.contains("STATUS=watching 2 lines"), "{ready}");
+    // Our routes are in place by the time READY=1 is sent.
+    assert_eq!(s.owned_rules().len(), 6);
+    expect_notify(&socket, "WATCHDOG=1", Duration::from_secs(2));
+    s.daemon.signal(libc::SIGHUP);
+    expect_notify(&socket, "RELOADING=1", Duration::from_secs(5));
+    expect_notify(&socket, "READY=1", Duration::from_secs(5));
+    s.daemon.signal(libc::SIGTERM);
+    expect_notify(&socket, "STOPPING=1", Duration::from_secs(5));
+}

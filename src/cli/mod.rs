@@ -87,7 +87,7 @@ pub enum Command {
 /// Which running daemon to talk to.
 #[derive(Debug, clap::Args)]
 pub struct DaemonTarget {
-    /// Control socket of the daemon [default: the config's `socket`, else /run/uplink.sock].
+    /// Control socket of the daemon [default: the config's `socket`, else /run/uplink/uplink.sock].
     #[arg(long)]
     pub socket: Option<PathBuf>,
     /// Config whose `socket` to use when --socket is not given.

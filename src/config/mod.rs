@@ -7,7 +7,7 @@
 //! from a config that does not validate.
 //!
 //! ```toml
-//! socket = "/run/uplink.sock"          # optional
+//! socket = "/run/uplink/uplink.sock"          # optional
 //!
 //! [[uplink]]
 //! name = "main"                        # [A-Za-z0-9_-], 1..15 chars, unique
@@ -45,7 +45,7 @@ use std::time::Duration;
 pub use prefix::{Prefix, PrefixError};
 
 /// Control socket path used when the config has no `socket` key.
-pub const DEFAULT_SOCKET: &str = "/run/uplink.sock";
+pub const DEFAULT_SOCKET: &str = "/run/uplink/uplink.sock";
 
 const DEFAULT_METRIC: u32 = 100;
 const DEFAULT_WEIGHT: u32 = 1;

@@ -5,6 +5,7 @@
 
 pub mod control;
 pub mod events;
+pub mod notify;
 mod probes;
 pub mod status;
 
@@ -72,6 +73,10 @@ struct Daemon {
     /// Set by a reload: probe events still queued came from the old probers, whose line
     /// numbers may now mean other lines, so they are dropped.
     stale_probe_events: bool,
+    /// systemd's notify socket, if any.
+    notifier: notify::Notifier,
+    /// READY=1 goes out once, after the first reconcile.
+    ready_sent: bool,
     /// The last driver error logged at warn level; repeats go to debug so a persistent
     /// problem (a gateway that is not on-link, say) does not flood the log every second.
     last_warning: Option<String>,
@@ -104,6 +109,8 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
         stale_probe_events: false,
         pending_flushes: Vec::new(),
         hooks: HookRunner::new(HookConfig::new(hooks.dir, hooks.timeout)),
+        notifier: notify::Notifier::from_env(),
+        ready_sent: false,
         last_warning: None,
     };
     // A missing nft binary is an installation problem: refuse to start, before any route
@@ -153,11 +160,13 @@ impl Daemon {
         mut probe_rx: mpsc::UnboundedReceiver<ProbeEvent>,
         mut control_rx: mpsc::Receiver<Pending>,
     ) -> anyhow::Result<()> {
+        let mut watchdog = self.notifier.watchdog_period().map(tokio::time::interval);
         loop {
             if std::mem::take(&mut self.stale_probe_events) {
                 while probe_rx.try_recv().is_ok() {}
             }
             self.settle().await;
+            self.announce_ready();
             let wake = self.next_wake();
             tokio::select! {
                 _ = signals.term.recv() => return log_stop("SIGTERM"),
@@ -170,7 +179,19 @@ impl Daemon {
                     let _ = reply.send(self.answer(request));
                 }
                 _ = sleep_until(wake) => self.on_timer(),
+                _ = tick(&mut watchdog) => self.notifier.send("WATCHDOG=1"),
             }
+        }
+    }
+
+    /// Tells systemd (Type=notify) that start-up or a reload is done: the first reconcile
+    /// has run, whatever its outcome (failures are retried while running).
+    fn announce_ready(&mut self) {
+        if !self.ready_sent {
+            self.ready_sent = true;
+            let lines = self.engine.config().uplinks.len();
+            self.notifier
+                .send(&format!("READY=1\nSTATUS=watching {lines} lines"));
         }
     }
 
@@ -286,6 +307,9 @@ impl Daemon {
     }
 
     fn reload(&mut self) {
+        self.notifier.send("RELOADING=1");
+        // The next pass of the loop sends READY=1 again, old config or new.
+        self.ready_sent = false;
         match config::load(&self.config_path) {
             Ok(config) => self.take_config(config),
             Err(e) => tracing::warn!("reload: keeping the running config: {e}"),
@@ -399,6 +423,7 @@ impl Daemon {
     }
 
     async fn shutdown(&mut self) {
+        self.notifier.send("STOPPING=1");
         self.probes.clear();
         match remove_all(&mut self.netlink, &mut self.nft).await {
             Ok(n) => tracing::info!("stopped: removed {n} routes and rules and the nft table"),
@@ -410,6 +435,16 @@ impl Daemon {
 fn log_stop(signal: &str) -> anyhow::Result<()> {
     tracing::info!("{signal}: stopping");
     Ok(())
+}
+
+/// The next watchdog tick, or never without a watchdog.
+async fn tick(watchdog: &mut Option<tokio::time::Interval>) {
+    match watchdog {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -63,6 +63,8 @@ pub struct LabDaemon {
     exe: PathBuf,
     dir: PathBuf,
     child: Option<Child>,
+    /// Extra environment for the daemon (e.g. systemd's NOTIFY_SOCKET in a test).
+    env: Vec<(String, String)>,
 }
 
 impl LabDaemon {
@@ -74,6 +76,7 @@ impl LabDaemon {
             exe: exe.to_path_buf(),
             dir,
             child: None,
+            env: Vec::new(),
         };
         daemon.write_config(&two_line_config(&daemon.socket(), profile))?;
         Ok(daemon)
@@ -89,6 +92,11 @@ impl LabDaemon {
 
     fn log_path(&self) -> PathBuf {
         self.dir.join("daemon.log")
+    }
+
+    /// Sets an environment variable for the next start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     /// Replaces the config file (takes effect at start or on SIGHUP).
@@ -119,6 +127,7 @@ impl LabDaemon {
             .args(["run", "-c"])
             .arg(self.config())
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(stderr)

@@ -72,7 +72,7 @@ uplinks = ["backup", "main"]
 fn home_router_example_sets_every_field() {
     let targets = vec![ip("192.0.2.100"), ip("198.51.100.200")];
     let expected = Config {
-        socket: PathBuf::from("/run/uplink.sock"),
+        socket: PathBuf::from("/run/uplink/uplink.sock"),
         hooks: Hooks {
             dir: PathBuf::from("/etc/uplink/hooks.d"),
             timeout: Duration::from_secs(10),

@@ -16,10 +16,12 @@ fn with_policy(s: &Scenario, policy: &str) {
     s.daemon.write_config(&format!("{base}{policy}")).unwrap();
 }
 
+/// Traffic from a LAN host; each host's long-lived flow has its own source port (41000 for
+/// the first host, 42000 for the second) so conntrack entries can be told apart.
 fn traffic_from(s: &Scenario, host: Role) -> uplink::lab::Traffic {
     let cfg = TrafficConfig {
         from: host,
-        long_lived_port: 41000,
+        long_lived_port: if host == Role::Lan2 { 42000 } else { 41000 },
         ..TrafficConfig::default()
     };
     s.lab.start_traffic(cfg).unwrap()
@@ -253,14 +255,7 @@ fn failover_deletes_only_the_dead_lines_conntrack_entries() {
     s.start_daemon();
     s.wait_active("main", RECOVERY);
     let a = traffic_from(&s, Role::Lan);
-    let b = s
-        .lab
-        .start_traffic(TrafficConfig {
-            from: Role::Lan2,
-            long_lived_port: 42000,
-            ..TrafficConfig::default()
-        })
-        .unwrap();
+    let b = traffic_from(&s, Role::Lan2);
     s.wait_traffic_via(&a, Line::One, a.origin(), RECOVERY);
     s.wait_traffic_via(&b, Line::Two, b.origin(), RECOVERY);
     let backup_entry = entry_ids(&s, 42000);
@@ -442,14 +437,7 @@ fn a_policy_added_by_reload_leaves_unrelated_traffic_alone() {
     s.start_daemon();
     s.wait_active("main", RECOVERY);
     let a = traffic_from(&s, Role::Lan);
-    let b = s
-        .lab
-        .start_traffic(TrafficConfig {
-            from: Role::Lan2,
-            long_lived_port: 42000,
-            ..TrafficConfig::default()
-        })
-        .unwrap();
+    let b = traffic_from(&s, Role::Lan2);
     s.wait_traffic_via(&a, Line::One, a.origin(), RECOVERY);
     s.wait_traffic_via(&b, Line::One, b.origin(), RECOVERY);
 

@@ -6,6 +6,7 @@
 mod run;
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -96,15 +97,27 @@ pub struct HookConfig {
 }
 
 impl HookConfig {
-    /// Uses `/sbin/hotplug-call` when it exists (OpenWrt).
+    /// Uses `hotplug-call` when it exists (OpenWrt): `/sbin/hotplug-call`, else the first
+    /// one on `PATH`. Looked up once here, not at each event.
     pub fn new(dir: PathBuf, timeout: Duration) -> Self {
-        let hotplug = Path::new("/sbin/hotplug-call");
+        let path = std::env::var_os("PATH");
         HookConfig {
             dir,
             timeout,
-            hotplug_call: hotplug.is_file().then(|| hotplug.to_path_buf()),
+            hotplug_call: find_hotplug_call(Path::new("/sbin"), path.as_deref()),
         }
     }
+}
+
+/// `hotplug-call` in `sbin`, else in the directories of `path` (a `PATH` value).
+fn find_hotplug_call(sbin: &Path, path: Option<&OsStr>) -> Option<PathBuf> {
+    let on_path = path.into_iter().flat_map(std::env::split_paths);
+    std::iter::once(sbin.to_path_buf())
+        .chain(on_path)
+        // An empty PATH entry means the working directory: not a place to run things from.
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("hotplug-call"))
+        .find(|candidate| run::is_executable(candidate))
 }
 
 /// Queues events per line; one task per line runs them in order.
@@ -147,3 +160,6 @@ impl HookRunner {
         tx
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,8 +2,9 @@
 //! `hotplug-call uplink` where it exists; each with a time limit and its output logged.
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
@@ -41,6 +42,11 @@ fn is_hook(path: &Path) -> bool {
     if name.starts_with('.') || name.ends_with('~') {
         return false;
     }
+    is_executable(path)
+}
+
+/// A regular file (after following links) with an execute bit set.
+pub fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
@@ -67,7 +73,7 @@ async fn run_one(config: &HookConfig, event: &HookEvent, path: &Path, args: &[&s
     let mut err = tokio::spawn(log_lines(child.stderr.take(), name.clone(), true));
     match tokio::time::timeout(config.timeout, child.wait()).await {
         Ok(Ok(status)) if status.success() => {}
-        Ok(Ok(status)) => tracing::warn!("hook {name}: exited with {status}"),
+        Ok(Ok(status)) => tracing::warn!("hook {name}: {}", describe(status)),
         Ok(Err(e)) => tracing::warn!("hook {name}: {e}"),
         Err(_) => {
             if let Some(pid) = child.id() {
@@ -88,6 +94,15 @@ async fn run_one(config: &HookConfig, event: &HookEvent, path: &Path, args: &[&s
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
     out.abort();
     err.abort();
+}
+
+/// "exited with status 3", or "killed by signal 9" when there is no exit code.
+pub fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => format!("ended with {status}"),
+    }
 }
 
 async fn log_lines(pipe: Option<impl AsyncRead + Unpin>, name: String, is_stderr: bool) {

@@ -73,7 +73,7 @@ fn on_takeover(engine: &Engine, from: &[String], to: &[String]) -> Vec<FlushRequ
         .iter()
         .filter(|n| !from.contains(n))
         .any(|n| uplinks.iter().any(|u| &u.name == n && u.flush.up));
-    if !takes_over || to.is_empty() {
+    if !takes_over {
         return Vec::new();
     }
     from.iter()

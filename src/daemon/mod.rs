@@ -133,22 +133,21 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
 }
 
 impl Daemon {
+    /// The first apply: a missing nft binary or missing permission is an installation
+    /// problem, so the daemon refuses to start (before any route is touched) instead of
+    /// retrying forever; anything else is retried like later failures.
     fn apply_firewall_or_fail(&mut self) -> anyhow::Result<()> {
         let ruleset = self.engine.desired().nft;
-        match reconcile_firewall(&mut self.nft, &ruleset) {
+        match self.apply_firewall(ruleset) {
             Err(e @ crate::system::NftError::Spawn { .. }) => Err(e.into()),
             Err(e) if e.to_string().contains("Operation not permitted") => Err(anyhow::anyhow!(
                 "{e}: uplink needs root (or CAP_NET_ADMIN and CAP_NET_RAW)"
             )),
             Err(e) => {
-                tracing::warn!("{e}; retrying");
-                self.nft_check_at = Some(Instant::now() + RETRY);
+                self.warn_retry(e.to_string());
                 Ok(())
             }
-            Ok(_) => {
-                self.nft_applied = Some(ruleset);
-                Ok(())
-            }
+            Ok(()) => Ok(()),
         }
     }
 
@@ -346,18 +345,24 @@ impl Daemon {
             .as_ref()
             .is_some_and(|a| Arc::ptr_eq(a, &desired.nft) || *a == desired.nft);
         if nft_due || !unchanged {
-            self.apply_firewall(desired.nft);
+            if let Err(e) = self.apply_firewall(desired.nft) {
+                self.warn_retry(e.to_string());
+            }
         }
     }
 
-    fn apply_firewall(&mut self, ruleset: Arc<str>) {
+    /// Makes our nft table hold `ruleset`; on failure schedules a retry and says why.
+    fn apply_firewall(&mut self, ruleset: Arc<str>) -> Result<(), crate::system::NftError> {
         self.nft_check_at = None;
         match reconcile_firewall(&mut self.nft, &ruleset) {
-            Ok(_) => self.nft_applied = Some(ruleset),
+            Ok(_) => {
+                self.nft_applied = Some(ruleset);
+                Ok(())
+            }
             Err(e) => {
-                self.warn_retry(e.to_string());
                 self.nft_applied = None;
                 self.nft_check_at = Some(Instant::now() + RETRY);
+                Err(e)
             }
         }
     }

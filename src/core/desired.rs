@@ -271,29 +271,48 @@ fn policy_rules(policies: &[(&Policy, PolicyChoice)]) -> Vec<Rule> {
     rules
 }
 
+impl NextHop {
+    /// As the logs show it, with `dev` naming the device of an ifindex.
+    pub fn describe(&self, dev: &dyn Fn(u32) -> String) -> String {
+        let via = self
+            .gateway
+            .map(|gw| format!("via {gw} "))
+            .unwrap_or_default();
+        format!("{via}{} weight {}", dev(self.ifindex), self.weight)
+    }
+}
+
+impl Route {
+    /// As the logs show it, with `dev` naming the device of an ifindex.
+    pub fn describe(&self, dev: &dyn Fn(u32) -> String) -> String {
+        if self.nexthops.is_empty() {
+            return format!(
+                "unreachable default table {} proto {ROUTE_PROTOCOL}",
+                self.table
+            );
+        }
+        let mut out = format!("default table {} proto {ROUTE_PROTOCOL}", self.table);
+        for hop in &self.nexthops {
+            out += &format!(" nexthop {}", hop.describe(dev));
+        }
+        out
+    }
+}
+
+/// Names a device by its ifindex when nothing better is known.
+pub fn ifindex_name(ifindex: u32) -> String {
+    format!("ifindex {ifindex}")
+}
+
 impl fmt::Display for NextHop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(gw) = self.gateway {
-            write!(f, "via {gw} ")?;
-        }
-        write!(f, "ifindex {} weight {}", self.ifindex, self.weight)
+        f.write_str(&self.describe(&ifindex_name))
     }
 }
 
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.nexthops.is_empty() {
-            return write!(
-                f,
-                "unreachable default table {} proto {ROUTE_PROTOCOL}",
-                self.table
-            );
-        }
-        write!(f, "default table {} proto {ROUTE_PROTOCOL}", self.table)?;
-        for hop in &self.nexthops {
-            write!(f, " nexthop {hop}")?;
-        }
-        Ok(())
+        f.write_str(&self.describe(&ifindex_name))
     }
 }
 

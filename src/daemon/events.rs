@@ -114,26 +114,13 @@ pub async fn flush(request: FlushRequest) {
     );
 }
 
-/// Rewrites "ifindex N" as "dev NAME" where the device is one of ours.
-pub fn name_devices(text: &str, names: &[(u32, String)]) -> String {
-    let words: Vec<&str> = text.split(' ').collect();
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
-    let mut i = 0;
-    while i < words.len() {
-        let index = words.get(i + 1).and_then(|w| w.parse::<u32>().ok());
-        let name = index.and_then(|n| names.iter().find(|(i, _)| *i == n));
-        match (words[i], name) {
-            ("ifindex", Some((_, name))) => {
-                out.push(format!("dev {name}"));
-                i += 2;
-            }
-            (word, _) => {
-                out.push(word.to_string());
-                i += 1;
-            }
-        }
+/// Names an ifindex "dev NAME" when it is one of our lines' devices (`names`), for
+/// readable logs; others keep their number.
+pub fn device_namer(names: Vec<(u32, String)>) -> impl Fn(u32) -> String {
+    move |ifindex| match names.iter().find(|(i, _)| *i == ifindex) {
+        Some((_, name)) => format!("dev {name}"),
+        None => crate::core::desired::ifindex_name(ifindex),
     }
-    out.join(" ")
 }
 
 #[cfg(test)]
@@ -203,10 +190,24 @@ mod tests {
 
     #[test]
     fn device_names_replace_ifindexes() {
-        let names = [(3, "wan1".to_string()), (31, "wan2".to_string())];
-        let text = "route replace default table 7700 proto 197 nexthop via 192.0.2.1 ifindex 3 weight 1 nexthop ifindex 31 weight 2 nexthop ifindex 9 weight 1";
+        use crate::core::{NextHop, Route};
+        use crate::reconcile::Change;
+        let names = vec![(3, "wan1".to_string()), (31, "wan2".to_string())];
+        let hop = |ifindex, gateway: Option<Ipv4Addr>, weight| NextHop {
+            ifindex,
+            gateway,
+            weight,
+        };
+        let change = Change::PutRoute(Route {
+            table: 7700,
+            nexthops: vec![
+                hop(3, Some(Ipv4Addr::new(192, 0, 2, 1)), 1),
+                hop(31, None, 2),
+                hop(9, None, 1),
+            ],
+        });
         assert_eq!(
-            name_devices(text, &names),
+            change.describe(&device_namer(names)),
             "route replace default table 7700 proto 197 nexthop via 192.0.2.1 dev wan1 weight 1 nexthop dev wan2 weight 2 nexthop ifindex 9 weight 1"
         );
     }

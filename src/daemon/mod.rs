@@ -387,8 +387,8 @@ impl Daemon {
             rules,
             nft: Arc::from(""),
         };
-        let names = self.device_names();
-        let describe = |change: &Change| events::name_devices(&change.to_string(), &names);
+        let dev = events::device_namer(self.device_names());
+        let describe = |change: &Change| change.describe(&dev);
         match reconcile_routing(&mut self.netlink, &desired, describe).await {
             Ok(_) => {
                 self.routing_applied = Some((desired.routes, desired.rules));

@@ -16,14 +16,21 @@ pub enum Change {
     DeleteRule(Rule),
 }
 
+impl Change {
+    /// As the logs show it, with `dev` naming the device of an ifindex.
+    pub fn describe(&self, dev: &dyn Fn(u32) -> String) -> String {
+        match self {
+            Change::PutRoute(r) => format!("route replace {}", r.describe(dev)),
+            Change::DeleteRoute(r) => format!("route delete {}", r.describe(dev)),
+            Change::AddRule(r) => format!("rule add {r}"),
+            Change::DeleteRule(r) => format!("rule delete {r}"),
+        }
+    }
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Change::PutRoute(r) => write!(f, "route replace {r}"),
-            Change::DeleteRoute(r) => write!(f, "route delete {r}"),
-            Change::AddRule(r) => write!(f, "rule add {r}"),
-            Change::DeleteRule(r) => write!(f, "rule delete {r}"),
-        }
+        f.write_str(&self.describe(&crate::core::desired::ifindex_name))
     }
 }
 

@@ -18,10 +18,12 @@ const NFNLGRP_NFTABLES: u32 = 7;
 /// A failed nft invocation.
 #[derive(Debug, Error)]
 pub enum NftError {
-    #[error("nft: cannot run `{program}`: {source} (is the nftables package installed?)")]
+    // Not named `source`: the I/O error is already in the message, and as the error's
+    // source `{:#}` would print it twice.
+    #[error("nft: cannot run `{program}`: {error} (is the nftables package installed?)")]
     Spawn {
         program: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("nft: {action} failed: {stderr}")]
     Failed { action: String, stderr: String },
@@ -45,9 +47,9 @@ impl Default for Nft {
 
 impl Nft {
     fn run(&self, args: &[&str], stdin: Option<&str>, action: &str) -> Result<String, NftError> {
-        let spawn_err = |source| NftError::Spawn {
+        let spawn_err = |error| NftError::Spawn {
             program: self.program.clone(),
-            source,
+            error,
         };
         let mut child = Command::new(&self.program)
             .args(args)

@@ -14,9 +14,7 @@ fn running(
     rp_filter: bool,
 ) -> (Scenario, uplink::lab::Traffic, uplink::lab::EchoServer) {
     let mut s = Scenario::new(label, rp_filter);
-    let echo = s.lab.start_echo_server().unwrap();
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let echo = s.start("");
     let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
     s.wait_traffic_via(&traffic, Line::One, traffic.origin(), RECOVERY);
     (s, traffic, echo)

@@ -36,9 +36,7 @@ fn g_sigkill_and_restart_adopts_leftovers_without_duplicates() {
     }
     let mut s = Scenario::new("kill", true);
     let before = s.kernel_state();
-    let _echo = s.lab.start_echo_server().unwrap();
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = s.start("");
     let rules = s.owned_rules();
     s.daemon.kill();
     assert_eq!(

@@ -33,10 +33,7 @@ fn pinned_host_uses_backup_falls_back_to_main_and_returns() {
         return;
     }
     let mut s = Scenario::new("pol", true);
-    let _echo = s.lab.start_echo_server().unwrap();
-    with_policy(&s, SPEAKER);
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = s.start(SPEAKER);
     let a = traffic_from(&s, Role::Lan);
     let b = traffic_from(&s, Role::Lan2);
     s.wait_traffic_via(&a, Line::One, a.origin(), RECOVERY);
@@ -74,9 +71,7 @@ fn drain_and_undrain_move_traffic_without_loss_for_fresh_flows() {
         return;
     }
     let mut s = Scenario::new("drain", false);
-    let _echo = s.lab.start_echo_server().unwrap();
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = s.start("");
     let a = traffic_from(&s, Role::Lan);
     s.wait_traffic_via(&a, Line::One, a.origin(), RECOVERY);
     let socket = s.daemon.socket();
@@ -250,10 +245,7 @@ fn failover_deletes_only_the_dead_lines_conntrack_entries() {
         return;
     }
     let mut s = Scenario::new("ctflush", false);
-    let _echo = s.lab.start_echo_server().unwrap();
-    with_policy(&s, SPEAKER);
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = s.start(SPEAKER);
     let a = traffic_from(&s, Role::Lan);
     let b = traffic_from(&s, Role::Lan2);
     s.wait_traffic_via(&a, Line::One, a.origin(), RECOVERY);
@@ -433,9 +425,7 @@ fn a_policy_added_by_reload_leaves_unrelated_traffic_alone() {
         return;
     }
     let mut s = Scenario::new("reload", false);
-    let _echo = s.lab.start_echo_server().unwrap();
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = s.start("");
     let a = traffic_from(&s, Role::Lan);
     let b = traffic_from(&s, Role::Lan2);
     s.wait_traffic_via(&a, Line::One, a.origin(), RECOVERY);

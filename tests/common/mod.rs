@@ -7,7 +7,10 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use uplink::daemon::status::Status;
-use uplink::lab::{Flow, Lab, LabDaemon, LabOptions, Line, ProbeProfile, Role, Traffic};
+use uplink::lab::{
+    two_line_config, EchoServer, Flow, Lab, LabDaemon, LabOptions, Line, ProbeProfile, Role,
+    Traffic,
+};
 
 /// Generous bound for "recovers": tests prove behaviour, benchmarks measure time.
 pub const RECOVERY: Duration = Duration::from_secs(15);
@@ -29,6 +32,19 @@ impl Scenario {
         let exe = Path::new(env!("CARGO_BIN_EXE_uplink"));
         let daemon = LabDaemon::new(exe, ProbeProfile::Test).expect("daemon dir");
         Scenario { daemon, lab }
+    }
+
+    /// Starts the echo server and the daemon with the two-line config followed by `extra`
+    /// (policies, sets...), and waits until main is the active line.
+    pub fn start(&mut self, extra: &str) -> EchoServer {
+        let echo = self.lab.start_echo_server().expect("echo server");
+        let base = two_line_config(&self.daemon.socket(), ProbeProfile::Test);
+        self.daemon
+            .write_config(&format!("{base}{extra}"))
+            .expect("config");
+        self.start_daemon();
+        self.wait_active("main", RECOVERY);
+        echo
     }
 
     pub fn start_daemon(&mut self) {

@@ -5,8 +5,9 @@ use std::fmt::Write;
 
 use uplink::config::{Config, Fallback, Policy};
 use uplink::core::desired::PolicyChoice;
+use uplink::core::desired::{desired_with_ruleset, nft_ruleset};
 use uplink::core::owned::*;
-use uplink::core::{desired_state, select, Candidate, LinkFacts, RuleMatch};
+use uplink::core::{select, Candidate, LinkFacts, RuleMatch};
 
 /// The plan for `config`, assuming every line's link is up and every line healthy.
 /// Device indices and addresses are only known at run time, so they are shown by name.
@@ -44,7 +45,19 @@ pub fn render_plan(config: &Config) -> String {
             )
         })
         .collect();
-    let desired = desired_state(uplinks, &links, &selection, &policies);
+    let table = nft_ruleset(
+        uplinks,
+        &config.policies.iter().collect::<Vec<_>>(),
+        &config.sets,
+    );
+    let desired = desired_with_ruleset(
+        uplinks,
+        &links,
+        &selection,
+        &policies,
+        table.into(),
+        config.sticky,
+    );
     let device: HashMap<u32, &str> = uplinks
         .iter()
         .enumerate()
@@ -100,8 +113,12 @@ pub fn render_plan(config: &Config) -> String {
     }
     out += &render_policies(config);
     out += "\nnft ruleset (nft -f -):\n";
-    for line in desired.nft.lines() {
+    for line in desired.nft.table.lines() {
         writeln!(out, "  {line}").unwrap();
+    }
+    if !desired.nft.share.is_empty() {
+        out += "\nload sharing (chain share, replaced when the group changes; every line up):\n";
+        writeln!(out, "  {}", desired.nft.share).unwrap();
     }
     out
 }

@@ -68,6 +68,21 @@ pub struct Config {
     pub hooks: Hooks,
     /// Named prefix lists (`[[set]]`) that policies match destinations against.
     pub sets: Vec<PrefixSet>,
+    /// How lines of equal metric share new connections (`sticky`).
+    pub sticky: Sticky,
+}
+
+/// How new connections are spread over lines of equal metric. Either way a connection
+/// keeps its line while that line stays in the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sticky {
+    /// Each new connection picks a line at random, by weight (`"connection"`, default).
+    #[default]
+    Connection,
+    /// A hash of the client's address picks the line, so all of a client's connections
+    /// use one line while the group is unchanged (`"source"`; for sites that tie a
+    /// session to the client's address).
+    Source,
 }
 
 /// A named list of destination prefixes, kept in an nft set (large lists are fine).

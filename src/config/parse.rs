@@ -12,6 +12,7 @@ pub(super) struct RawConfig {
     pub socket: Option<String>,
     pub hooks_dir: Option<String>,
     pub hook_timeout_ms: Option<i64>,
+    pub sticky: Option<String>,
     #[serde(default)]
     pub uplink: Vec<RawUplink>,
     #[serde(default)]

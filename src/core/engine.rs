@@ -214,6 +214,7 @@ impl Engine {
             &self.selection,
             &policies,
             nft,
+            self.config.sticky,
         )
     }
 

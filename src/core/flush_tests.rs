@@ -61,7 +61,7 @@ fn line_down_flushes_its_entries_by_address_and_mark() {
         [FlushRequest {
             line: "main".into(),
             addrs: vec![Ipv4Addr::new(192, 0, 2, 2)],
-            mark: 0x10000,
+            marks: vec![0x10000, 0x800000],
             reason: "line down",
         }]
     );

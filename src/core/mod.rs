@@ -8,8 +8,9 @@ pub mod line;
 pub mod nft;
 pub mod owned;
 pub mod select;
+pub mod share;
 
-pub use desired::{desired_state, Desired, NextHop, Route, Rule, RuleMatch};
+pub use desired::{desired_state, Desired, NextHop, Route, Rule, RuleMatch, Ruleset};
 pub use engine::{Engine, Notice};
 pub use line::{Health, LineState, LinkFacts, Transition};
 pub use select::{select, Candidate, Selection, SelectionBasis};

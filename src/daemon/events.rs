@@ -88,7 +88,7 @@ fn blank_event(kind: HookKind, what: &str) -> Option<HookEvent> {
 }
 
 /// Deletes one line's conntrack entries: by each of its addresses (masquerade) and by its
-/// mark (inbound connections). Errors are logged; nothing is retried, as entries of a dead
+/// marks (inbound connections, load sharing). Errors are logged; nothing is retried, as entries of a dead
 /// line also time out by themselves.
 pub async fn flush(request: FlushRequest) {
     let mut filters: Vec<ConntrackFilter> = request
@@ -96,10 +96,10 @@ pub async fn flush(request: FlushRequest) {
         .iter()
         .map(|a| ConntrackFilter::NatAddress(*a))
         .collect();
-    filters.push(ConntrackFilter::Mark {
-        value: request.mark,
+    filters.extend(request.marks.iter().map(|&value| ConntrackFilter::Mark {
+        value,
         mask: crate::core::owned::MARK_MASK,
-    });
+    }));
     let mut deleted = 0;
     for filter in filters {
         match delete_matching(filter).await {

@@ -11,7 +11,6 @@ pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -21,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{self, Config};
 use crate::core::flush::{flush_plan, FlushRequest};
-use crate::core::{Desired, Engine, Notice, Route, Rule};
+use crate::core::{Desired, Engine, Notice, Route, Rule, Ruleset};
 use crate::hooks::{HookConfig, HookRunner};
 use crate::probe::{ProbeEvent, ProbeOutcome};
 use crate::reconcile::{reconcile_firewall, reconcile_routing, remove_all, Change};
@@ -63,7 +62,7 @@ struct Daemon {
     /// Routes and rules last applied successfully; `None` forces a reconcile.
     routing_applied: Option<(Vec<Route>, Vec<Rule>)>,
     /// The nft ruleset last applied or verified; `None` forces a check.
-    nft_applied: Option<Arc<str>>,
+    nft_applied: Option<Ruleset>,
     links_dirty: bool,
     nft_check_at: Option<Instant>,
     retry_at: Option<Instant>,
@@ -338,12 +337,10 @@ impl Daemon {
             self.apply_routing(routing).await;
         }
         let nft_due = self.nft_check_at.is_some_and(|at| at <= Instant::now());
-        // The engine shares one ruleset per config: comparing pointers first keeps a large
-        // set from being compared byte by byte after every probe.
         let unchanged = self
             .nft_applied
             .as_ref()
-            .is_some_and(|a| Arc::ptr_eq(a, &desired.nft) || *a == desired.nft);
+            .is_some_and(|a| a.same_as(&desired.nft));
         if nft_due || !unchanged {
             if let Err(e) = self.apply_firewall(desired.nft) {
                 self.warn_retry(e.to_string());
@@ -352,7 +349,7 @@ impl Daemon {
     }
 
     /// Makes our nft table hold `ruleset`; on failure schedules a retry and says why.
-    fn apply_firewall(&mut self, ruleset: Arc<str>) -> Result<(), crate::system::NftError> {
+    fn apply_firewall(&mut self, ruleset: Ruleset) -> Result<(), crate::system::NftError> {
         self.nft_check_at = None;
         match reconcile_firewall(&mut self.nft, &ruleset) {
             Ok(_) => {
@@ -385,7 +382,7 @@ impl Daemon {
         let desired = Desired {
             routes,
             rules,
-            nft: Arc::from(""),
+            nft: Ruleset::default(),
         };
         let dev = events::device_namer(self.device_names());
         let describe = |change: &Change| change.describe(&dev);

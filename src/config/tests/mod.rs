@@ -78,6 +78,7 @@ fn home_router_example_sets_every_field() {
             timeout: Duration::from_secs(10),
         },
         sets: vec![],
+        sticky: crate::config::Sticky::Connection,
         uplinks: vec![
             Uplink {
                 name: "main".into(),
@@ -267,4 +268,20 @@ fn hooks_keys_are_checked() {
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("config: hook_timeout_ms 0:"), "{err}");
+}
+
+#[test]
+fn sticky_takes_connection_or_source() {
+    let base = "[[uplink]]\nname = \"a\"\ndevice = \"eth1\"\n";
+    let sticky = |v: &str| parse(&format!("sticky = \"{v}\"\n{base}")).map(|c| c.sticky);
+    assert_eq!(sticky("source").unwrap(), crate::config::Sticky::Source);
+    assert_eq!(
+        sticky("connection").unwrap(),
+        crate::config::Sticky::Connection
+    );
+    let err = sticky("client").unwrap_err().to_string();
+    assert!(
+        err.contains("sticky") && err.contains("\"client\""),
+        "{err}"
+    );
 }

@@ -164,3 +164,22 @@ fn connections_keep_their_line_while_it_stays_and_move_when_it_fails() {
             .recovered_via(Flow::LongLived, other, fault_at)
     });
 }
+
+#[test]
+fn sticky_source_keeps_all_of_a_clients_connections_on_one_line() {
+    if !root("sticky_source_keeps_all_of_a_clients_connections_on_one_line") {
+        return;
+    }
+    let mut s = Scenario::new("src", false);
+    let _echo = s.lab.start_echo_server().unwrap();
+    let config = format!("sticky = \"source\"\n{}", shared_config(&s, ""));
+    start_shared(&mut s, &config);
+    let traffic = busy_traffic(&s);
+    let since = traffic.origin();
+    wait_fresh(&s, &traffic, since, 100);
+    let (main, backup) = fresh_split(&traffic, since);
+    assert!(
+        main == 0 || backup == 0,
+        "one client, one line: got {main} via main and {backup} via backup"
+    );
+}

@@ -122,6 +122,11 @@ fn connections_keep_their_line_while_it_stays_and_move_when_it_fails() {
     let config =
         shared_config(&s, "").replace("masquerade = true\n", "masquerade = true\nflush_on = []\n");
     start_shared(&mut s, &config);
+    assert!(
+        s.daemon.log().contains("rp_filter=1"),
+        "strict rp_filter in the lab's router must be warned about:\n{}",
+        s.daemon.log()
+    );
     let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
     let start = traffic.origin();
     s.wait_until("long-lived flow answered", RECOVERY, |_| {

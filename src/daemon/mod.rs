@@ -115,6 +115,7 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
     // A missing nft binary is an installation problem: refuse to start, before any route
     // is touched, instead of retrying forever.
     daemon.apply_firewall_or_fail()?;
+    warn_about_system(daemon.engine.config());
     let (control_tx, control_rx) = mpsc::channel(16);
     let server = tokio::spawn(control::serve(listener, control_tx));
     tracing::info!(
@@ -129,6 +130,27 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
     let _ = std::fs::remove_file(&socket);
     daemon.shutdown().await;
     result
+}
+
+/// Warns about system settings that defeat part of what the config asks for. With strict
+/// reverse-path filtering the kernel drops, before uplink's marks can help, packets that
+/// arrive on a line that is not active and whose reply would not route back through it:
+/// port forwards, and the replies of proto/ports/set policies (README, Inbound connections).
+fn warn_about_system(config: &Config) {
+    if config.uplinks.len() < 2 {
+        return;
+    }
+    for uplink in &config.uplinks {
+        if crate::system::sysctl::rp_filter(&uplink.device) == Some(1) {
+            tracing::warn!(
+                "uplink \"{}\": strict reverse-path filtering on {dev} (rp_filter=1) drops port \
+                 forwards, and traffic of proto/ports/set policies, on this line while it is not \
+                 active; set net.ipv4.conf.{dev}.rp_filter=2 (loose) if you use either",
+                uplink.name,
+                dev = uplink.device
+            );
+        }
+    }
 }
 
 impl Daemon {
@@ -318,6 +340,7 @@ impl Daemon {
         tracing::info!("reload: new config from {}", self.config_path.display());
         self.probes.clear();
         self.stale_probe_events = true;
+        warn_about_system(&config);
         let notices = self.engine.reconfigure(config, Instant::now());
         self.handle(notices);
         self.links_dirty = true;

@@ -28,6 +28,7 @@ pub fn render_plan(config: &Config) -> String {
             metric: u.metric,
             weight: u.weight,
             up: true,
+            degraded: false,
             link_usable: true,
         })
         .collect();

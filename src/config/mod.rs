@@ -54,6 +54,7 @@ const DEFAULT_TIMEOUT_MS: u64 = 1000;
 const DEFAULT_DOWN_AFTER_MS: u64 = 2000;
 const DEFAULT_UP_AFTER_MS: u64 = 10_000;
 const DEFAULT_RELIABILITY: usize = 1;
+const DEFAULT_QUALITY_WINDOW_MS: u64 = 10_000;
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,6 +163,21 @@ pub struct Probe {
     /// Targets that must answer for the line to count as good (default 1,
     /// at most the number of targets when there are any).
     pub reliability: usize,
+    /// Latency and loss limits; `None` (default): a line that answers is good enough.
+    pub quality: Option<QualityLimits>,
+}
+
+/// When a line that answers its probes still counts as degraded: too slow or too lossy
+/// over a sliding window. A degraded line is avoided while a line that is not is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QualityLimits {
+    /// Mean round-trip time above this degrades the line (`max_rtt_ms`).
+    pub max_rtt: Option<Duration>,
+    /// Lost probes above this share, in percent, degrade the line (`max_loss_pct`).
+    pub max_loss_pct: Option<u32>,
+    /// The sliding window the mean and the share are taken over (`quality_window_ms`,
+    /// default 10 s).
+    pub window: Duration,
 }
 
 /// Pins matching traffic to an ordered list of uplinks (a `[[policy]]` table).
@@ -288,6 +304,7 @@ impl Probe {
             down_after: Duration::from_millis(DEFAULT_DOWN_AFTER_MS),
             up_after: Duration::from_millis(DEFAULT_UP_AFTER_MS),
             reliability: DEFAULT_RELIABILITY,
+            quality: None,
         }
     }
 }

@@ -53,6 +53,9 @@ pub(super) struct RawProbe {
     pub down_after_ms: Option<i64>,
     pub up_after_ms: Option<i64>,
     pub reliability: Option<i64>,
+    pub max_rtt_ms: Option<i64>,
+    pub max_loss_pct: Option<i64>,
+    pub quality_window_ms: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

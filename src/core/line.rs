@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use super::quality::{Quality, QualityChange};
 use crate::config::Probe;
 
 /// How many recent probe outcomes per target feed the loss and rtt figures.
@@ -85,6 +86,8 @@ pub struct LineState {
     up: bool,
     since: Instant,
     reason: String,
+    /// Latency and loss verdict, when the line has limits.
+    quality: Option<Quality>,
 }
 
 impl LineState {
@@ -101,7 +104,22 @@ impl LineState {
             up: false,
             since: now,
             reason: "starting".into(),
+            quality: timing.quality.map(|limits| {
+                let per_target = limits.window.as_millis() / timing.interval.as_millis().max(1);
+                let expected = per_target as usize * timing.targets.len();
+                Quality::new(limits, timing.up_after, expected)
+            }),
         }
+    }
+
+    /// Why the line is degraded (too slow or too lossy), or `None` when it is not.
+    pub fn degraded(&self) -> Option<&str> {
+        self.quality.as_ref()?.degraded()
+    }
+
+    /// Judges latency and loss at `now`; the change of verdict, if any.
+    pub fn evaluate_quality(&mut self, now: Instant) -> Option<QualityChange> {
+        self.quality.as_mut()?.evaluate(now)
     }
 
     /// Public state: usable link and (no targets, or probes good).
@@ -155,6 +173,9 @@ impl LineState {
         for t in &mut self.targets {
             t.last_reply = None;
         }
+        if let Some(quality) = &mut self.quality {
+            quality.restart();
+        }
         if self.health != Health::Down {
             self.health = Health::Pending;
         }
@@ -175,6 +196,9 @@ impl LineState {
             stats.history.pop_front();
         }
         stats.history.push_back(rtt);
+        if let Some(quality) = &mut self.quality {
+            quality.record(now, rtt);
+        }
         self.evaluate(now)
     }
 
@@ -265,6 +289,14 @@ impl LineState {
 
     /// The next time at which the state can change without new evidence.
     pub fn next_deadline(&self) -> Option<Instant> {
+        let quality = self.quality.as_ref().and_then(Quality::next_deadline);
+        [self.health_deadline(), quality]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn health_deadline(&self) -> Option<Instant> {
         if self.timing.targets.is_empty() || !self.link_usable() {
             return None;
         }

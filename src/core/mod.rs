@@ -7,6 +7,7 @@ pub mod flush;
 pub mod line;
 pub mod nft;
 pub mod owned;
+pub mod quality;
 pub mod select;
 pub mod share;
 

@@ -31,6 +31,14 @@ pub fn hook_events(engine: &Engine, notices: &[Notice]) -> Vec<HookEvent> {
                     events.push(e);
                 }
             }
+            Notice::Quality { name, change } => {
+                let kind = if change.degraded {
+                    HookKind::Degraded
+                } else {
+                    HookKind::Recovered
+                };
+                events.extend(event(engine, kind, name, &change.reason));
+            }
             Notice::Drain { .. } => {}
         }
     }

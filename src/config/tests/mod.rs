@@ -95,6 +95,7 @@ fn home_router_example_sets_every_field() {
                     down_after: Duration::from_millis(2000),
                     up_after: Duration::from_millis(10_000),
                     reliability: 1,
+                    quality: None,
                 },
             },
             Uplink {
@@ -112,6 +113,7 @@ fn home_router_example_sets_every_field() {
                     down_after: Duration::from_millis(3000),
                     up_after: Duration::from_millis(20_000),
                     reliability: 2,
+                    quality: None,
                 },
             },
         ],

@@ -4,6 +4,7 @@
 //! so the reported error is the first one a reader meets going down the file.
 
 mod policy;
+mod quality;
 mod set;
 mod uplink;
 

@@ -160,10 +160,12 @@ fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
             .map(|v| number(obj, "probe.reliability", v, 1..=usize::MAX))
             .transpose()?
             .unwrap_or(DEFAULT_RELIABILITY),
+        quality: None,
     };
     check_timing(obj, &probe)?;
     check_reliability(obj, &probe)?;
-    Ok(probe)
+    let quality = super::quality::limits(obj, &raw, &probe)?;
+    Ok(Probe { quality, ..probe })
 }
 
 fn targets(obj: &str, texts: &[String]) -> Result<Vec<Ipv4Addr>, ConfigError> {

@@ -54,3 +54,52 @@ fn a_lossy_main_line_is_avoided_and_used_again_when_the_loss_stops() {
         .contains("uplink \"main\" no longer degraded"));
     drop(echo);
 }
+
+#[test]
+fn a_slow_main_line_is_avoided_and_used_again_when_it_is_fast() {
+    if !root("a_slow_main_line_is_avoided_and_used_again_when_it_is_fast") {
+        return;
+    }
+    let mut s = Scenario::new("slw", true);
+    let slow = s
+        .lab
+        .start_slow_target(Line::One, std::time::Duration::ZERO)
+        .unwrap();
+    let base = uplink::lab::two_line_config(&s.daemon.socket(), uplink::lab::ProbeProfile::Test);
+    let targets = format!(
+        "targets = [\"{}\", \"{}\"]\n",
+        uplink::lab::PROBE_TARGETS[0],
+        uplink::lab::PROBE_TARGETS[1]
+    );
+    // Main probes only the slow target, with a 100 ms limit on the mean.
+    let config = base.replacen(
+        &targets,
+        &format!(
+            "targets = [\"{}\"]\nmax_rtt_ms = 100\nquality_window_ms = 2000\n",
+            uplink::lab::SLOW_TARGET
+        ),
+        1,
+    );
+    assert_ne!(config, base);
+    let _echo = s.lab.start_echo_server().unwrap();
+    s.daemon.write_config(&config).unwrap();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+
+    slow.set_delay(std::time::Duration::from_millis(250));
+    s.wait_active("backup", RECOVERY);
+    let why = s.status().unwrap().uplinks[0].degraded.clone();
+    assert!(
+        why.as_deref()
+            .is_some_and(|w| w.contains("mean rtt") && w.contains("> 100 ms")),
+        "{why:?}"
+    );
+    assert_eq!(
+        s.status().unwrap().uplinks[0].state,
+        "up",
+        "slow is not down"
+    );
+
+    slow.set_delay(std::time::Duration::ZERO);
+    s.wait_active("main", RECOVERY);
+}

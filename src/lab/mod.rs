@@ -22,6 +22,7 @@ pub mod demo;
 mod echo;
 mod faults;
 pub mod interrupt;
+mod slow;
 mod topology;
 mod traffic;
 mod wire;
@@ -38,6 +39,7 @@ pub use analysis::{Gap, PacketRecord, TrafficLog, DEFAULT_FORGIVE, LINE_AT_END_R
 pub use daemon::{two_line_config, LabDaemon, ProbeProfile};
 pub use echo::EchoServer;
 pub use faults::Fault;
+pub use slow::{SlowTarget, SLOW_TARGET};
 pub use topology::{Lab, LabOptions, Role};
 pub use traffic::{Traffic, TrafficConfig};
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use uplink::config::{Config, Fallback, Policy};
+use uplink::config::{Config, Fallback, Gateway, Policy};
 use uplink::core::desired::PolicyChoice;
 use uplink::core::desired::{desired_with_ruleset, nft_ruleset};
 use uplink::core::owned::*;
@@ -20,6 +20,9 @@ pub fn render_plan(config: &Config) -> String {
             admin_up: true,
             carrier: true,
             addrs: vec![std::net::Ipv4Addr::UNSPECIFIED],
+            // Stands for the learned gateway of an "auto" line (shown as such).
+            gateway: Some(std::net::Ipv4Addr::UNSPECIFIED),
+            ..LinkFacts::default()
         })
         .collect();
     let candidates: Vec<Candidate> = uplinks
@@ -80,7 +83,11 @@ pub fn render_plan(config: &Config) -> String {
             .nexthops
             .iter()
             .map(|h| {
-                let via = h.gateway.map(|g| format!("via {g} ")).unwrap_or_default();
+                let via = match h.gateway {
+                    Some(g) if g.is_unspecified() => "via <learned gateway> ".to_string(),
+                    Some(g) => format!("via {g} "),
+                    None => String::new(),
+                };
                 let weight = if route.nexthops.len() > 1 {
                     format!(" weight {}", h.weight)
                 } else {
@@ -127,11 +134,11 @@ pub fn render_plan(config: &Config) -> String {
 fn render_lines(config: &Config) -> String {
     let mut out = String::from("uplinks:\n");
     for (i, u) in config.uplinks.iter().enumerate() {
-        let gw = u
-            .gateway
-            .map_or("point-to-point (no gateway)".to_string(), |g| {
-                format!("gateway {g}")
-            });
+        let gw = match u.gateway {
+            Gateway::None => "point-to-point (no gateway)".to_string(),
+            Gateway::Fixed(g) => format!("gateway {g}"),
+            Gateway::Auto => "gateway learned from the device's default route".to_string(),
+        };
         writeln!(
             out,
             "  {} on {}: {gw}, metric {}, weight {}, table {}, probe mark {:#x}{}",

@@ -113,8 +113,9 @@ pub struct Uplink {
     pub name: String,
     /// Linux interface the line leaves through.
     pub device: String,
-    /// IPv4 next hop; `None` on a point-to-point device (PPPoE, tun, LTE in raw-IP mode).
-    pub gateway: Option<Ipv4Addr>,
+    /// The next hop (`gateway`): none on a point-to-point device (PPPoE, tun, LTE in
+    /// raw-IP mode), a fixed address, or learned at run time.
+    pub gateway: Gateway,
     /// Route metric; lower is preferred, equal metrics share load by weight (default 100).
     pub metric: u32,
     /// Multipath weight among lines of equal metric, 1..=256 (default 1).
@@ -125,6 +126,29 @@ pub struct Uplink {
     pub flush: Flush,
     /// Health probing; without targets the line follows its link state only.
     pub probe: Probe,
+}
+
+/// A line's next hop (the `gateway` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gateway {
+    /// No next hop: routes are `dev X scope link` (point-to-point devices; key omitted).
+    #[default]
+    None,
+    /// A fixed IPv4 next hop.
+    Fixed(Ipv4Addr),
+    /// `"auto"`: the gateway of the default route that the system (DHCP client, netifd)
+    /// installed on the device, in any table but uplink's own, followed at run time.
+    Auto,
+}
+
+impl Gateway {
+    /// The fixed address, if any.
+    pub fn fixed(self) -> Option<Ipv4Addr> {
+        match self {
+            Gateway::Fixed(addr) => Some(addr),
+            _ => None,
+        }
+    }
 }
 
 /// When a line's connection-tracking entries are deleted, so that long-lived flows move

@@ -154,10 +154,11 @@ pub fn desired_with_ruleset(
     }
 }
 
-fn next_hop(uplink: &Uplink, link: &LinkFacts, weight: u32) -> NextHop {
+/// The next hop of `uplink` over `link` (a learned gateway for `gateway = "auto"`).
+pub(super) fn next_hop(uplink: &Uplink, link: &LinkFacts, weight: u32) -> NextHop {
     NextHop {
         ifindex: link.ifindex,
-        gateway: uplink.gateway,
+        gateway: super::gateway::resolve(uplink.gateway, link),
         weight,
     }
 }

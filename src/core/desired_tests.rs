@@ -7,7 +7,9 @@ fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) 
     Uplink {
         name: name.into(),
         device: device.into(),
-        gateway: gateway.map(Ipv4Addr::from),
+        gateway: gateway.map_or(crate::config::Gateway::None, |g| {
+            crate::config::Gateway::Fixed(Ipv4Addr::from(g))
+        }),
         metric: 100,
         weight: 1,
         masquerade,
@@ -22,6 +24,7 @@ fn link(ifindex: u32, addr: [u8; 4], carrier: bool) -> LinkFacts {
         admin_up: true,
         carrier,
         addrs: vec![Ipv4Addr::from(addr)],
+        ..LinkFacts::default()
     }
 }
 

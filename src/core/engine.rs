@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
+use super::gateway::{facts_for, resolve};
 use super::line::{LineState, LinkFacts, Transition};
 use super::quality::QualityChange;
 use super::select::{select, Candidate, Selection, SelectionBasis};
@@ -167,7 +168,7 @@ impl Engine {
     pub fn on_links(&mut self, links: &HashMap<String, LinkFacts>, now: Instant) -> Vec<Notice> {
         let mut notices = Vec::new();
         for (uplink, line) in self.config.uplinks.iter().zip(&mut self.lines) {
-            let facts = links.get(&uplink.device).cloned();
+            let facts = facts_for(uplink.gateway, links.get(&uplink.device), line.link());
             if line.link() != facts.as_ref() {
                 notices.extend(line_notice(uplink, line.on_link(facts, now)));
             }
@@ -230,6 +231,13 @@ impl Engine {
             nft,
             self.config.sticky,
         )
+    }
+
+    /// The next hop of line `index` now: its fixed gateway, the learned one for
+    /// `gateway = "auto"`, or none.
+    pub fn gateway(&self, index: usize) -> Option<std::net::Ipv4Addr> {
+        let link = self.lines[index].link()?;
+        resolve(self.config.uplinks[index].gateway, link)
     }
 
     /// Whether line `index` is drained.

@@ -31,6 +31,7 @@ fn links() -> HashMap<String, LinkFacts> {
         admin_up: true,
         carrier: true,
         addrs: vec![Ipv4Addr::from(addr)],
+        ..LinkFacts::default()
     };
     HashMap::from([
         ("wan1".to_string(), facts(2, [192, 0, 2, 2])),

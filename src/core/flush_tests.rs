@@ -34,6 +34,7 @@ fn links(main_carrier: bool, backup: bool) -> HashMap<String, LinkFacts> {
         admin_up: true,
         carrier,
         addrs: vec![Ipv4Addr::from(addr)],
+        ..LinkFacts::default()
     };
     let mut map = HashMap::from([("wan1".to_string(), facts(2, [192, 0, 2, 2], main_carrier))]);
     if backup {

@@ -22,12 +22,20 @@ pub struct LinkFacts {
     pub carrier: bool,
     /// IPv4 addresses on the device.
     pub addrs: Vec<Ipv4Addr>,
+    /// `IFF_POINTOPOINT`: routes through it need no gateway.
+    pub point_to_point: bool,
+    /// The gateway of the system's own default route on this device (lowest metric, any
+    /// table but ours), for lines with `gateway = "auto"`.
+    pub gateway: Option<Ipv4Addr>,
+    /// Set by the engine for a `gateway = "auto"` line on a device that is not
+    /// point-to-point: without a learned gateway the link cannot carry a default route.
+    pub needs_gateway: bool,
 }
 
 impl LinkFacts {
     /// Whether a default route via this device can carry traffic.
     pub fn usable(&self) -> bool {
-        self.admin_up && self.carrier && !self.addrs.is_empty()
+        self.fault().is_none()
     }
 
     /// Why the link is not usable, for logs; `None` when it is.
@@ -36,6 +44,9 @@ impl LinkFacts {
             (false, _, _) => Some("link administratively down"),
             (_, false, _) => Some("link lost carrier"),
             (_, _, true) => Some("no IPv4 address on the device"),
+            _ if self.needs_gateway && self.gateway.is_none() => Some(
+                "no default route on the device to learn the gateway from (gateway = \"auto\")",
+            ),
             _ => None,
         }
     }

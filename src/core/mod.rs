@@ -4,6 +4,7 @@
 pub mod desired;
 pub mod engine;
 pub mod flush;
+pub mod gateway;
 pub mod line;
 pub mod nft;
 pub mod owned;

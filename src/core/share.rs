@@ -12,7 +12,7 @@
 //! The nft side has a static part (one chain per line setting its mark) and one rule,
 //! in chain `share`, that depends on the selection and is replaced on its own.
 
-use super::desired::{NextHop, Route, Rule, RuleMatch};
+use super::desired::{next_hop, Route, Rule, RuleMatch};
 use super::owned::*;
 use super::select::Selection;
 use super::LinkFacts;
@@ -107,11 +107,7 @@ pub fn share_routes(
             let link = links.get(i).copied().flatten().filter(|l| l.usable())?;
             Some(Route {
                 table: share_table(i),
-                nexthops: vec![NextHop {
-                    ifindex: link.ifindex,
-                    gateway: uplinks[i].gateway,
-                    weight: 1,
-                }],
+                nexthops: vec![next_hop(&uplinks[i], link, 1)],
             })
         })
         .collect()

@@ -68,12 +68,18 @@ fn active_changes(engine: &Engine, from: &[String], to: &[String]) -> Vec<HookEv
 }
 
 fn event(engine: &Engine, kind: HookKind, name: &str, reason: &str) -> Option<HookEvent> {
-    let uplink = engine.config().uplinks.iter().find(|u| u.name == name)?;
+    let index = engine
+        .config()
+        .uplinks
+        .iter()
+        .position(|u| u.name == name)?;
+    let uplink = &engine.config().uplinks[index];
+    let gateway = engine.gateway(index).or(uplink.gateway.fixed());
     Some(HookEvent {
         kind,
         line: uplink.name.clone(),
         device: uplink.device.clone(),
-        gateway: uplink.gateway.map(|g| g.to_string()),
+        gateway: gateway.map(|g| g.to_string()),
         reason: reason.to_string(),
         previous_active: Vec::new(),
         active: Vec::new(),
@@ -149,6 +155,7 @@ mod tests {
             admin_up: true,
             carrier,
             addrs: vec![Ipv4Addr::new(192, 0, 2, ifindex as u8)],
+            ..LinkFacts::default()
         };
         HashMap::from([
             ("wan1".into(), facts(2, main)),

@@ -34,6 +34,10 @@ pub struct LineStatus {
     /// Why the line is degraded (too slow or too lossy), when it is.
     #[serde(default)]
     pub degraded: Option<String>,
+    /// The next hop in use (learned, for `gateway = "auto"`); null on a point-to-point
+    /// line or while unknown.
+    #[serde(default)]
+    pub gateway: Option<String>,
 }
 
 /// Builds the report; `now` and `wall` are the same moment on both clocks.
@@ -58,6 +62,10 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
                 since: humantime::format_rfc3339_seconds(since_wall).to_string(),
                 reason: reason.to_string(),
                 degraded: line.degraded().map(String::from),
+                gateway: engine
+                    .gateway(i)
+                    .or(uplink.gateway.fixed())
+                    .map(|g| g.to_string()),
             }
         })
         .collect();
@@ -134,6 +142,7 @@ mod tests {
                 since: "2026-11-25T06:00:00Z".into(),
                 reason: "1/1 targets answering".into(),
                 degraded: None,
+                gateway: None,
             }],
         };
         let table = render_table(&status);

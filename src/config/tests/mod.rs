@@ -83,7 +83,7 @@ fn home_router_example_sets_every_field() {
             Uplink {
                 name: "main".into(),
                 device: "pppoe-wan".into(),
-                gateway: None,
+                gateway: crate::config::Gateway::None,
                 metric: 100,
                 weight: 1,
                 masquerade: false,
@@ -101,7 +101,7 @@ fn home_router_example_sets_every_field() {
             Uplink {
                 name: "backup".into(),
                 device: "eth2".into(),
-                gateway: Some(ip("203.0.113.1")),
+                gateway: crate::config::Gateway::Fixed(ip("203.0.113.1")),
                 metric: 200,
                 weight: 1,
                 masquerade: true,
@@ -142,7 +142,7 @@ fn minimal_uplink_gets_defaults() {
     let up = &config.uplinks[0];
     assert_eq!(
         (up.metric, up.weight, up.masquerade, up.gateway),
-        (100, 1, false, None)
+        (100, 1, false, crate::config::Gateway::None)
     );
     assert_eq!(up.probe, Probe::default_timing());
     assert!(up.follows_link_only());

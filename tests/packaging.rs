@@ -284,14 +284,75 @@ fn openwrt_package_matches_the_crate() {
         .and_then(|s| s.split("endef").next())
         .expect("conffiles");
     assert_eq!(conffiles.trim(), "/etc/uplink/uplink.toml");
-
-    // The init script runs the daemon where the package installs it, with that config.
     let init = std::fs::read_to_string(format!("{OPENWRT}/files/uplink.init")).unwrap();
     assert!(init.starts_with("#!/bin/sh /etc/rc.common\n"));
-    assert!(
-        init.contains("PROG=/usr/sbin/uplink\n") && init.contains("CONF=/etc/uplink/uplink.toml\n")
+}
+
+/// The init script's functions, run by `sh` (dash here, close to OpenWrt's ash) with procd's
+/// helpers stubbed to print their calls: what rc.common would hand to procd.
+fn run_init(config: &Path, call: &str, procd_running: bool) -> (bool, String) {
+    let init = std::fs::read_to_string(format!("{OPENWRT}/files/uplink.init")).unwrap();
+    let init = init
+        .replace(
+            "PROG=/usr/sbin/uplink\n",
+            &format!("PROG={}\n", env!("CARGO_BIN_EXE_uplink")),
+        )
+        .replace(
+            "CONF=/etc/uplink/uplink.toml\n",
+            &format!("CONF={}\n", config.display()),
+        );
+    let stubs = format!(
+        "procd_open_instance() {{ echo open; }}\n\
+         procd_set_param() {{ echo \"param $*\"; }}\n\
+         procd_close_instance() {{ echo close; }}\n\
+         procd_send_signal() {{ echo \"signal $*\"; }}\n\
+         procd_add_reload_trigger() {{ echo \"trigger $*\"; }}\n\
+         procd_running() {{ {}; }}\n\
+         start() {{ echo start; }}\n\
+         logger() {{ echo \"logger $*\"; }}\n",
+        if procd_running { "true" } else { "false" }
     );
-    assert!(init.contains("procd_set_param command \"$PROG\" run -c \"$CONF\""));
+    let script = format!("{stubs}{init}\n{call}\n");
+    let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn openwrt_init_script_starts_only_a_valid_config() {
+    let bin = env!("CARGO_BIN_EXE_uplink");
+    let valid = std::fs::canonicalize("examples/home.toml").unwrap();
+    let (ok, out) = run_init(&valid, "start_service", false);
+    assert!(ok, "{out}");
+    let expected = format!(
+        "open\nparam command {bin} run -c {}\nparam respawn\nparam stdout 1\nparam stderr 1\n\
+         param term_timeout 10\nclose\n",
+        valid.display()
+    );
+    assert_eq!(out, expected);
+
+    // The shipped example (all commented out): no instance, a log line saying why.
+    let shipped = std::fs::canonicalize(format!("{OPENWRT}/files/uplink.toml")).unwrap();
+    let (ok, out) = run_init(&shipped, "start_service", false);
+    assert!(!ok, "{out}");
+    assert!(!out.lines().any(|l| l == "open"), "{out}");
+    assert!(
+        out.starts_with("logger -t uplink -p daemon.notice not started: uplink: "),
+        "{out}"
+    );
+
+    // Reload: SIGHUP to a running daemon; a start when it is not running.
+    assert_eq!(
+        run_init(&valid, "reload_service", true).1,
+        "signal uplink\n"
+    );
+    assert_eq!(run_init(&valid, "reload_service", false).1, "start\n");
+    assert_eq!(
+        run_init(&valid, "service_triggers", false).1,
+        "trigger uplink\n"
+    );
 }
 
 /// The OpenWrt example ships fully commented out, so the init script's `uplink check` gate

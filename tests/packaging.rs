@@ -153,6 +153,51 @@ fn deb_package_installs_and_runs() {
 
     let man = run(Command::new("zcat").arg(root.0.join("usr/share/man/man8/uplink.8.gz")));
     assert!(man.contains(".TH uplink 8"), "{man}");
+
+    #[cfg(feature = "lab")]
+    if uplink::netns::require_root(TEST) {
+        installed_binary_fails_over_in_the_lab(&bin);
+    }
+}
+
+#[cfg(feature = "lab")]
+/// The packaged binary, run by hand as the daemon in the namespace lab's router: main
+/// active, an upstream blackhole on main moves traffic to backup, clearing it moves it back.
+fn installed_binary_fails_over_in_the_lab(bin: &Path) {
+    use std::time::{Duration, Instant};
+    use uplink::lab::{two_line_config, Fault, Lab, LabDaemon, LabOptions, Line, ProbeProfile};
+
+    let lab = Lab::build(LabOptions {
+        label: "deb".into(),
+        rp_filter: true,
+        static_routes: false,
+    })
+    .unwrap();
+    let mut daemon = LabDaemon::new(bin, ProbeProfile::Test).unwrap();
+    daemon
+        .write_config(&two_line_config(&daemon.socket(), ProbeProfile::Test))
+        .unwrap();
+    daemon.start(&lab).unwrap();
+    let wait_active = |name: &str| {
+        let start = Instant::now();
+        while daemon.active() != Some(vec![name.to_string()]) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "installed binary: {name} not active\n{}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_active("main");
+    lab.inject(Fault::Blackhole(Line::One)).unwrap();
+    wait_active("backup");
+    lab.clear(Fault::Blackhole(Line::One)).unwrap();
+    wait_active("main");
+    let status = daemon
+        .stop(Duration::from_secs(10))
+        .expect("daemon was running");
+    assert!(status.success(), "clean stop: {status:?}\n{}", daemon.log());
 }
 
 fn check_deb_contents(deb: &Path) {

@@ -3,6 +3,7 @@
 //! uplink with default settings, and uplink with the fast profile.
 
 mod cases;
+mod features;
 mod footprint;
 mod report;
 
@@ -159,11 +160,22 @@ pub fn run(exe: &Path, opts: &BenchOptions) -> Result<PathBuf, LabError> {
     } else {
         Some(footprint::measure(exe)?)
     };
+    let wanted = |name: &str| {
+        opts.only
+            .as_ref()
+            .is_none_or(|only| name.contains(only.as_str()))
+    };
+    let features = if wanted("features") {
+        Some(features::measure(exe)?)
+    } else {
+        None
+    };
     report::write(
         &opts.out,
         opts,
         &samples,
         timeline.as_ref(),
         footprint.as_ref(),
+        features.as_ref(),
     )
 }

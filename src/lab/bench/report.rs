@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::features::Features;
 use super::{BenchOptions, Case, Contender, Footprint, Sample};
 use crate::lab::{Flow, LabError, Line, TrafficLog};
 
@@ -201,6 +202,7 @@ pub fn write(
     samples: &[Sample],
     timeline: Option<&Timeline>,
     footprint: Option<&Footprint>,
+    features: Option<&Features>,
 ) -> Result<PathBuf, LabError> {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
@@ -214,6 +216,9 @@ pub fn write(
     );
     md += &table(samples);
     if let Some(f) = footprint {
+        md += &format!("\n{}", f.markdown());
+    }
+    if let Some(f) = features {
         md += &format!("\n{}", f.markdown());
     }
     if timeline.is_some() {

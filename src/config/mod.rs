@@ -33,6 +33,7 @@
 
 mod parse;
 mod prefix;
+pub mod uci;
 mod validate;
 
 #[cfg(test)]

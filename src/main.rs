@@ -11,11 +11,15 @@ use uplink::daemon::{control, status};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config, socket } => {
+        Command::Run {
+            config,
+            format,
+            socket,
+        } => {
             init_logging();
-            runtime().block_on(uplink::daemon::run(&config, socket))
+            runtime().block_on(uplink::daemon::run(&config, format.map(Into::into), socket))
         }
-        Command::Check { config } => check(&config),
+        Command::Check { config, format } => check(&config, format.map(Into::into)),
         Command::Status { json, target } => {
             runtime().block_on(show_status(json, &target.socket_path()))
         }
@@ -58,8 +62,8 @@ fn init_logging() {
         .init();
 }
 
-fn check(path: &std::path::Path) -> anyhow::Result<()> {
-    let config = uplink::config::load(path)?;
+fn check(path: &std::path::Path, format: Option<uplink::config::Format>) -> anyhow::Result<()> {
+    let config = uplink::config::load_as(path, format)?;
     print!("{}", cli::check::render_plan(&config));
     Ok(())
 }

@@ -24,18 +24,24 @@ pub enum Command {
     /// Stops cleanly on SIGTERM or SIGINT, removing every route, rule and nft table it
     /// created; SIGHUP reloads the config (a bad new config keeps the old one running).
     Run {
-        /// Config file (TOML).
+        /// Config file (TOML, or UCI such as /etc/config/uplink).
         #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
         config: PathBuf,
+        /// Config syntax [default: UCI if the file starts with `config` or `package`, else TOML].
+        #[arg(long, value_enum)]
+        format: Option<ConfigFormat>,
         /// Control socket path (overrides the config's `socket`).
         #[arg(long)]
         socket: Option<PathBuf>,
     },
     /// Validate a config and print the kernel objects it would create; exit 0 if valid.
     Check {
-        /// Config file (TOML).
+        /// Config file (TOML, or UCI such as /etc/config/uplink).
         #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
         config: PathBuf,
+        /// Config syntax [default: UCI if the file starts with `config` or `package`, else TOML].
+        #[arg(long, value_enum)]
+        format: Option<ConfigFormat>,
     },
     /// Show each line's state as the running daemon sees it.
     Status {
@@ -82,6 +88,24 @@ pub enum Command {
     /// something.
     #[cfg(feature = "lab")]
     Bench(BenchArgs),
+}
+
+/// The syntax of a config file (`--format`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ConfigFormat {
+    /// TOML, like examples/home.toml.
+    Toml,
+    /// OpenWrt UCI, like /etc/config/uplink (examples/uplink.uci).
+    Uci,
+}
+
+impl From<ConfigFormat> for uplink::config::Format {
+    fn from(format: ConfigFormat) -> Self {
+        match format {
+            ConfigFormat::Toml => uplink::config::Format::Toml,
+            ConfigFormat::Uci => uplink::config::Format::Uci,
+        }
+    }
 }
 
 /// Which running daemon to talk to.

@@ -43,6 +43,17 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<ConfigFormat>,
     },
+    /// Print an uplink TOML config equivalent to an mwan3 config (/etc/config/mwan3).
+    ///
+    /// Everything without an equivalent, or whose meaning changes, gets a `#` comment;
+    /// what uplink cannot run yet (IPv6, disabled interfaces) is written commented out.
+    ImportMwan3 {
+        /// OpenWrt's network config (/etc/config/network), to find each interface's device.
+        #[arg(long)]
+        network: Option<PathBuf>,
+        /// The mwan3 config.
+        file: PathBuf,
+    },
     /// Show each line's state as the running daemon sees it.
     Status {
         /// Print JSON instead of a table.

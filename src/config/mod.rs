@@ -33,6 +33,7 @@
 //! ```
 
 mod from_uci;
+pub mod mwan3;
 mod parse;
 mod prefix;
 pub mod uci;

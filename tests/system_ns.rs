@@ -90,7 +90,10 @@ fn sample_state(wan1: u32, wan2: u32) -> Desired {
     Desired {
         routes,
         rules,
-        nft: "table inet uplink {\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n\t\toifname \"wan2\" masquerade\n\t}\n}\n".into(),
+        nft: uplink::core::Ruleset {
+            table: "table inet uplink {\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n\t\toifname \"wan2\" masquerade\n\t}\n}\n".into(),
+            share: String::new(),
+        },
     }
 }
 
@@ -220,6 +223,65 @@ fn nft_table_is_applied_verified_and_repaired_after_flush() {
     })
     .unwrap();
     assert_eq!(ns.exec(&["nft", "list", "ruleset"]).unwrap(), "");
+}
+
+/// Load sharing changes only the `share` chain: applied on its own, leaving the rest of
+/// the table (sets included) in place; a damaged table still gets the whole replacement.
+#[test]
+fn share_rule_is_replaced_without_reloading_the_table() {
+    if !require_root("share_rule_is_replaced_without_reloading_the_table") {
+        return;
+    }
+    let ns = two_line_ns("share");
+    let config = uplink::config::parse(
+        "[[uplink]]\nname = \"a\"\ndevice = \"wan1\"\nweight = 3\n\
+         [[uplink]]\nname = \"b\"\ndevice = \"wan2\"\n",
+    )
+    .unwrap();
+    let policies: Vec<&uplink::config::Policy> = Vec::new();
+    let table: std::sync::Arc<str> =
+        uplink::core::desired::nft_ruleset(&config.uplinks, &policies, &[]).into();
+    let both = uplink::core::Ruleset {
+        table: table.clone(),
+        share: "numgen random mod 4 vmap { 0-2 : goto share_0, 3 : goto share_1 }".into(),
+    };
+    let one = uplink::core::Ruleset {
+        table,
+        share: "goto share_1".into(),
+    };
+    let (b, o) = (both.clone(), one.clone());
+    ns.run_in(move || {
+        let mut nft = Nft::default();
+        assert!(reconcile_firewall(&mut nft, &b).unwrap());
+        assert!(reconcile_firewall(&mut nft, &o).unwrap());
+        assert!(nft.holds(&o).unwrap() && !nft.holds(&b).unwrap());
+    })
+    .unwrap();
+    let chain = ns
+        .exec(&["nft", "list", "chain", "inet", "uplink", "share"])
+        .unwrap();
+    assert!(
+        chain.contains("goto share_1") && !chain.contains("numgen"),
+        "{chain}"
+    );
+    let listed = ns
+        .exec(&["nft", "list", "table", "inet", "uplink"])
+        .unwrap();
+    assert!(listed.contains("jump share"), "{listed}");
+    // Someone deletes our table: the next apply of a share change restores all of it.
+    ns.exec(&["nft", "delete", "table", "inet", "uplink"])
+        .unwrap();
+    ns.run_in(move || {
+        let mut nft = Nft::default();
+        nft.apply(&one).unwrap();
+        nft.apply(&both).unwrap();
+        assert!(nft.holds(&both).unwrap());
+    })
+    .unwrap();
+    let chain = ns
+        .exec(&["nft", "list", "chain", "inet", "uplink", "share"])
+        .unwrap();
+    assert!(chain.contains("numgen random mod 4"), "{chain}");
 }
 
 async fn next_change(

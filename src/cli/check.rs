@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use uplink::config::{Config, Fallback, Policy};
+use uplink::config::{Config, Fallback, Gateway, Policy};
 use uplink::core::desired::PolicyChoice;
+use uplink::core::desired::{desired_with_ruleset, nft_ruleset};
 use uplink::core::owned::*;
-use uplink::core::{desired_state, select, Candidate, LinkFacts, RuleMatch};
+use uplink::core::{select, Candidate, LinkFacts, RuleMatch};
 
 /// The plan for `config`, assuming every line's link is up and every line healthy.
 /// Device indices and addresses are only known at run time, so they are shown by name.
@@ -19,6 +20,9 @@ pub fn render_plan(config: &Config) -> String {
             admin_up: true,
             carrier: true,
             addrs: vec![std::net::Ipv4Addr::UNSPECIFIED],
+            // Stands for the learned gateway of an "auto" line (shown as such).
+            gateway: Some(std::net::Ipv4Addr::UNSPECIFIED),
+            ..LinkFacts::default()
         })
         .collect();
     let candidates: Vec<Candidate> = uplinks
@@ -27,6 +31,7 @@ pub fn render_plan(config: &Config) -> String {
             metric: u.metric,
             weight: u.weight,
             up: true,
+            degraded: false,
             link_usable: true,
         })
         .collect();
@@ -44,7 +49,19 @@ pub fn render_plan(config: &Config) -> String {
             )
         })
         .collect();
-    let desired = desired_state(uplinks, &links, &selection, &policies);
+    let table = nft_ruleset(
+        uplinks,
+        &config.policies.iter().collect::<Vec<_>>(),
+        &config.sets,
+    );
+    let desired = desired_with_ruleset(
+        uplinks,
+        &links,
+        &selection,
+        &policies,
+        table.into(),
+        config.sticky,
+    );
     let device: HashMap<u32, &str> = uplinks
         .iter()
         .enumerate()
@@ -66,7 +83,11 @@ pub fn render_plan(config: &Config) -> String {
             .nexthops
             .iter()
             .map(|h| {
-                let via = h.gateway.map(|g| format!("via {g} ")).unwrap_or_default();
+                let via = match h.gateway {
+                    Some(g) if g.is_unspecified() => "via <learned gateway> ".to_string(),
+                    Some(g) => format!("via {g} "),
+                    None => String::new(),
+                };
                 let weight = if route.nexthops.len() > 1 {
                     format!(" weight {}", h.weight)
                 } else {
@@ -100,8 +121,12 @@ pub fn render_plan(config: &Config) -> String {
     }
     out += &render_policies(config);
     out += "\nnft ruleset (nft -f -):\n";
-    for line in desired.nft.lines() {
+    for line in desired.nft.table.lines() {
         writeln!(out, "  {line}").unwrap();
+    }
+    if !desired.nft.share.is_empty() {
+        out += "\nload sharing (chain share, replaced when the group changes; every line up):\n";
+        writeln!(out, "  {}", desired.nft.share).unwrap();
     }
     out
 }
@@ -109,11 +134,11 @@ pub fn render_plan(config: &Config) -> String {
 fn render_lines(config: &Config) -> String {
     let mut out = String::from("uplinks:\n");
     for (i, u) in config.uplinks.iter().enumerate() {
-        let gw = u
-            .gateway
-            .map_or("point-to-point (no gateway)".to_string(), |g| {
-                format!("gateway {g}")
-            });
+        let gw = match u.gateway {
+            Gateway::None => "point-to-point (no gateway)".to_string(),
+            Gateway::Fixed(g) => format!("gateway {g}"),
+            Gateway::Auto => "gateway learned from the device's default route".to_string(),
+        };
         writeln!(
             out,
             "  {} on {}: {gw}, metric {}, weight {}, table {}, probe mark {:#x}{}",

@@ -58,6 +58,7 @@ const DEFAULT_TIMEOUT_MS: u64 = 1000;
 const DEFAULT_DOWN_AFTER_MS: u64 = 2000;
 const DEFAULT_UP_AFTER_MS: u64 = 10_000;
 const DEFAULT_RELIABILITY: usize = 1;
+const DEFAULT_QUALITY_WINDOW_MS: u64 = 10_000;
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +73,21 @@ pub struct Config {
     pub hooks: Hooks,
     /// Named prefix lists (`[[set]]`) that policies match destinations against.
     pub sets: Vec<PrefixSet>,
+    /// How lines of equal metric share new connections (`sticky`).
+    pub sticky: Sticky,
+}
+
+/// How new connections are spread over lines of equal metric. Either way a connection
+/// keeps its line while that line stays in the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sticky {
+    /// Each new connection picks a line at random, by weight (`"connection"`, default).
+    #[default]
+    Connection,
+    /// A hash of the client's address picks the line, so all of a client's connections
+    /// use one line while the group is unchanged (`"source"`; for sites that tie a
+    /// session to the client's address).
+    Source,
 }
 
 /// A named list of destination prefixes, kept in an nft set (large lists are fine).
@@ -101,8 +117,9 @@ pub struct Uplink {
     pub name: String,
     /// Linux interface the line leaves through.
     pub device: String,
-    /// IPv4 next hop; `None` on a point-to-point device (PPPoE, tun, LTE in raw-IP mode).
-    pub gateway: Option<Ipv4Addr>,
+    /// The next hop (`gateway`): none on a point-to-point device (PPPoE, tun, LTE in
+    /// raw-IP mode), a fixed address, or learned at run time.
+    pub gateway: Gateway,
     /// Route metric; lower is preferred, equal metrics share load by weight (default 100).
     pub metric: u32,
     /// Multipath weight among lines of equal metric, 1..=256 (default 1).
@@ -113,6 +130,29 @@ pub struct Uplink {
     pub flush: Flush,
     /// Health probing; without targets the line follows its link state only.
     pub probe: Probe,
+}
+
+/// A line's next hop (the `gateway` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gateway {
+    /// No next hop: routes are `dev X scope link` (point-to-point devices; key omitted).
+    #[default]
+    None,
+    /// A fixed IPv4 next hop.
+    Fixed(Ipv4Addr),
+    /// `"auto"`: the gateway of the default route that the system (DHCP client, netifd)
+    /// installed on the device, in any table but uplink's own, followed at run time.
+    Auto,
+}
+
+impl Gateway {
+    /// The fixed address, if any.
+    pub fn fixed(self) -> Option<Ipv4Addr> {
+        match self {
+            Gateway::Fixed(addr) => Some(addr),
+            _ => None,
+        }
+    }
 }
 
 /// When a line's connection-tracking entries are deleted, so that long-lived flows move
@@ -151,6 +191,21 @@ pub struct Probe {
     /// Targets that must answer for the line to count as good (default 1,
     /// at most the number of targets when there are any).
     pub reliability: usize,
+    /// Latency and loss limits; `None` (default): a line that answers is good enough.
+    pub quality: Option<QualityLimits>,
+}
+
+/// When a line that answers its probes still counts as degraded: too slow or too lossy
+/// over a sliding window. A degraded line is avoided while a line that is not is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QualityLimits {
+    /// Mean round-trip time above this degrades the line (`max_rtt_ms`).
+    pub max_rtt: Option<Duration>,
+    /// Lost probes above this share, in percent, degrade the line (`max_loss_pct`).
+    pub max_loss_pct: Option<u32>,
+    /// The sliding window the mean and the share are taken over (`quality_window_ms`,
+    /// default 10 s).
+    pub window: Duration,
 }
 
 /// Pins matching traffic to an ordered list of uplinks (a `[[policy]]` table).
@@ -316,6 +371,7 @@ impl Probe {
             down_after: Duration::from_millis(DEFAULT_DOWN_AFTER_MS),
             up_after: Duration::from_millis(DEFAULT_UP_AFTER_MS),
             reliability: DEFAULT_RELIABILITY,
+            quality: None,
         }
     }
 }

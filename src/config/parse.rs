@@ -12,6 +12,7 @@ pub(super) struct RawConfig {
     pub socket: Option<String>,
     pub hooks_dir: Option<String>,
     pub hook_timeout_ms: Option<i64>,
+    pub sticky: Option<String>,
     #[serde(default)]
     pub uplink: Vec<RawUplink>,
     #[serde(default)]
@@ -52,6 +53,9 @@ pub(super) struct RawProbe {
     pub down_after_ms: Option<i64>,
     pub up_after_ms: Option<i64>,
     pub reliability: Option<i64>,
+    pub max_rtt_ms: Option<i64>,
+    pub max_loss_pct: Option<i64>,
+    pub quality_window_ms: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,8 +6,9 @@ use std::net::Ipv4Addr;
 
 use super::owned::*;
 use super::select::Selection;
+use super::share::{share_routes, share_rule, share_rules, shares_load};
 use super::LinkFacts;
-use crate::config::{Policy, Prefix, Uplink};
+use crate::config::{Policy, Prefix, Sticky, Uplink};
 use std::sync::Arc;
 
 /// One next hop of a default route.
@@ -70,9 +71,31 @@ pub struct Rule {
 pub struct Desired {
     pub routes: Vec<Route>,
     pub rules: Vec<Rule>,
+    pub nft: Ruleset,
+}
+
+/// Our nft table in two parts, so that a change of selection does not reload large sets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ruleset {
     /// The full `table inet uplink { ... }` definition. It depends on the config only,
     /// and can hold large sets, so it is built once per config and shared.
-    pub nft: Arc<str>,
+    pub table: Arc<str>,
+    /// The one rule of chain `share` (load sharing), which depends on the selection;
+    /// empty when there is none.
+    pub share: String,
+}
+
+impl Ruleset {
+    /// Equal, comparing the shared table by pointer first: a large set is not compared
+    /// byte by byte after every probe.
+    pub fn same_as(&self, other: &Ruleset) -> bool {
+        self.same_table(other) && self.share == other.share
+    }
+
+    /// Whether the config-only parts are equal (pointer first, as in [`Ruleset::same_as`]).
+    pub fn same_table(&self, other: &Ruleset) -> bool {
+        Arc::ptr_eq(&self.table, &other.table) || self.table == other.table
+    }
 }
 
 pub use super::nft::nft_ruleset;
@@ -86,35 +109,56 @@ pub fn desired_state(
     policies: &[(&Policy, PolicyChoice)],
 ) -> Desired {
     let only: Vec<&Policy> = policies.iter().map(|(p, _)| *p).collect();
-    let nft = nft_ruleset(uplinks, &only, &[]).into();
-    desired_with_ruleset(uplinks, links, selection, policies, nft)
+    let table = nft_ruleset(uplinks, &only, &[]).into();
+    desired_with_ruleset(
+        uplinks,
+        links,
+        selection,
+        policies,
+        table,
+        Sticky::default(),
+    )
 }
 
-/// [`desired_state`] with the nft ruleset already built (see [`nft_ruleset`]).
+/// [`desired_state`] with the nft table already built (see [`nft_ruleset`]) and the
+/// config's way of sharing load.
 pub fn desired_with_ruleset(
     uplinks: &[Uplink],
     links: &[Option<&LinkFacts>],
     selection: &Selection,
     policies: &[(&Policy, PolicyChoice)],
-    nft: Arc<str>,
+    table: Arc<str>,
+    sticky: Sticky,
 ) -> Desired {
     let mut routes = line_routes(uplinks, links);
     if let Some(active) = active_route(uplinks, links, selection) {
         routes.push(active);
     }
     routes.extend(policy_routes(uplinks, links, policies));
+    routes.extend(share_routes(uplinks, links, selection));
     routes.sort();
     let mut rules = fixed_rules(uplinks.len());
     rules.extend(source_rules(links));
     rules.extend(policy_rules(policies));
+    rules.extend(share_rules(uplinks));
     rules.sort();
-    Desired { routes, rules, nft }
+    let share = if shares_load(uplinks) {
+        share_rule(selection, sticky)
+    } else {
+        String::new()
+    };
+    Desired {
+        routes,
+        rules,
+        nft: Ruleset { table, share },
+    }
 }
 
-fn next_hop(uplink: &Uplink, link: &LinkFacts, weight: u32) -> NextHop {
+/// The next hop of `uplink` over `link` (a learned gateway for `gateway = "auto"`).
+pub(super) fn next_hop(uplink: &Uplink, link: &LinkFacts, weight: u32) -> NextHop {
     NextHop {
         ifindex: link.ifindex,
-        gateway: uplink.gateway,
+        gateway: super::gateway::resolve(uplink.gateway, link),
         weight,
     }
 }

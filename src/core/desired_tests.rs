@@ -1,13 +1,15 @@
 use super::*;
 use crate::config::Probe;
-use crate::core::owned::policy_table;
+use crate::core::owned::{policy_table, share_mark, share_table, PRIO_SHARE_BASE};
 use crate::core::select::SelectionBasis;
 
 fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) -> Uplink {
     Uplink {
         name: name.into(),
         device: device.into(),
-        gateway: gateway.map(Ipv4Addr::from),
+        gateway: gateway.map_or(crate::config::Gateway::None, |g| {
+            crate::config::Gateway::Fixed(Ipv4Addr::from(g))
+        }),
         metric: 100,
         weight: 1,
         masquerade,
@@ -22,14 +24,22 @@ fn link(ifindex: u32, addr: [u8; 4], carrier: bool) -> LinkFacts {
         admin_up: true,
         carrier,
         addrs: vec![Ipv4Addr::from(addr)],
+        ..LinkFacts::default()
     }
 }
 
+/// A failover pair: main preferred (metric 100), backup behind it (200).
 fn two_lines() -> Vec<Uplink> {
-    vec![
-        uplink("main", "ppp0", None, false),
-        uplink("backup", "wan2", Some([198, 51, 100, 1]), true),
-    ]
+    let mut backup = uplink("backup", "wan2", Some([198, 51, 100, 1]), true);
+    backup.metric = 200;
+    vec![uplink("main", "ppp0", None, false), backup]
+}
+
+/// Two lines of equal metric: they share load.
+fn shared_lines() -> Vec<Uplink> {
+    let mut lines = two_lines();
+    lines[1].metric = 100;
+    lines
 }
 
 fn selection(members: Vec<(usize, u32)>) -> Selection {
@@ -74,9 +84,13 @@ fn both_lines_usable_main_active() {
     );
     assert!(d
         .nft
+        .table
         .contains("oifname \"wan2\" masquerade comment \"uplink backup\""));
-    assert!(!d.nft.contains("oifname \"ppp0\" masquerade"));
-    assert!(d.nft.contains("ct state new iifname \"ppp0\" ct mark set"));
+    assert!(!d.nft.table.contains("oifname \"ppp0\" masquerade"));
+    assert!(d
+        .nft
+        .table
+        .contains("ct state new iifname \"ppp0\" ct mark set"));
 }
 
 #[test]
@@ -103,11 +117,70 @@ fn equal_metric_members_make_a_weighted_multipath_route() {
         link(6, [198, 51, 100, 2], true),
     );
     let sel = selection(vec![(0, 3), (1, 1)]);
-    let d = desired_state(&two_lines(), &[Some(&l0), Some(&l1)], &sel, &[]);
+    let d = desired_state(&shared_lines(), &[Some(&l0), Some(&l1)], &sel, &[]);
     let active = d.routes.iter().find(|r| r.table == TABLE_ACTIVE).unwrap();
     assert_eq!(active.nexthops.len(), 2);
     assert_eq!(active.nexthops[0].weight, 3);
     assert_eq!(active.nexthops[1].weight, 1);
+}
+
+#[test]
+fn shared_lines_get_serving_tables_rules_and_a_share_rule() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    );
+    let sel = selection(vec![(0, 3), (1, 1)]);
+    let d = desired_state(&shared_lines(), &[Some(&l0), Some(&l1)], &sel, &[]);
+    for i in 0..2 {
+        let serving = d.routes.iter().find(|r| r.table == share_table(i)).unwrap();
+        assert_eq!(serving.nexthops[0].ifindex, 5 + i as u32);
+        assert!(d.rules.iter().any(|r| r.table == share_table(i)
+            && r.matcher
+                == RuleMatch::FwMark {
+                    mark: share_mark(i),
+                    mask: MARK_MASK
+                }));
+    }
+    assert_eq!(
+        d.nft.share,
+        "numgen random mod 4 vmap { 0-2 : goto share_0, 3 : goto share_1 }"
+    );
+    assert!(d.nft.table.contains("jump share"));
+}
+
+#[test]
+fn a_line_out_of_the_group_loses_its_serving_route_but_keeps_its_rule() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    );
+    let sel = selection(vec![(1, 1)]);
+    let d = desired_state(&shared_lines(), &[Some(&l0), Some(&l1)], &sel, &[]);
+    assert!(!d.routes.iter().any(|r| r.table == share_table(0)));
+    assert!(d.routes.iter().any(|r| r.table == share_table(1)));
+    assert!(d.rules.iter().any(|r| r.table == share_table(0)));
+    assert_eq!(d.nft.share, "goto share_1");
+}
+
+#[test]
+fn failover_pair_has_no_load_sharing() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    );
+    let d = desired_state(
+        &two_lines(),
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(0, 1)]),
+        &[],
+    );
+    assert!(d.nft.share.is_empty());
+    assert!(!d.nft.table.contains("share"));
+    assert!(!d
+        .rules
+        .iter()
+        .any(|r| r.priority >= PRIO_SHARE_BASE && r.priority < PRIO_ACTIVE));
 }
 
 #[test]
@@ -119,7 +192,7 @@ fn nothing_selected_leaves_active_table_empty_but_keeps_rules() {
         4,
         "mark rules, suppress and active rule stay"
     );
-    assert!(d.nft.starts_with("table inet uplink {"));
+    assert!(d.nft.table.starts_with("table inet uplink {"));
 }
 
 #[test]
@@ -259,11 +332,11 @@ fn port_policy_marks_connections_in_nft_and_routes_the_mark() {
         ["7800: from all fwmark 0x400000/0xff0000 lookup 7740"]
     );
     assert!(
-        d.nft.contains("ct state new ip saddr { 198.18.1.50 } meta l4proto udp th dport { 7, 27000-27050 } ct mark set ct mark & 0xff00ffff | 0x00400000"),
+        d.nft.table.contains("ct state new ip saddr { 198.18.1.50 } meta l4proto udp th dport { 7, 27000-27050 } ct mark set ct mark & 0xff00ffff | 0x00400000"),
         "{}",
-        d.nft
+        d.nft.table
     );
-    assert!(d.nft.contains(
+    assert!(d.nft.table.contains(
         "ct mark & 0x00ff0000 == 0x00400000 meta mark set meta mark & 0xff00ffff | 0x00400000"
     ));
 }

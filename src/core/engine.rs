@@ -6,7 +6,9 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
+use super::gateway::{facts_for, resolve};
 use super::line::{LineState, LinkFacts, Transition};
+use super::quality::QualityChange;
 use super::select::{select, Candidate, Selection, SelectionBasis};
 use crate::config::{Config, Fallback, Policy, Uplink};
 use std::collections::BTreeSet;
@@ -34,6 +36,8 @@ pub enum Notice {
     },
     /// A line was drained or undrained by hand.
     Drain { name: String, drained: bool },
+    /// A line became degraded (too slow or too lossy) or good again.
+    Quality { name: String, change: QualityChange },
 }
 
 impl fmt::Display for Notice {
@@ -47,6 +51,7 @@ impl fmt::Display for Notice {
                 };
                 let why = match basis {
                     SelectionBasis::Healthy => "best healthy line",
+                    SelectionBasis::Degraded => "every line that is up is degraded: best of them",
                     SelectionBasis::LinkFallback => {
                         "no line passes its probes: keeping the best line whose link is up"
                     }
@@ -55,6 +60,14 @@ impl fmt::Display for Notice {
                 write!(f, "active: {} -> {} ({why})", list(from), list(to))
             }
             Notice::Policy { name, from, to } => write!(f, "policy \"{name}\": {from} -> {to}"),
+            Notice::Quality { name, change } => {
+                let word = if change.degraded {
+                    "degraded"
+                } else {
+                    "no longer degraded"
+                };
+                write!(f, "uplink \"{name}\" {word}: {}", change.reason)
+            }
             Notice::Drain {
                 name,
                 drained: true,
@@ -155,7 +168,7 @@ impl Engine {
     pub fn on_links(&mut self, links: &HashMap<String, LinkFacts>, now: Instant) -> Vec<Notice> {
         let mut notices = Vec::new();
         for (uplink, line) in self.config.uplinks.iter().zip(&mut self.lines) {
-            let facts = links.get(&uplink.device).cloned();
+            let facts = facts_for(uplink.gateway, links.get(&uplink.device), line.link());
             if line.link() != facts.as_ref() {
                 notices.extend(line_notice(uplink, line.on_link(facts, now)));
             }
@@ -179,6 +192,7 @@ impl Engine {
         };
         let mut notices: Vec<Notice> =
             line_notice(uplink, line.on_probe(target, rtt, now)).collect();
+        notices.extend(quality_notice(uplink, line.evaluate_quality(now)));
         notices.extend(self.reselect());
         notices
     }
@@ -188,6 +202,7 @@ impl Engine {
         let mut notices = Vec::new();
         for (uplink, line) in self.config.uplinks.iter().zip(&mut self.lines) {
             notices.extend(line_notice(uplink, line.evaluate(now)));
+            notices.extend(quality_notice(uplink, line.evaluate_quality(now)));
         }
         notices.extend(self.reselect());
         notices
@@ -214,7 +229,15 @@ impl Engine {
             &self.selection,
             &policies,
             nft,
+            self.config.sticky,
         )
+    }
+
+    /// The next hop of line `index` now: its fixed gateway, the learned one for
+    /// `gateway = "auto"`, or none.
+    pub fn gateway(&self, index: usize) -> Option<std::net::Ipv4Addr> {
+        let link = self.lines[index].link()?;
+        resolve(self.config.uplinks[index].gateway, link)
     }
 
     /// Whether line `index` is drained.
@@ -253,10 +276,15 @@ impl Engine {
             .policies
             .iter()
             .map(|policy| {
-                let line = policy.uplinks.iter().find_map(|name| {
-                    let i = self.config.uplinks.iter().position(|u| &u.name == name)?;
-                    self.serves(i).then_some(i)
-                });
+                // A degraded line only when every listed line that is up is degraded.
+                let serving = |good: bool| {
+                    policy.uplinks.iter().find_map(|name| {
+                        let i = self.config.uplinks.iter().position(|u| &u.name == name)?;
+                        let fits = self.serves(i) && (!good || self.lines[i].degraded().is_none());
+                        fits.then_some(i)
+                    })
+                };
+                let line = serving(true).or_else(|| serving(false));
                 match (line, policy.fallback) {
                     (Some(i), _) => PolicyChoice::Line(i),
                     (None, Fallback::Default) => PolicyChoice::Fallthrough,
@@ -310,6 +338,7 @@ impl Engine {
                     metric: u.metric,
                     weight: u.weight,
                     up: l.is_up() && !drained,
+                    degraded: l.degraded().is_some(),
                     link_usable: l.link_usable() && !drained,
                 }
             })
@@ -348,6 +377,13 @@ impl Engine {
 fn ruleset_of(config: &Config) -> Arc<str> {
     let policies: Vec<&Policy> = config.policies.iter().collect();
     nft_ruleset(&config.uplinks, &policies, &config.sets).into()
+}
+
+fn quality_notice(uplink: &Uplink, change: Option<QualityChange>) -> impl Iterator<Item = Notice> {
+    let name = uplink.name.clone();
+    change
+        .map(move |change| Notice::Quality { name, change })
+        .into_iter()
 }
 
 fn line_notice(uplink: &Uplink, transition: Option<Transition>) -> impl Iterator<Item = Notice> {

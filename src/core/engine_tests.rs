@@ -31,6 +31,7 @@ fn links() -> HashMap<String, LinkFacts> {
         admin_up: true,
         carrier: true,
         addrs: vec![Ipv4Addr::from(addr)],
+        ..LinkFacts::default()
     };
     HashMap::from([
         ("wan1".to_string(), facts(2, [192, 0, 2, 2])),
@@ -244,4 +245,63 @@ fn reload_reports_only_policies_that_really_move() {
     let notices = engine.reconfigure(parse(&format!("{TWO_LINES}{moved}")).unwrap(), t0 + ms(30));
     let shown: Vec<String> = notices.iter().map(ToString::to_string).collect();
     assert_eq!(shown, ["policy \"speaker\": backup -> main"]);
+}
+
+/// Main with a 20% loss limit over 2 s; probes every 500 ms (one target).
+fn lossy_main_config() -> Config {
+    let text = TWO_LINES.replacen(
+        "targets = [\"203.0.113.100\"]",
+        "targets = [\"203.0.113.100\"]\nmax_loss_pct = 20\nquality_window_ms = 2000\nup_after_ms = 3000",
+        1,
+    );
+    parse(&text).unwrap()
+}
+
+#[test]
+fn a_lossy_line_is_avoided_then_used_again() {
+    let t0 = Instant::now();
+    let mut engine = Engine::new(lossy_main_config(), t0);
+    engine.on_links(&links(), t0);
+    let mut t = t0;
+    let mut notices = Vec::new();
+    // 40% loss on main, backup clean, for 5 s.
+    for i in 0..10 {
+        t += ms(500);
+        let answer = (i % 5 >= 2).then_some(ms(5));
+        notices.extend(engine.on_probe(0, 0, answer, t));
+        notices.extend(engine.on_probe(1, 0, Some(ms(5)), t));
+    }
+    assert_eq!(active_names(&engine), ["backup"]);
+    assert!(
+        notices.iter().any(
+            |n| matches!(n, Notice::Quality { name, change } if name == "main" && change.degraded)
+        ),
+        "{notices:?}"
+    );
+    assert!(engine.line(0).is_up(), "degraded is not down");
+    // Loss stops: main returns after the window clears and up_after passes.
+    for _ in 0..20 {
+        t += ms(500);
+        engine.on_probe(0, 0, Some(ms(5)), t);
+        engine.on_probe(1, 0, Some(ms(5)), t);
+    }
+    assert_eq!(active_names(&engine), ["main"]);
+    assert!(engine.line(0).degraded().is_none());
+}
+
+#[test]
+fn a_degraded_line_still_carries_traffic_when_it_is_the_only_one_up() {
+    let t0 = Instant::now();
+    let mut engine = Engine::new(lossy_main_config(), t0);
+    let mut only_main = links();
+    only_main.remove("wan2");
+    engine.on_links(&only_main, t0);
+    let mut t = t0;
+    for i in 0..10 {
+        t += ms(500);
+        engine.on_probe(0, 0, (i % 5 >= 2).then_some(ms(5)), t);
+    }
+    assert!(engine.line(0).degraded().is_some());
+    assert_eq!(active_names(&engine), ["main"]);
+    assert_eq!(engine.selection().basis, SelectionBasis::Degraded);
 }

@@ -5,15 +5,15 @@
 use std::net::Ipv4Addr;
 
 use super::engine::{Engine, Notice};
-use super::owned::line_mark;
+use super::owned::{line_mark, share_mark};
 
 /// Delete the entries of one line: those masqueraded (source-NATed) to one of `addrs`,
-/// and those pinned to it by its conntrack `mark`.
+/// and those pinned to it by one of its conntrack `marks` (inbound, load sharing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlushRequest {
     pub line: String,
     pub addrs: Vec<Ipv4Addr>,
-    pub mark: u32,
+    pub marks: Vec<u32>,
     /// For the log: why.
     pub reason: &'static str,
 }
@@ -45,7 +45,7 @@ fn request(engine: &Engine, name: &str, reason: &'static str) -> Option<FlushReq
     Some(FlushRequest {
         line: name.to_string(),
         addrs: engine.line(index).known_addrs().to_vec(),
-        mark: line_mark(index),
+        marks: vec![line_mark(index), share_mark(index)],
         reason,
     })
 }

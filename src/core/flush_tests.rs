@@ -34,6 +34,7 @@ fn links(main_carrier: bool, backup: bool) -> HashMap<String, LinkFacts> {
         admin_up: true,
         carrier,
         addrs: vec![Ipv4Addr::from(addr)],
+        ..LinkFacts::default()
     };
     let mut map = HashMap::from([("wan1".to_string(), facts(2, [192, 0, 2, 2], main_carrier))]);
     if backup {
@@ -61,7 +62,7 @@ fn line_down_flushes_its_entries_by_address_and_mark() {
         [FlushRequest {
             line: "main".into(),
             addrs: vec![Ipv4Addr::new(192, 0, 2, 2)],
-            mark: 0x10000,
+            marks: vec![0x10000, 0x800000],
             reason: "line down",
         }]
     );

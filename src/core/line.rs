@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use super::quality::{Quality, QualityChange};
 use crate::config::Probe;
 
 /// How many recent probe outcomes per target feed the loss and rtt figures.
@@ -21,12 +22,20 @@ pub struct LinkFacts {
     pub carrier: bool,
     /// IPv4 addresses on the device.
     pub addrs: Vec<Ipv4Addr>,
+    /// `IFF_POINTOPOINT`: routes through it need no gateway.
+    pub point_to_point: bool,
+    /// The gateway of the system's own default route on this device (lowest metric, any
+    /// table but ours), for lines with `gateway = "auto"`.
+    pub gateway: Option<Ipv4Addr>,
+    /// Set by the engine for a `gateway = "auto"` line on a device that is not
+    /// point-to-point: without a learned gateway the link cannot carry a default route.
+    pub needs_gateway: bool,
 }
 
 impl LinkFacts {
     /// Whether a default route via this device can carry traffic.
     pub fn usable(&self) -> bool {
-        self.admin_up && self.carrier && !self.addrs.is_empty()
+        self.fault().is_none()
     }
 
     /// Why the link is not usable, for logs; `None` when it is.
@@ -35,6 +44,9 @@ impl LinkFacts {
             (false, _, _) => Some("link administratively down"),
             (_, false, _) => Some("link lost carrier"),
             (_, _, true) => Some("no IPv4 address on the device"),
+            _ if self.needs_gateway && self.gateway.is_none() => Some(
+                "no default route on the device to learn the gateway from (gateway = \"auto\")",
+            ),
             _ => None,
         }
     }
@@ -85,6 +97,8 @@ pub struct LineState {
     up: bool,
     since: Instant,
     reason: String,
+    /// Latency and loss verdict, when the line has limits.
+    quality: Option<Quality>,
 }
 
 impl LineState {
@@ -101,7 +115,22 @@ impl LineState {
             up: false,
             since: now,
             reason: "starting".into(),
+            quality: timing.quality.map(|limits| {
+                let per_target = limits.window.as_millis() / timing.interval.as_millis().max(1);
+                let expected = per_target as usize * timing.targets.len();
+                Quality::new(limits, timing.up_after, expected)
+            }),
         }
+    }
+
+    /// Why the line is degraded (too slow or too lossy), or `None` when it is not.
+    pub fn degraded(&self) -> Option<&str> {
+        self.quality.as_ref()?.degraded()
+    }
+
+    /// Judges latency and loss at `now`; the change of verdict, if any.
+    pub fn evaluate_quality(&mut self, now: Instant) -> Option<QualityChange> {
+        self.quality.as_mut()?.evaluate(now)
     }
 
     /// Public state: usable link and (no targets, or probes good).
@@ -155,6 +184,9 @@ impl LineState {
         for t in &mut self.targets {
             t.last_reply = None;
         }
+        if let Some(quality) = &mut self.quality {
+            quality.restart();
+        }
         if self.health != Health::Down {
             self.health = Health::Pending;
         }
@@ -175,6 +207,9 @@ impl LineState {
             stats.history.pop_front();
         }
         stats.history.push_back(rtt);
+        if let Some(quality) = &mut self.quality {
+            quality.record(now, rtt);
+        }
         self.evaluate(now)
     }
 
@@ -265,6 +300,14 @@ impl LineState {
 
     /// The next time at which the state can change without new evidence.
     pub fn next_deadline(&self) -> Option<Instant> {
+        let quality = self.quality.as_ref().and_then(Quality::next_deadline);
+        [self.health_deadline(), quality]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn health_deadline(&self) -> Option<Instant> {
         if self.timing.targets.is_empty() || !self.link_usable() {
             return None;
         }

@@ -20,6 +20,7 @@ fn link_ok() -> Option<LinkFacts> {
         admin_up: true,
         carrier: true,
         addrs: vec![Ipv4Addr::new(192, 0, 2, 2)],
+        ..LinkFacts::default()
     })
 }
 

@@ -4,12 +4,15 @@
 pub mod desired;
 pub mod engine;
 pub mod flush;
+pub mod gateway;
 pub mod line;
 pub mod nft;
 pub mod owned;
+pub mod quality;
 pub mod select;
+pub mod share;
 
-pub use desired::{desired_state, Desired, NextHop, Route, Rule, RuleMatch};
+pub use desired::{desired_state, Desired, NextHop, Route, Rule, RuleMatch, Ruleset};
 pub use engine::{Engine, Notice};
 pub use line::{Health, LineState, LinkFacts, Transition};
 pub use select::{select, Candidate, Selection, SelectionBasis};

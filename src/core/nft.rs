@@ -3,6 +3,7 @@
 //! on the config only.
 
 use super::owned::*;
+use super::share::{share_chains, share_jump, shares_load};
 use crate::config::{Policy, Prefix, PrefixSet, Uplink};
 
 /// The whole table, always present (it also holds the inbound-symmetry chains) so that
@@ -44,7 +45,14 @@ fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) 
         .map(|u| format!("\"{}\"", u.device))
         .collect();
     let mut marks: Vec<u32> = (0..uplinks.len()).map(line_mark).collect();
-    let mut out = String::from("\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle + 10; policy accept;\n");
+    let sharing = shares_load(uplinks);
+    // Before the base chains that jump to them: nft resolves a jump when it reads it.
+    let mut out = if sharing {
+        share_chains(uplinks)
+    } else {
+        String::new()
+    };
+    out += "\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle + 10; policy accept;\n";
     for (i, uplink) in uplinks.iter().enumerate() {
         let dev = &uplink.device;
         out += &format!(
@@ -66,10 +74,17 @@ fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) 
         }
         marks.push(policy_mark(k));
     }
+    if sharing {
+        out += &share_jump(false);
+        marks.extend((0..uplinks.len()).map(share_mark));
+    }
     let restore: String = marks.iter().map(|m| restore_mark(*m)).collect();
     out += &restore;
     out +=
         "\t}\n\tchain output {\n\t\ttype route hook output priority mangle + 10; policy accept;\n";
+    if sharing {
+        out += &share_jump(true);
+    }
     out += &restore;
     out += "\t}\n";
     out

@@ -21,8 +21,14 @@ pub const MAX_POLICIES: usize = 50;
 /// chosen line, an unreachable route, or nothing (fall through to the active table).
 pub const TABLE_POLICY_BASE: u32 = 7740;
 
-/// Every table id we own: the active table, one per line, one per policy.
-pub const TABLES: RangeInclusive<u32> = TABLE_ACTIVE..=TABLE_POLICY_BASE + MAX_POLICIES as u32 - 1;
+/// First table of the per-line serving tables used when lines share load: each holds its
+/// line's default route while the line is in the selected group, nothing otherwise (so
+/// the connections pinned to it fall through to the active table).
+pub const TABLE_SHARE_BASE: u32 = TABLE_POLICY_BASE + MAX_POLICIES as u32;
+
+/// Every table id we own: the active table, one per line, one per policy, one serving
+/// table per line.
+pub const TABLES: RangeInclusive<u32> = TABLE_ACTIVE..=TABLE_SHARE_BASE + MAX_LINES as u32 - 1;
 
 /// Every rule priority we own. Lower runs first; `main` is at 32766, and OpenWrt's netifd
 /// uses 10000 and above for its own source rules, so ours come before both.
@@ -40,6 +46,9 @@ pub const PRIO_SOURCE_BASE: u32 = 7760;
 /// One rule per policy (source/destination match) pointing at the policy's table, in
 /// config order, after the source rules and before the active table.
 pub const PRIO_POLICY_BASE: u32 = 7800;
+/// Rules sending connections that load sharing gave to a line (by firewall mark) to that
+/// line's serving table; after the policies, which take precedence.
+pub const PRIO_SHARE_BASE: u32 = 7900;
 /// The rule consulting [`TABLE_ACTIVE`]; last of ours, just before `main`.
 pub const PRIO_ACTIVE: u32 = 7990;
 
@@ -68,4 +77,16 @@ pub fn policy_table(index: usize) -> u32 {
 /// line's mark ([`line_mark`] uses 0x01..=0x20 in the mask's byte).
 pub fn policy_mark(index: usize) -> u32 {
     (0x40 + index as u32) << 16
+}
+
+/// Routing table serving the load-shared connections of line `index`.
+pub fn share_table(index: usize) -> u32 {
+    TABLE_SHARE_BASE + index as u32
+}
+
+/// Connection mark of the connections load sharing gave to line `index`: distinct from
+/// [`line_mark`] (probes and inbound connections, always routed through the line) because
+/// these must leave a line that drops out of the group. 0x80..=0x9f in the mask's byte.
+pub fn share_mark(index: usize) -> u32 {
+    (0x80 + index as u32) << 16
 }

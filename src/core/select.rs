@@ -7,6 +7,8 @@ pub struct Candidate {
     pub weight: u32,
     /// Link usable and probes good.
     pub up: bool,
+    /// Up, but too slow or too lossy: used only when every line that is up is.
+    pub degraded: bool,
     /// Link usable, whatever the probes say.
     pub link_usable: bool,
 }
@@ -14,8 +16,10 @@ pub struct Candidate {
 /// Why the selection is what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SelectionBasis {
-    /// The lowest metric among lines that are up.
+    /// The lowest metric among lines that are up and not degraded.
     Healthy,
+    /// Every line that is up is degraded: the lowest metric among them.
+    Degraded,
     /// No line is up by probe: the best line whose link is up, so that the router keeps a
     /// default route even when every probe fails (the probe targets may be what is broken).
     LinkFallback,
@@ -39,10 +43,16 @@ impl Selection {
 
 /// Lowest metric wins; equal metrics share by weight.
 pub fn select(candidates: &[Candidate]) -> Selection {
-    if let Some(members) = lowest_metric_group(candidates, |c| c.up) {
+    if let Some(members) = lowest_metric_group(candidates, |c| c.up && !c.degraded) {
         return Selection {
             members,
             basis: SelectionBasis::Healthy,
+        };
+    }
+    if let Some(members) = lowest_metric_group(candidates, |c| c.up) {
+        return Selection {
+            members,
+            basis: SelectionBasis::Degraded,
         };
     }
     if let Some(members) = lowest_metric_group(candidates, |c| c.link_usable) {
@@ -84,8 +94,25 @@ mod tests {
             metric,
             weight: 1,
             up,
+            degraded: false,
             link_usable,
         }
+    }
+
+    #[test]
+    fn degraded_line_is_avoided_while_a_good_one_is_up() {
+        let mut lossy = cand(100, true, true);
+        lossy.degraded = true;
+        let s = select(&[lossy, cand(200, true, true)]);
+        assert_eq!(s.members, vec![(1, 1)]);
+        assert_eq!(s.basis, SelectionBasis::Healthy);
+        let s = select(&[lossy, cand(200, false, true)]);
+        assert_eq!(
+            s.members,
+            vec![(0, 1)],
+            "never dropped when it is the only one up"
+        );
+        assert_eq!(s.basis, SelectionBasis::Degraded);
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub fn hook_events(engine: &Engine, notices: &[Notice]) -> Vec<HookEvent> {
                     events.push(e);
                 }
             }
+            Notice::Quality { name, change } => {
+                let kind = if change.degraded {
+                    HookKind::Degraded
+                } else {
+                    HookKind::Recovered
+                };
+                events.extend(event(engine, kind, name, &change.reason));
+            }
             Notice::Drain { .. } => {}
         }
     }
@@ -60,12 +68,18 @@ fn active_changes(engine: &Engine, from: &[String], to: &[String]) -> Vec<HookEv
 }
 
 fn event(engine: &Engine, kind: HookKind, name: &str, reason: &str) -> Option<HookEvent> {
-    let uplink = engine.config().uplinks.iter().find(|u| u.name == name)?;
+    let index = engine
+        .config()
+        .uplinks
+        .iter()
+        .position(|u| u.name == name)?;
+    let uplink = &engine.config().uplinks[index];
+    let gateway = engine.gateway(index).or(uplink.gateway.fixed());
     Some(HookEvent {
         kind,
         line: uplink.name.clone(),
         device: uplink.device.clone(),
-        gateway: uplink.gateway.map(|g| g.to_string()),
+        gateway: gateway.map(|g| g.to_string()),
         reason: reason.to_string(),
         previous_active: Vec::new(),
         active: Vec::new(),
@@ -88,7 +102,7 @@ fn blank_event(kind: HookKind, what: &str) -> Option<HookEvent> {
 }
 
 /// Deletes one line's conntrack entries: by each of its addresses (masquerade) and by its
-/// mark (inbound connections). Errors are logged; nothing is retried, as entries of a dead
+/// marks (inbound connections, load sharing). Errors are logged; nothing is retried, as entries of a dead
 /// line also time out by themselves.
 pub async fn flush(request: FlushRequest) {
     let mut filters: Vec<ConntrackFilter> = request
@@ -96,10 +110,10 @@ pub async fn flush(request: FlushRequest) {
         .iter()
         .map(|a| ConntrackFilter::NatAddress(*a))
         .collect();
-    filters.push(ConntrackFilter::Mark {
-        value: request.mark,
+    filters.extend(request.marks.iter().map(|&value| ConntrackFilter::Mark {
+        value,
         mask: crate::core::owned::MARK_MASK,
-    });
+    }));
     let mut deleted = 0;
     for filter in filters {
         match delete_matching(filter).await {
@@ -141,6 +155,7 @@ mod tests {
             admin_up: true,
             carrier,
             addrs: vec![Ipv4Addr::new(192, 0, 2, ifindex as u8)],
+            ..LinkFacts::default()
         };
         HashMap::from([
             ("wan1".into(), facts(2, main)),

@@ -11,7 +11,6 @@ pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -21,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{self, Config};
 use crate::core::flush::{flush_plan, FlushRequest};
-use crate::core::{Desired, Engine, Notice, Route, Rule};
+use crate::core::{Desired, Engine, Notice, Route, Rule, Ruleset};
 use crate::hooks::{HookConfig, HookRunner};
 use crate::probe::{ProbeEvent, ProbeOutcome};
 use crate::reconcile::{reconcile_firewall, reconcile_routing, remove_all, Change};
@@ -65,7 +64,7 @@ struct Daemon {
     /// Routes and rules last applied successfully; `None` forces a reconcile.
     routing_applied: Option<(Vec<Route>, Vec<Rule>)>,
     /// The nft ruleset last applied or verified; `None` forces a check.
-    nft_applied: Option<Arc<str>>,
+    nft_applied: Option<Ruleset>,
     links_dirty: bool,
     nft_check_at: Option<Instant>,
     retry_at: Option<Instant>,
@@ -124,6 +123,7 @@ pub async fn run(
     // A missing nft binary is an installation problem: refuse to start, before any route
     // is touched, instead of retrying forever.
     daemon.apply_firewall_or_fail()?;
+    warn_about_system(daemon.engine.config());
     let (control_tx, control_rx) = mpsc::channel(16);
     let server = tokio::spawn(control::serve(listener, control_tx));
     tracing::info!(
@@ -138,6 +138,27 @@ pub async fn run(
     let _ = std::fs::remove_file(&socket);
     daemon.shutdown().await;
     result
+}
+
+/// Warns about system settings that defeat part of what the config asks for. With strict
+/// reverse-path filtering the kernel drops, before uplink's marks can help, packets that
+/// arrive on a line that is not active and whose reply would not route back through it:
+/// port forwards, and the replies of proto/ports/set policies (README, Inbound connections).
+fn warn_about_system(config: &Config) {
+    if config.uplinks.len() < 2 {
+        return;
+    }
+    for uplink in &config.uplinks {
+        if crate::system::sysctl::rp_filter(&uplink.device) == Some(1) {
+            tracing::warn!(
+                "uplink \"{}\": strict reverse-path filtering on {dev} (rp_filter=1) drops port \
+                 forwards, and traffic of proto/ports/set policies, on this line while it is not \
+                 active; set net.ipv4.conf.{dev}.rp_filter=2 (loose) if you use either",
+                uplink.name,
+                dev = uplink.device
+            );
+        }
+    }
 }
 
 impl Daemon {
@@ -327,6 +348,7 @@ impl Daemon {
         tracing::info!("reload: new config from {}", self.config_path.display());
         self.probes.clear();
         self.stale_probe_events = true;
+        warn_about_system(&config);
         let notices = self.engine.reconfigure(config, Instant::now());
         self.handle(notices);
         self.links_dirty = true;
@@ -346,12 +368,10 @@ impl Daemon {
             self.apply_routing(routing).await;
         }
         let nft_due = self.nft_check_at.is_some_and(|at| at <= Instant::now());
-        // The engine shares one ruleset per config: comparing pointers first keeps a large
-        // set from being compared byte by byte after every probe.
         let unchanged = self
             .nft_applied
             .as_ref()
-            .is_some_and(|a| Arc::ptr_eq(a, &desired.nft) || *a == desired.nft);
+            .is_some_and(|a| a.same_as(&desired.nft));
         if nft_due || !unchanged {
             if let Err(e) = self.apply_firewall(desired.nft) {
                 self.warn_retry(e.to_string());
@@ -360,7 +380,7 @@ impl Daemon {
     }
 
     /// Makes our nft table hold `ruleset`; on failure schedules a retry and says why.
-    fn apply_firewall(&mut self, ruleset: Arc<str>) -> Result<(), crate::system::NftError> {
+    fn apply_firewall(&mut self, ruleset: Ruleset) -> Result<(), crate::system::NftError> {
         self.nft_check_at = None;
         match reconcile_firewall(&mut self.nft, &ruleset) {
             Ok(_) => {
@@ -393,7 +413,7 @@ impl Daemon {
         let desired = Desired {
             routes,
             rules,
-            nft: Arc::from(""),
+            nft: Ruleset::default(),
         };
         let dev = events::device_namer(self.device_names());
         let describe = |change: &Change| change.describe(&dev);

@@ -31,6 +31,13 @@ pub struct LineStatus {
     pub since: String,
     /// Why the line is in this state.
     pub reason: String,
+    /// Why the line is degraded (too slow or too lossy), when it is.
+    #[serde(default)]
+    pub degraded: Option<String>,
+    /// The next hop in use (learned, for `gateway = "auto"`); null on a point-to-point
+    /// line or while unknown.
+    #[serde(default)]
+    pub gateway: Option<String>,
 }
 
 /// Builds the report; `now` and `wall` are the same moment on both clocks.
@@ -54,6 +61,11 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
                 loss_pct: line.loss_pct().map(round1),
                 since: humantime::format_rfc3339_seconds(since_wall).to_string(),
                 reason: reason.to_string(),
+                degraded: line.degraded().map(String::from),
+                gateway: engine
+                    .gateway(i)
+                    .or(uplink.gateway.fixed())
+                    .map(|g| g.to_string()),
             }
         })
         .collect();
@@ -74,16 +86,15 @@ pub fn render_table(status: &Status) -> String {
         rows.push([
             line.name.clone(),
             line.device.clone(),
-            if line.drained {
-                format!("{}, drained", line.state)
-            } else {
-                line.state.clone()
-            },
+            state_cell(line),
             if line.active { "yes" } else { "no" }.into(),
             line.rtt_ms.map_or("-".into(), |v| format!("{v} ms")),
             line.loss_pct.map_or("-".into(), |v| format!("{v}%")),
             line.since.clone(),
-            line.reason.clone(),
+            match &line.degraded {
+                Some(why) => format!("{} (degraded: {why})", line.reason),
+                None => line.reason.clone(),
+            },
         ]);
     }
     let widths: Vec<usize> = (0..8)
@@ -100,6 +111,17 @@ pub fn render_table(status: &Status) -> String {
         out.push('\n');
     }
     out
+}
+
+fn state_cell(line: &LineStatus) -> String {
+    let mut cell = line.state.clone();
+    if line.degraded.is_some() {
+        cell += ", degraded";
+    }
+    if line.drained {
+        cell += ", drained";
+    }
+    cell
 }
 
 #[cfg(test)]
@@ -119,6 +141,8 @@ mod tests {
                 loss_pct: Some(0.0),
                 since: "2026-11-25T06:00:00Z".into(),
                 reason: "1/1 targets answering".into(),
+                degraded: None,
+                gateway: None,
             }],
         };
         let table = render_table(&status);

@@ -22,6 +22,10 @@ pub enum HookKind {
     Active,
     Inactive,
     PolicyChange,
+    /// Up but too slow or too lossy (`max_rtt_ms`, `max_loss_pct`).
+    Degraded,
+    /// Within its quality limits again.
+    Recovered,
 }
 
 impl HookKind {
@@ -33,6 +37,8 @@ impl HookKind {
             HookKind::Active => "active",
             HookKind::Inactive => "inactive",
             HookKind::PolicyChange => "policy",
+            HookKind::Degraded => "degraded",
+            HookKind::Recovered => "recovered",
         }
     }
 }

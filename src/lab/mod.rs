@@ -16,12 +16,14 @@ mod analysis;
 #[cfg(test)]
 mod analysis_tests;
 pub mod bench;
+mod churn;
 mod cmd;
 mod daemon;
 pub mod demo;
 mod echo;
 mod faults;
 pub mod interrupt;
+mod slow;
 mod topology;
 mod traffic;
 mod wire;
@@ -38,6 +40,7 @@ pub use analysis::{Gap, PacketRecord, TrafficLog, DEFAULT_FORGIVE, LINE_AT_END_R
 pub use daemon::{two_line_config, LabDaemon, ProbeProfile};
 pub use echo::EchoServer;
 pub use faults::Fault;
+pub use slow::{SlowTarget, SLOW_TARGET};
 pub use topology::{Lab, LabOptions, Role};
 pub use traffic::{Traffic, TrafficConfig};
 
@@ -134,9 +137,13 @@ impl Line {
         }
     }
 
-    /// The line whose router address is `addr`: what the echo server sees after masquerade.
+    /// The line whose customer /24 holds `addr` (the router's address on it, which the
+    /// echo server sees after masquerade, even after a change of address).
     pub fn from_addr(addr: Ipv4Addr) -> Option<Line> {
-        Line::ALL.into_iter().find(|line| line.addr() == addr)
+        let net = |a: Ipv4Addr| u32::from(a) >> 8;
+        Line::ALL
+            .into_iter()
+            .find(|line| net(line.addr()) == net(addr))
     }
 
     /// The metric of this line's default route in the classic static setup.

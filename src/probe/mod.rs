@@ -6,7 +6,7 @@
 //! (targets staggered evenly) and sends a [`ProbeEvent`] per probe: a reply with its
 //! round-trip time, or a loss when no reply came within the timeout or the send failed.
 
-mod packet;
+pub(crate) mod packet;
 mod socket;
 mod tracker;
 

@@ -98,7 +98,7 @@ mod tests {
         Desired {
             routes,
             rules,
-            nft: "".into(),
+            nft: Default::default(),
         }
     }
 

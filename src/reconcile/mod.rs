@@ -7,7 +7,7 @@ use std::future::Future;
 
 pub use diff::{diff, Change};
 
-use crate::core::{Desired, Route, Rule};
+use crate::core::{Desired, Route, Rule, Ruleset};
 
 /// Routes and rules of ours in the kernel (drivers: [`crate::system::netlink`]).
 pub trait Routing {
@@ -24,9 +24,9 @@ pub trait Routing {
 pub trait Firewall {
     type Error: std::error::Error;
     /// Whether the kernel holds exactly `ruleset` as our table.
-    fn holds(&mut self, ruleset: &str) -> Result<bool, Self::Error>;
-    /// Replaces our table with `ruleset` in one transaction.
-    fn apply(&mut self, ruleset: &str) -> Result<(), Self::Error>;
+    fn holds(&mut self, ruleset: &Ruleset) -> Result<bool, Self::Error>;
+    /// Makes our table hold `ruleset`, in one transaction.
+    fn apply(&mut self, ruleset: &Ruleset) -> Result<(), Self::Error>;
     /// Removes our table, if present.
     fn remove(&mut self) -> Result<(), Self::Error>;
 }
@@ -51,12 +51,19 @@ pub async fn reconcile_routing<R: Routing>(
 
 /// Re-applies our nft table when it differs from `ruleset` (missing, flushed, edited).
 /// Returns whether anything was applied.
-pub fn reconcile_firewall<F: Firewall>(firewall: &mut F, ruleset: &str) -> Result<bool, F::Error> {
+pub fn reconcile_firewall<F: Firewall>(
+    firewall: &mut F,
+    ruleset: &Ruleset,
+) -> Result<bool, F::Error> {
     if firewall.holds(ruleset)? {
         return Ok(false);
     }
     firewall.apply(ruleset)?;
-    tracing::info!("applied: nft table inet {}", crate::core::owned::NFT_TABLE);
+    let table = crate::core::owned::NFT_TABLE;
+    match ruleset.share.as_str() {
+        "" => tracing::info!("applied: nft table inet {table}"),
+        share => tracing::info!("applied: nft table inet {table}, load sharing: {share}"),
+    }
     Ok(true)
 }
 

@@ -125,6 +125,42 @@ fn parse_nexthops(msg: &RouteMessage) -> Vec<NextHop> {
     }
 }
 
+/// A default route the system installed (not ours): its device, gateway and metric. The
+/// source of a `gateway = "auto"` line's next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SystemDefault {
+    pub ifindex: u32,
+    pub gateway: Ipv4Addr,
+    pub metric: u32,
+}
+
+/// The message as a [`SystemDefault`]: an IPv4 unicast default route with one next hop
+/// and a gateway, in any table but ours.
+pub fn system_default(msg: &RouteMessage) -> Option<SystemDefault> {
+    let header = &msg.header;
+    let candidate = header.address_family == AddressFamily::Inet
+        && header.destination_prefix_length == 0
+        && header.kind == RouteType::Unicast
+        && header.protocol != our_protocol()
+        && !TABLES.contains(&route_table(msg));
+    if !candidate {
+        return None;
+    }
+    let metric = msg
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Priority(p) => Some(*p),
+            _ => None,
+        })
+        .unwrap_or(0);
+    Some(SystemDefault {
+        ifindex: oif_of(&msg.attributes)?,
+        gateway: gateway_of(&msg.attributes)?,
+        metric,
+    })
+}
+
 fn gateway_of(attrs: &[RouteAttribute]) -> Option<Ipv4Addr> {
     attrs.iter().find_map(|a| match a {
         RouteAttribute::Gateway(RouteAddress::Inet(gw)) => Some(*gw),

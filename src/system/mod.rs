@@ -5,6 +5,7 @@ pub mod conntrack;
 pub mod convert;
 pub mod netlink;
 pub mod nft;
+pub mod sysctl;
 
 pub use netlink::{monitor as netlink_monitor, KernelChange, Netlink, NetlinkError};
 pub use nft::{monitor as nft_monitor, Nft, NftError};

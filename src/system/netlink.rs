@@ -17,7 +17,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, MulticastGroup};
 use thiserror::Error;
 
-use super::convert::{parse_route, parse_rule, route_message, rule_message};
+use super::convert::{parse_route, parse_rule, route_message, rule_message, system_default};
 use crate::core::{LinkFacts, Route, Rule};
 use crate::reconcile::{Change, Routing};
 
@@ -78,7 +78,34 @@ impl Netlink {
                 facts.addrs.push(addr);
             }
         }
+        for (ifindex, gateway) in self.system_gateways().await? {
+            if let Some((_, facts)) = by_index.get_mut(&ifindex) {
+                facts.gateway = Some(gateway);
+            }
+        }
         Ok(by_index.into_values().collect())
+    }
+
+    /// Per device, the gateway of the system's default route with the lowest metric.
+    async fn system_gateways(&mut self) -> Result<HashMap<u32, Ipv4Addr>, NetlinkError> {
+        let mut req = RouteMessage::default();
+        req.header.address_family = AddressFamily::Inet;
+        let mut defaults = self
+            .dump(
+                RouteNetlinkMessage::GetRoute(req),
+                "dump routes",
+                |m| match m {
+                    RouteNetlinkMessage::NewRoute(r) => system_default(&r),
+                    _ => None,
+                },
+            )
+            .await?;
+        // Highest metric first, so the lowest is inserted last and wins.
+        defaults.sort_by_key(|d| std::cmp::Reverse(d.metric));
+        Ok(defaults
+            .into_iter()
+            .map(|d| (d.ifindex, d.gateway))
+            .collect())
     }
 
     async fn dump<T>(
@@ -141,7 +168,9 @@ fn link_facts(msg: &LinkMessage) -> LinkFacts {
         ifindex: msg.header.index,
         admin_up: msg.header.flags.contains(LinkFlags::Up),
         carrier: msg.header.flags.contains(LinkFlags::LowerUp),
+        point_to_point: msg.header.flags.contains(LinkFlags::Pointopoint),
         addrs: Vec::new(),
+        ..LinkFacts::default()
     }
 }
 
@@ -248,7 +277,9 @@ fn classify(messages: Notifications) -> impl Stream<Item = KernelChange> {
             | RouteNetlinkMessage::NewAddress(_)
             | RouteNetlinkMessage::DelAddress(_) => Some(KernelChange::Link),
             RouteNetlinkMessage::NewRoute(r) | RouteNetlinkMessage::DelRoute(r) => {
-                parse_route(&r).map(|_| KernelChange::Owned)
+                let owned = parse_route(&r).map(|_| KernelChange::Owned);
+                // A system default route may be a `gateway = "auto"` line's next hop.
+                owned.or_else(|| system_default(&r).map(|_| KernelChange::Link))
             }
             RouteNetlinkMessage::NewRule(r) | RouteNetlinkMessage::DelRule(r) => {
                 parse_rule(&r).map(|_| KernelChange::Owned)

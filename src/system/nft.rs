@@ -9,6 +9,7 @@ use netlink_sys::{protocols::NETLINK_NETFILTER, AsyncSocket, AsyncSocketExt, Tok
 use thiserror::Error;
 
 use crate::core::owned::NFT_TABLE;
+use crate::core::Ruleset;
 use crate::reconcile::Firewall;
 
 /// nfnetlink multicast group for nf_tables changes (`NFNLGRP_NFTABLES`,
@@ -33,7 +34,7 @@ pub enum NftError {
 /// apply, because nft prints a ruleset in its own normal form, not in the form we wrote.
 pub struct Nft {
     program: String,
-    applied: Option<(String, String)>,
+    applied: Option<(Ruleset, String)>,
 }
 
 impl Default for Nft {
@@ -89,25 +90,54 @@ impl Nft {
 
 /// Declaring the table first makes the delete succeed whether or not it existed, so the
 /// whole replacement is one atomic transaction with no moment without our rules.
-fn replace_script(ruleset: &str) -> String {
-    format!("table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n{ruleset}")
+fn replace_script(ruleset: &Ruleset) -> String {
+    format!(
+        "table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n{}{}",
+        ruleset.table,
+        share_script(&ruleset.share)
+    )
+}
+
+/// Fills chain `share` with its one rule (none when `share` is empty). On its own, after a
+/// flush of the chain, it is how a change of selection is applied without touching sets.
+fn share_script(share: &str) -> String {
+    if share.is_empty() {
+        return String::new();
+    }
+    format!("add rule inet {NFT_TABLE} share {share}\n")
 }
 
 impl Firewall for Nft {
     type Error = NftError;
 
-    fn holds(&mut self, ruleset: &str) -> Result<bool, NftError> {
-        let Some((applied_ruleset, listed)) = &self.applied else {
+    fn holds(&mut self, ruleset: &Ruleset) -> Result<bool, NftError> {
+        let Some((applied, listed)) = &self.applied else {
             return Ok(false);
         };
-        Ok(applied_ruleset == ruleset && self.current()?.as_ref() == Some(listed))
+        Ok(applied.same_as(ruleset) && self.current()?.as_ref() == Some(listed))
     }
 
-    fn apply(&mut self, ruleset: &str) -> Result<(), NftError> {
+    /// Only the share rule when nothing else differs from our last apply and the table
+    /// is still as we left it; otherwise the whole table.
+    fn apply(&mut self, ruleset: &Ruleset) -> Result<(), NftError> {
+        let intact = match &self.applied {
+            Some((applied, listed)) if applied.same_table(ruleset) => {
+                self.current()?.as_ref() == Some(listed)
+            }
+            _ => false,
+        };
         self.applied = None;
-        self.run(&["-f", "-"], Some(&replace_script(ruleset)), "apply table")?;
+        if intact {
+            let script = format!(
+                "flush chain inet {NFT_TABLE} share\n{}",
+                share_script(&ruleset.share)
+            );
+            self.run(&["-f", "-"], Some(&script), "apply load sharing")?;
+        } else {
+            self.run(&["-f", "-"], Some(&replace_script(ruleset)), "apply table")?;
+        }
         let listed = self.current()?.unwrap_or_default();
-        self.applied = Some((ruleset.to_string(), listed));
+        self.applied = Some((ruleset.clone(), listed));
         Ok(())
     }
 
@@ -142,10 +172,14 @@ mod tests {
 
     #[test]
     fn replace_script_declares_before_deleting() {
-        let script = replace_script("table inet uplink {\n}\n");
+        let ruleset = Ruleset {
+            table: "table inet uplink {\n}\n".into(),
+            share: "goto share_0".into(),
+        };
         assert_eq!(
-            script,
-            "table inet uplink\ndelete table inet uplink\ntable inet uplink {\n}\n"
+            replace_script(&ruleset),
+            "table inet uplink\ndelete table inet uplink\ntable inet uplink {\n}\n\
+             add rule inet uplink share goto share_0\n"
         );
     }
 }

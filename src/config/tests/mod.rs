@@ -78,11 +78,12 @@ fn home_router_example_sets_every_field() {
             timeout: Duration::from_secs(10),
         },
         sets: vec![],
+        sticky: crate::config::Sticky::Connection,
         uplinks: vec![
             Uplink {
                 name: "main".into(),
                 device: "pppoe-wan".into(),
-                gateway: None,
+                gateway: crate::config::Gateway::None,
                 metric: 100,
                 weight: 1,
                 masquerade: false,
@@ -94,12 +95,13 @@ fn home_router_example_sets_every_field() {
                     down_after: Duration::from_millis(2000),
                     up_after: Duration::from_millis(10_000),
                     reliability: 1,
+                    quality: None,
                 },
             },
             Uplink {
                 name: "backup".into(),
                 device: "eth2".into(),
-                gateway: Some(ip("203.0.113.1")),
+                gateway: crate::config::Gateway::Fixed(ip("203.0.113.1")),
                 metric: 200,
                 weight: 1,
                 masquerade: true,
@@ -111,6 +113,7 @@ fn home_router_example_sets_every_field() {
                     down_after: Duration::from_millis(3000),
                     up_after: Duration::from_millis(20_000),
                     reliability: 2,
+                    quality: None,
                 },
             },
         ],
@@ -139,7 +142,7 @@ fn minimal_uplink_gets_defaults() {
     let up = &config.uplinks[0];
     assert_eq!(
         (up.metric, up.weight, up.masquerade, up.gateway),
-        (100, 1, false, None)
+        (100, 1, false, crate::config::Gateway::None)
     );
     assert_eq!(up.probe, Probe::default_timing());
     assert!(up.follows_link_only());
@@ -267,4 +270,20 @@ fn hooks_keys_are_checked() {
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("config: hook_timeout_ms 0:"), "{err}");
+}
+
+#[test]
+fn sticky_takes_connection_or_source() {
+    let base = "[[uplink]]\nname = \"a\"\ndevice = \"eth1\"\n";
+    let sticky = |v: &str| parse(&format!("sticky = \"{v}\"\n{base}")).map(|c| c.sticky);
+    assert_eq!(sticky("source").unwrap(), crate::config::Sticky::Source);
+    assert_eq!(
+        sticky("connection").unwrap(),
+        crate::config::Sticky::Connection
+    );
+    let err = sticky("client").unwrap_err().to_string();
+    assert!(
+        err.contains("sticky") && err.contains("\"client\""),
+        "{err}"
+    );
 }

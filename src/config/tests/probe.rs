@@ -165,3 +165,38 @@ fn fractional_number_is_a_type_error() {
     assert!(matches!(err, ConfigError::Syntax(_)));
     assert!(err.to_string().contains("interval_ms"), "{err}");
 }
+
+const TARGET: &str = "targets = [\"192.0.2.1\"]\n";
+
+#[test]
+fn quality_limits_default_their_window() {
+    let probe = probe_of(&format!("{TARGET}max_loss_pct = 20\nmax_rtt_ms = 300"));
+    let limits = probe.quality.unwrap();
+    assert_eq!(limits.max_loss_pct, Some(20));
+    assert_eq!(limits.max_rtt, Some(Duration::from_millis(300)));
+    assert_eq!(limits.window, Duration::from_secs(10));
+    assert_eq!(probe_of(TARGET).quality, None);
+}
+
+#[test]
+fn quality_limit_errors_name_key_and_value() {
+    assert_eq!(
+        error(&probe_with(&format!("{TARGET}max_rtt_ms = 1000"))),
+        r#"uplink "main": probe.max_rtt_ms 1000: must be less than probe.timeout_ms (1000)"#
+    );
+    assert_eq!(
+        error(&probe_with(&format!("{TARGET}max_loss_pct = 100"))),
+        r#"uplink "main": probe.max_loss_pct 100: must be at most 99"#
+    );
+    assert_eq!(
+        error(&probe_with(&format!("{TARGET}quality_window_ms = 5000"))),
+        r#"uplink "main": probe.quality_window_ms 5000: needs probe.max_rtt_ms or probe.max_loss_pct"#
+    );
+    assert_eq!(
+        error(&probe_with(&format!(
+            "{TARGET}max_loss_pct = 10\nquality_window_ms = 900"
+        ))),
+        r#"uplink "main": probe.quality_window_ms 900: must be at least 1000"#
+    );
+    assert!(error(&probe_with("max_loss_pct = 10")).contains("needs probe.targets"));
+}

@@ -86,12 +86,9 @@ fn gateway_ipv6_is_not_supported_yet() {
 }
 
 #[test]
-fn gateway_auto_is_not_supported_yet() {
-    assert_eq!(
-        error(&main_with("gateway = \"auto\"")),
-        "uplink \"main\": gateway \"auto\": \"auto\" is not supported yet; \
-         omit gateway on a point-to-point device or give the next hop"
-    );
+fn gateway_auto_is_learned_at_run_time() {
+    let config = parse(&main_with("gateway = \"auto\"")).unwrap();
+    assert_eq!(config.uplinks[0].gateway, crate::config::Gateway::Auto);
 }
 
 #[test]

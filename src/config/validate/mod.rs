@@ -4,6 +4,7 @@
 //! so the reported error is the first one a reader meets going down the file.
 
 mod policy;
+mod quality;
 mod set;
 mod uplink;
 
@@ -12,7 +13,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use super::parse::RawConfig;
-use super::{Config, ConfigError, Hooks, DEFAULT_HOOKS_DIR, DEFAULT_SOCKET};
+use super::{Config, ConfigError, Hooks, Sticky, DEFAULT_HOOKS_DIR, DEFAULT_SOCKET};
 use std::time::Duration;
 
 /// Longest name, so that names fit wherever the kernel takes an interface-sized name.
@@ -43,7 +44,21 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         policies,
         hooks,
         sets,
+        sticky: sticky(raw.sticky.as_deref())?,
     })
+}
+
+fn sticky(text: Option<&str>) -> Result<Sticky, ConfigError> {
+    match text {
+        None | Some("connection") => Ok(Sticky::Connection),
+        Some("source") => Ok(Sticky::Source),
+        Some(other) => Err(invalid(
+            "config",
+            "sticky",
+            quoted(other),
+            "must be \"connection\" or \"source\"",
+        )),
+    }
 }
 
 /// Our table, mark and rule-priority ranges have room for this many (core::owned).

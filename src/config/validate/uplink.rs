@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::{check_name, invalid, number, quoted};
 use crate::config::parse::{RawProbe, RawUplink};
 use crate::config::{
-    ConfigError, Flush, Probe, Uplink, DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS, DEFAULT_METRIC,
-    DEFAULT_RELIABILITY, DEFAULT_TIMEOUT_MS, DEFAULT_UP_AFTER_MS, DEFAULT_WEIGHT,
+    ConfigError, Flush, Gateway, Probe, Uplink, DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS,
+    DEFAULT_METRIC, DEFAULT_RELIABILITY, DEFAULT_TIMEOUT_MS, DEFAULT_UP_AFTER_MS, DEFAULT_WEIGHT,
 };
 
 /// Kernel limit for an interface name, without the trailing NUL (IFNAMSIZ - 1).
@@ -44,7 +44,11 @@ fn uplink(raw: RawUplink, earlier: &[Uplink]) -> Result<Uplink, ConfigError> {
         let reason = format!("duplicate (also used by uplink {})", quoted(&other.name));
         return Err(invalid(&obj, "device", quoted(&raw.device), reason));
     }
-    let gateway = raw.gateway.map(|g| gateway(&obj, &g)).transpose()?;
+    let gateway = match raw.gateway.as_deref() {
+        None => Gateway::None,
+        Some("auto") => Gateway::Auto,
+        Some(text) => Gateway::Fixed(gateway(&obj, text)?),
+    };
     let metric = raw.metric.map(|v| number(&obj, "metric", v, 0..=u32::MAX));
     let weight = raw
         .weight
@@ -100,11 +104,6 @@ fn check_device(obj: &str, device: &str) -> Result<(), ConfigError> {
 }
 
 fn gateway(obj: &str, text: &str) -> Result<Ipv4Addr, ConfigError> {
-    if text == "auto" {
-        let reason = "\"auto\" is not supported yet; \
-                      omit gateway on a point-to-point device or give the next hop";
-        return Err(invalid(obj, "gateway", quoted(text), reason));
-    }
     host_address(obj, "gateway", text)
 }
 
@@ -160,10 +159,12 @@ fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
             .map(|v| number(obj, "probe.reliability", v, 1..=usize::MAX))
             .transpose()?
             .unwrap_or(DEFAULT_RELIABILITY),
+        quality: None,
     };
     check_timing(obj, &probe)?;
     check_reliability(obj, &probe)?;
-    Ok(probe)
+    let quality = super::quality::limits(obj, &raw, &probe)?;
+    Ok(Probe { quality, ..probe })
 }
 
 fn targets(obj: &str, texts: &[String]) -> Result<Vec<Ipv4Addr>, ConfigError> {

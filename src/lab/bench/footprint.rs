@@ -91,7 +91,10 @@ fn set_load() -> Result<Duration, LabError> {
             .collect(),
     };
     let policies: Vec<&crate::config::Policy> = config.policies.iter().collect();
-    let ruleset = crate::core::desired::nft_ruleset(&config.uplinks, &policies, &[set]);
+    let ruleset = crate::core::Ruleset {
+        table: crate::core::desired::nft_ruleset(&config.uplinks, &policies, &[set]).into(),
+        share: String::new(),
+    };
     let ns = Netns::create(&unique_prefix("set"))?;
     ns.run_in(move || {
         let mut nft = crate::system::Nft::default();

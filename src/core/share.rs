@@ -1,0 +1,192 @@
+//! Load sharing among lines of equal metric, one connection at a time.
+//!
+//! The kernel's multipath route would pick a path per packet hash (by default over the
+//! addresses only, so one client's connections all land on one path, and a change of
+//! members remaps running connections). Instead each new connection is given a line
+//! once, in nft (`numgen random` by weight, or a hash of the client's address), and keeps
+//! it in its conntrack mark. The mark routes it through that line's serving table, which
+//! holds the line's default route only while the line is in the selected group: a
+//! connection stays put when another line joins or weights change, and moves (falls
+//! through to the active table) when its own line leaves the group.
+//!
+//! The nft side has a static part (one chain per line setting its mark) and one rule,
+//! in chain `share`, that depends on the selection and is replaced on its own.
+
+use super::desired::{next_hop, Route, Rule, RuleMatch};
+use super::owned::*;
+use super::select::Selection;
+use super::LinkFacts;
+use crate::config::{Sticky, Uplink};
+
+/// Whether some lines share a metric, and so load: the share chains, rules and tables
+/// exist only then, so a plain failover setup keeps its connections unmarked.
+pub fn shares_load(uplinks: &[Uplink]) -> bool {
+    uplinks
+        .iter()
+        .enumerate()
+        .any(|(i, u)| uplinks[..i].iter().any(|v| v.metric == u.metric))
+}
+
+/// Name of the chain that gives a connection to line `index`.
+fn line_chain(index: usize) -> String {
+    format!("share_{index}")
+}
+
+/// The static chains: `share` (filled by [`share_rule`]) and one per line that sets the
+/// line's share mark in our bits of the conntrack mark.
+pub fn share_chains(uplinks: &[Uplink]) -> String {
+    let mut out = String::from("\tchain share {\n\t}\n");
+    for i in 0..uplinks.len() {
+        out += &format!(
+            "\tchain {} {{\n\t\tct mark set ct mark & {:#010x} | {:#010x}\n\t}}\n",
+            line_chain(i),
+            !MARK_MASK,
+            share_mark(i)
+        );
+    }
+    out
+}
+
+/// The jump into `share` for new connections that nothing else has claimed (no line or
+/// policy mark yet). `output` also skips packets that already carry one of our marks:
+/// probes are marked by their socket and must stay on the line they test.
+pub fn share_jump(output: bool) -> String {
+    let unmarked_packet = if output {
+        format!("meta mark & {MARK_MASK:#010x} == 0x00000000 ")
+    } else {
+        String::new()
+    };
+    format!(
+        "\t\tct state new {unmarked_packet}ct mark & {MARK_MASK:#010x} == 0x00000000 jump share\n"
+    )
+}
+
+/// The one rule of chain `share`: which line a new connection gets, given the selected
+/// group. Empty when nothing is selected (connections stay unmarked and follow `main`).
+pub fn share_rule(selection: &Selection, sticky: Sticky) -> String {
+    match selection.members.as_slice() {
+        [] => String::new(),
+        [(only, _)] => format!("goto {}", line_chain(*only)),
+        members => {
+            let total: u32 = members.iter().map(|&(_, w)| w).sum();
+            let mut start = 0;
+            let mut arms = Vec::new();
+            for &(i, weight) in members {
+                let end = start + weight - 1;
+                let range = if end == start {
+                    start.to_string()
+                } else {
+                    format!("{start}-{end}")
+                };
+                arms.push(format!("{range} : goto {}", line_chain(i)));
+                start = end + 1;
+            }
+            let pick = match sticky {
+                Sticky::Connection => format!("numgen random mod {total}"),
+                // A fixed seed: the same client maps to the same line across restarts.
+                Sticky::Source => format!("jhash ip saddr mod {total} seed 0x75706c6b"),
+            };
+            format!("{pick} vmap {{ {} }}", arms.join(", "))
+        }
+    }
+}
+
+/// Serving tables: the default route of each selected line whose link is usable.
+pub fn share_routes(
+    uplinks: &[Uplink],
+    links: &[Option<&LinkFacts>],
+    selection: &Selection,
+) -> Vec<Route> {
+    if !shares_load(uplinks) {
+        return Vec::new();
+    }
+    selection
+        .members
+        .iter()
+        .filter_map(|&(i, _)| {
+            let link = links.get(i).copied().flatten().filter(|l| l.usable())?;
+            Some(Route {
+                table: share_table(i),
+                nexthops: vec![next_hop(&uplinks[i], link, 1)],
+            })
+        })
+        .collect()
+}
+
+/// One rule per line: its share mark looks up its serving table; an empty table falls
+/// through to the active one.
+pub fn share_rules(uplinks: &[Uplink]) -> Vec<Rule> {
+    if !shares_load(uplinks) {
+        return Vec::new();
+    }
+    (0..uplinks.len())
+        .map(|i| Rule {
+            priority: PRIO_SHARE_BASE + i as u32,
+            matcher: RuleMatch::FwMark {
+                mark: share_mark(i),
+                mask: MARK_MASK,
+            },
+            table: share_table(i),
+            suppress_prefixlen: None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::select::SelectionBasis;
+
+    fn selection(members: Vec<(usize, u32)>) -> Selection {
+        Selection {
+            members,
+            basis: SelectionBasis::Healthy,
+        }
+    }
+
+    #[test]
+    fn weights_become_contiguous_ranges() {
+        let rule = share_rule(&selection(vec![(0, 3), (2, 1)]), Sticky::Connection);
+        assert_eq!(
+            rule,
+            "numgen random mod 4 vmap { 0-2 : goto share_0, 3 : goto share_2 }"
+        );
+    }
+
+    #[test]
+    fn source_stickiness_hashes_the_client_address() {
+        let rule = share_rule(&selection(vec![(0, 1), (1, 1)]), Sticky::Source);
+        assert!(rule.starts_with("jhash ip saddr mod 2 seed"), "{rule}");
+        assert!(rule.ends_with("vmap { 0 : goto share_0, 1 : goto share_1 }"));
+    }
+
+    #[test]
+    fn one_member_takes_every_connection_and_none_leaves_them_unmarked() {
+        assert_eq!(
+            share_rule(&selection(vec![(1, 5)]), Sticky::Connection),
+            "goto share_1"
+        );
+        assert_eq!(share_rule(&selection(vec![]), Sticky::Connection), "");
+    }
+
+    #[test]
+    fn output_jump_spares_marked_packets() {
+        assert!(!share_jump(false).contains("meta mark"));
+        assert!(share_jump(true).contains("meta mark & 0x00ff0000 == 0x00000000"));
+    }
+
+    #[test]
+    fn share_marks_do_not_overlap_line_or_policy_marks() {
+        let shares: Vec<u32> = (0..MAX_LINES).map(share_mark).collect();
+        for i in 0..MAX_LINES {
+            assert!(!shares.contains(&line_mark(i)));
+        }
+        for k in 0..MAX_POLICIES {
+            assert!(!shares.contains(&policy_mark(k)));
+        }
+        assert!(shares.iter().all(|m| m & !MARK_MASK == 0));
+        assert!(TABLES.contains(&share_table(MAX_LINES - 1)));
+        assert!(PRIORITIES.contains(&(PRIO_SHARE_BASE + MAX_LINES as u32 - 1)));
+        assert!(PRIO_SHARE_BASE + (MAX_LINES as u32) < PRIO_ACTIVE);
+    }
+}

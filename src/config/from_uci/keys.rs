@@ -74,6 +74,9 @@ const UPLINK: &[Key] = &[
     key(&["down_after_ms"], "probe.down_after_ms", Number),
     key(&["up_after_ms"], "probe.up_after_ms", Number),
     key(&["reliability"], "probe.reliability", Number),
+    key(&["max_rtt_ms"], "probe.max_rtt_ms", Number),
+    key(&["max_loss_pct"], "probe.max_loss_pct", Number),
+    key(&["quality_window_ms"], "probe.quality_window_ms", Number),
 ];
 
 /// `config policy 'NAME'`.
@@ -98,6 +101,7 @@ const GLOBALS: &[Key] = &[
     key(&["socket"], "socket", Text),
     key(&["hooks_dir"], "hooks_dir", Text),
     key(&["hook_timeout_ms"], "hook_timeout_ms", Number),
+    key(&["sticky"], "sticky", Text),
 ];
 
 /// Every section type of `/etc/config/uplink`.

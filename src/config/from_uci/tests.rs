@@ -21,6 +21,7 @@ const FULL_TOML: &str = r#"
 socket = "/run/u.sock"
 hooks_dir = "/etc/u/hooks.d"
 hook_timeout_ms = 5000
+sticky = "source"
 
 [[uplink]]
 name = "main"
@@ -35,6 +36,9 @@ timeout_ms = 800
 down_after_ms = 1000
 up_after_ms = 5000
 reliability = 2
+max_rtt_ms = 400
+max_loss_pct = 20
+quality_window_ms = 20000
 
 [[uplink]]
 name = "backup"
@@ -72,6 +76,7 @@ config globals
 	option socket '/run/u.sock'
 	option hooks_dir /etc/u/hooks.d
 	option hook_timeout_ms "5000"
+	option sticky source
 
 config uplink 'main'
 	option device 'pppoe-wan'
@@ -86,6 +91,9 @@ config uplink 'main'
 	option down_after_ms '1000'
 	option up_after_ms '5000'
 	option reliability '2'
+	option max_rtt_ms '400'
+	option max_loss_pct '20'
+	option quality_window_ms '20000'
 
 config uplink 'backup'
 	option device 'eth2'
@@ -228,7 +236,7 @@ fn structure_errors() {
         ),
         (
             "config uplink 'main'\n\toption device 'eth0'\n\toption metrik '1'\n",
-            "uplink \"main\" (line 3): option \"metrik\": unknown option (expected device, gateway, metric, weight, masquerade, flush_on, target, interval_ms, timeout_ms, down_after_ms, up_after_ms, reliability)",
+            "uplink \"main\" (line 3): option \"metrik\": unknown option (expected device, gateway, metric, weight, masquerade, flush_on, target, interval_ms, timeout_ms, down_after_ms, up_after_ms, reliability, max_rtt_ms, max_loss_pct, quality_window_ms)",
         ),
         (
             "config interface 'wan'\n",

@@ -225,11 +225,39 @@ fn timing(out: &mut Out, i: &Interface) {
         ));
     }
     if i.check_quality {
-        out.comment(format!(
-            "mwan3 check_quality: also down at latency >= {} ms or loss >= {} % (up again below {} ms, {} %); uplink judges by replies only: not converted",
-            i.failure_latency, i.failure_loss, i.recovery_latency, i.recovery_loss
-        ));
+        quality(out, i, timeout, interval, down_after);
     }
+}
+
+/// mwan3 failed a round whose pings were too slow or too lossy; uplink calls such a line
+/// degraded over a window (here: the time mwan3 needed to take it down).
+fn quality(out: &mut Out, i: &Interface, timeout: i64, interval: i64, down_after: i64) {
+    let max_rtt = i.failure_latency.clamp(1, timeout - 1);
+    let max_loss = i.failure_loss.clamp(1, 99);
+    out.key_note(
+        "max_rtt_ms",
+        max_rtt,
+        &format!("mwan3 failure_latency {} ms", i.failure_latency),
+    );
+    out.key_note(
+        "max_loss_pct",
+        max_loss,
+        &format!("mwan3 failure_loss {} %", i.failure_loss),
+    );
+    out.key_note(
+        "quality_window_ms",
+        down_after.max(2 * interval),
+        "mwan3's down rounds",
+    );
+    if max_rtt != i.failure_latency || max_loss != i.failure_loss {
+        out.comment(
+            "limits adjusted: max_rtt_ms must be below timeout_ms, max_loss_pct within 1..99",
+        );
+    }
+    out.comment(format!(
+        "mwan3 check_quality took a slow or lossy line down; uplink calls it degraded and avoids it while a good line is up, but still uses it when it is the only one. recovery_latency {} ms / recovery_loss {} % have no equivalent: the line is good again after up_after_ms within the limits.",
+        i.recovery_latency, i.recovery_loss
+    ));
 }
 
 /// Whether `text` is an IPv4 address or prefix (the family uplink handles).

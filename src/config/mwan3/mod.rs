@@ -116,6 +116,13 @@ fn header(
         }
         _ => out.comment("No mwan3 rule sends all traffic to a policy: metrics follow the order of the interfaces."),
     }
+    if let Some(rule) = rules::sticky_rule(m, main_rule) {
+        let note = format!(
+            "mwan3 rule '{}' was sticky: uplink's sticky applies to all traffic shared over equal-metric lines",
+            rule.name
+        );
+        out.key_note("sticky", "source", &note);
+    }
     for (option, value) in &m.globals {
         out.comment(format!(
             "mwan3 globals option {option} '{value}': no equivalent, ignored"

@@ -12,6 +12,11 @@ pub(super) struct Device {
     pub notes: Vec<String>,
 }
 
+/// mwan3 needs netifd to install a default route on every line; `gateway = "auto"` learns
+/// the next hop from it (and needs none on a point-to-point device).
+const AUTO: &str = "auto";
+const AUTO_NOTE: &str = "gateway \"auto\": learned from the default route netifd installs on the device (mwan3 needs one on every line too)";
+
 /// netifd protocols whose device is the `<proto>-<interface>` PPP device.
 const PPP_PROTOS: &[&str] = &["pppoe", "pppoa", "ppp", "3g", "pptp", "l2tp"];
 
@@ -19,8 +24,11 @@ const PPP_PROTOS: &[&str] = &["pppoe", "pppoa", "ppp", "3g", "pptp", "l2tp"];
 pub(super) fn resolve(network: Option<&Document>, iface: &str) -> Device {
     let fix = |why: String| Device {
         name: iface.to_owned(),
-        gateway: None,
-        notes: vec![format!("FIX: {why}; put the line's Linux device here")],
+        gateway: Some(AUTO.to_owned()),
+        notes: vec![
+            format!("FIX: {why}; put the line's Linux device here"),
+            AUTO_NOTE.to_owned(),
+        ],
     };
     let Some(network) = network else {
         return fix(format!(
@@ -69,23 +77,20 @@ pub(super) fn resolve(network: Option<&Document>, iface: &str) -> Device {
     } else {
         (device.to_owned(), vec![format!("network: option {option}")])
     };
-    let gateway = match proto {
-        "static" => section.get("gateway").map(str::to_owned),
-        _ => None,
+    let fixed = section.get("gateway").filter(|_| proto == "static");
+    let gateway = match fixed {
+        Some(gateway) => {
+            notes.push("gateway: network's option gateway (proto static)".to_owned());
+            gateway.to_owned()
+        }
+        None => {
+            notes.push(AUTO_NOTE.to_owned());
+            AUTO.to_owned()
+        }
     };
-    match (proto, &gateway) {
-        ("static", Some(_)) => notes.push("gateway: network's option gateway (proto static)".to_owned()),
-        ("dhcp", _) => notes.push(
-            "FIX: proto dhcp learns the next hop at run time; uplink needs it: add gateway = \"<your ISP router>\" (\"auto\" is not supported yet)"
-                .to_owned(),
-        ),
-        _ => notes.push(format!(
-            "proto {proto}: add gateway = \"...\" unless the device is point-to-point"
-        )),
-    }
     Device {
         name,
-        gateway,
+        gateway: Some(gateway),
         notes,
     }
 }

@@ -42,7 +42,7 @@ pub(super) fn rules(out: &mut Out, m: &Mwan3, main_rule: Option<usize>) {
             out.comment(format!(
                 "matches all other IPv4 traffic: policy {policy} set the lines' metric and weight"
             ));
-            sticky_note(out, rule);
+            sticky_note(out, rule, true);
         } else if main_rule.is_some_and(|first| first < i) && !ipv6 {
             let first = &m.rules[main_rule.unwrap_or(0)].name;
             out.comment(format!(
@@ -52,7 +52,7 @@ pub(super) fn rules(out: &mut Out, m: &Mwan3, main_rule: Option<usize>) {
             out.comment(format!("use_policy {policy}: no equivalent (an uplink policy names lines); matching traffic follows the lines' metrics"));
         } else if Some(policy) == main_policy && !ipv6 {
             out.comment(format!("uses policy {policy} like all other traffic: no [[policy]] needed (in mwan3 it also went before the rules below it)"));
-            sticky_note(out, rule);
+            sticky_note(out, rule, true);
         } else if let Some(p) = m.policy(policy) {
             let name = unique_name(&rule.name, &mut names);
             policy_block(out, m, rule, p, &name);
@@ -65,13 +65,27 @@ fn is_ipv6(rule: &Rule) -> bool {
     rule.family == "ipv6" || v6(&rule.src_ip) || v6(&rule.dest_ip)
 }
 
-fn sticky_note(out: &mut Out, rule: &Rule) {
-    if rule.sticky {
-        out.comment(format!(
-            "sticky (timeout {} s): mwan3 kept each client on one line; uplink spreads connections over equal-metric lines by flow hash, without stickiness",
-            rule.timeout.as_deref().unwrap_or("600")
-        ));
+/// `shared`: the rule uses the lines' shared load (the catch-all policy).
+fn sticky_note(out: &mut Out, rule: &Rule, shared: bool) {
+    if !rule.sticky {
+        return;
     }
+    let timeout = rule.timeout.as_deref().unwrap_or("600");
+    out.comment(if shared {
+        format!("sticky (timeout {timeout} s): see sticky = \"source\" at the top")
+    } else {
+        format!("sticky (timeout {timeout} s): an uplink policy uses one line at a time, so a client stays on it anyway")
+    });
+}
+
+/// The first IPv4 rule that is sticky and shares the lines' load (uses the catch-all
+/// policy): uplink's `sticky` is global, so one such rule turns it on.
+pub(super) fn sticky_rule(m: &Mwan3, main_rule: Option<usize>) -> Option<&Rule> {
+    let main_policy = main_rule.and_then(|i| m.rules[i].use_policy.as_deref())?;
+    let reachable = &m.rules[..=main_rule?];
+    reachable
+        .iter()
+        .find(|r| r.sticky && !is_ipv6(r) && r.use_policy.as_deref() == Some(main_policy))
 }
 
 /// The rule's name, cut to uplink's limit and made unique.
@@ -116,7 +130,7 @@ fn policy_block(out: &mut Out, m: &Mwan3, rule: &Rule, policy: &Policy, name: &s
     matchers(&mut block, rule, &mut reasons);
     uplinks(&mut block, m, policy, &mut reasons);
     fallback(&mut block, policy);
-    sticky_note(&mut block, rule);
+    sticky_note(&mut block, rule, false);
     for (option, value) in &rule.extra {
         block.comment(format!(
             "mwan3 option {option} '{value}': no equivalent, ignored"

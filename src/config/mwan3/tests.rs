@@ -2,7 +2,7 @@
 //! loading it with the real config loader.
 
 use super::{import, rules, ImportError};
-use crate::config::{parse, Config, Fallback, Proto};
+use crate::config::{parse, Config, Fallback, Gateway, Proto, Sticky};
 use std::time::Duration;
 
 const DEFAULT: &str = include_str!("../../../tests/data/mwan3/default.mwan3");
@@ -42,13 +42,16 @@ fn shipped_default_gives_the_enabled_ipv4_line() {
         config.policies.is_empty(),
         "every IPv4 rule uses the catch-all policy"
     );
+    assert_eq!(config.sticky, Sticky::Source, "the https rule is sticky");
+    assert_eq!(wan.gateway, Gateway::Auto);
     for needle in [
         "device = \"wan\"  # FIX: mwan3 names the netifd interface \"wan\"",
         "# family ipv6: IPv6 lines are not supported yet: left commented out",
         "#[[uplink]]\n#name = \"wanb\"",
         "# disabled in mwan3 (enabled '0' or not set)",
         "# mwan3 rule 'https' (line",
-        "# sticky (timeout 600 s)",
+        "# sticky (timeout 600 s): see sticky = \"source\" at the top",
+        "sticky = \"source\"  # mwan3 rule 'https' was sticky",
         "# IPv6 rules are not supported yet: left commented out\n#[[policy]]\n#name = \"default_rule_v6\"",
         "#uplinks = [\"wan\", \"wanb\", \"wan6\", \"wanb6\"]",
         "mwan3 declared a dead line down after up to ~70 s; with these values uplink takes 50.0-60.0 s",
@@ -87,9 +90,9 @@ fn failover_with_network_resolves_devices_and_pins_clients() {
     let wanb = &config.uplinks[1];
     assert_eq!(
         (wan.device.as_str(), wan.gateway, wan.metric),
-        ("pppoe-wan", None, 1)
+        ("pppoe-wan", Gateway::None, 1)
     );
-    let gateway = Some("203.0.113.1".parse().unwrap());
+    let gateway = Gateway::Fixed("203.0.113.1".parse().unwrap());
     assert_eq!(
         (wanb.device.as_str(), wanb.gateway, wanb.metric),
         ("eth2", gateway, 2)
@@ -111,6 +114,19 @@ fn failover_with_network_resolves_devices_and_pins_clients() {
         wanb.probe.reliability, 2,
         "clamped to the number of targets"
     );
+    let quality = wanb
+        .probe
+        .quality
+        .as_ref()
+        .expect("check_quality converted");
+    assert_eq!(quality.max_rtt, Some(Duration::from_millis(800)));
+    assert_eq!(
+        quality.max_loss_pct,
+        Some(40),
+        "mwan3's default failure_loss"
+    );
+    assert_eq!(quality.window, Duration::from_secs(50), "down 5 × 10 s");
+    assert_eq!(config.sticky, Sticky::Connection);
 
     let names: Vec<&str> = config.policies.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["speaker", "games_long_rule"]);
@@ -130,7 +146,7 @@ fn failover_with_network_resolves_devices_and_pins_clients() {
         "proto pppoe: netifd names the device pppoe-wan",
         "# src_port '5060': uplink matches destination ports only: left commented out",
         "# never reached: rule 'default_rule' before it matches all IPv4 traffic",
-        "mwan3 check_quality: also down at latency >= 800 ms",
+        "max_rtt_ms = 800  # mwan3 failure_latency 800 ms",
         "mwan3 used the system's routing table",
         "dropped silently",
         "# mwan3 option track_method 'ping': no equivalent, ignored",
@@ -158,10 +174,7 @@ fn dhcp_and_bridge_devices() {
     let mwan3 = "config interface 'wan'\n\toption enabled '1'\nconfig member 'm'\n\toption interface 'wan'\nconfig policy 'p'\n\tlist use_member 'm'\nconfig rule 'all'\n\toption use_policy 'p'\n";
     let (toml, config) = converted(mwan3, Some(network));
     assert_eq!(config.uplinks[0].device, "br-wan");
-    assert!(
-        toml.contains("FIX: proto dhcp learns the next hop"),
-        "{toml}"
-    );
+    assert_eq!(config.uplinks[0].gateway, Gateway::Auto, "{toml}");
     assert!(toml.contains("no IPv4 track_ip"), "{toml}");
 }
 

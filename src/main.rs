@@ -5,12 +5,36 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, Command};
+use cli::{Command, Invocation, TopCommand};
 use uplink::daemon::{control, status};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match Invocation::parse().command {
+        TopCommand::Uplink(command) => execute(command),
+        #[cfg(feature = "docs")]
+        TopCommand::Completions { shell } => {
+            cli::docs::completions(shell, &mut std::io::stdout().lock()).map_err(Into::into)
+        }
+        #[cfg(feature = "docs")]
+        TopCommand::Man { dir: None } => {
+            cli::docs::man(&mut std::io::stdout().lock()).map_err(Into::into)
+        }
+        #[cfg(feature = "docs")]
+        TopCommand::Man { dir: Some(dir) } => cli::docs::man_pages(&dir)
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("writing man pages to {}: {e}", dir.display())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("uplink: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Run {
             config,
             format,
@@ -34,13 +58,6 @@ fn main() -> ExitCode {
         Command::Lab { fault, keep } => lab(fault, keep),
         #[cfg(feature = "lab")]
         Command::Bench(args) => bench(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("uplink: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }
 

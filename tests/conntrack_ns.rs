@@ -1,6 +1,8 @@
 //! The conntrack driver against the real kernel: entries made by real masqueraded UDP
 //! traffic in the lab, deleted by NAT address or by mark, checked with `conntrack -L`.
 
+#![cfg(feature = "lab")]
+
 use std::net::UdpSocket;
 use std::time::Duration;
 

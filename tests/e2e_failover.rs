@@ -1,6 +1,8 @@
 //! End-to-end failover scenarios: the real daemon in a namespace lab, real traffic from a
 //! LAN host to an echo server beyond both ISPs, faults injected at the ISPs or links.
 
+#![cfg(feature = "lab")]
+
 mod common;
 
 use std::time::{Duration, Instant};

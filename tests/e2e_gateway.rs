@@ -3,6 +3,8 @@
 //! unplugged and plugged back, and a new address, all without restarting the daemon and
 //! without leaving stale routes.
 
+#![cfg(feature = "lab")]
+
 mod common;
 
 use std::net::Ipv4Addr;

@@ -1,6 +1,8 @@
 //! End-to-end lifecycle scenarios: clean stop, crash and restart, invalid config, repair
 //! of objects removed by hand, and reload.
 
+#![cfg(feature = "lab")]
+
 mod common;
 
 use std::time::Duration;

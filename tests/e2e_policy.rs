@@ -1,6 +1,8 @@
 //! End-to-end policies and manual control: two LAN hosts, one pinned to the backup line
 //! with fallback to main; drain and undrain; a strict policy that must never leak.
 
+#![cfg(feature = "lab")]
+
 mod common;
 
 use std::time::{Duration, Instant};

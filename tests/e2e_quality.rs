@@ -1,6 +1,8 @@
 //! End-to-end line quality: a line with 40% random loss (nft drop at its ISP) is avoided
 //! when its limit is 20%, and used again once the loss stops.
 
+#![cfg(feature = "lab")]
+
 mod common;
 
 use std::time::Instant;

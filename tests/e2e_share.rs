@@ -2,6 +2,8 @@
 //! connections by weight; a connection keeps its line when the other line leaves and
 //! rejoins the group, and moves when its own line fails.
 
+#![cfg(feature = "lab")]
+
 mod common;
 
 use std::time::{Duration, Instant};

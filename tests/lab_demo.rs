@@ -1,5 +1,7 @@
 //! `uplink lab` as a user runs it: unattended, exit 0, nothing left behind.
 
+#![cfg(feature = "lab")]
+
 use std::process::Command;
 
 fn demo_namespaces() -> Vec<String> {

@@ -1,6 +1,8 @@
 //! Command-line interface: argument definitions and the commands that are not the daemon.
 
 pub mod check;
+#[cfg(feature = "docs")]
+pub mod docs;
 
 use std::path::PathBuf;
 
@@ -9,6 +11,20 @@ use clap::{Parser, Subcommand};
 /// Keeps a Linux router online across several internet lines: probes each line through
 /// itself, moves the default route within milliseconds of a link failure and within
 /// seconds of an upstream failure, and touches nothing it did not create.
+///
+/// What `main` parses: the user's commands plus, with the `docs` feature, the hidden
+/// packager commands.
+#[derive(Debug, Parser)]
+#[command(name = "uplink", version, about, long_about = None)]
+pub struct Invocation {
+    #[command(subcommand)]
+    pub command: TopCommand,
+}
+
+/// The command line as users see it, which the generated completions and man pages describe.
+/// The packager commands stay out of it (clap_complete would offer hidden subcommands all the
+/// same); a test keeps its help equal to [`Invocation`]'s.
+#[cfg(feature = "docs")]
 #[derive(Debug, Parser)]
 #[command(name = "uplink", version, about, long_about = None)]
 pub struct Cli {
@@ -16,7 +32,34 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands.
+/// The user's commands, and the packager ones.
+#[derive(Debug, Subcommand)]
+pub enum TopCommand {
+    #[command(flatten)]
+    Uplink(Command),
+    /// Print a shell completion script for bash, zsh or fish to stdout.
+    ///
+    /// Hidden: packagers run it at build time and install the output (the .deb does).
+    #[cfg(feature = "docs")]
+    #[command(hide = true)]
+    Completions {
+        /// The shell to complete for.
+        shell: CompletionShell,
+    },
+    /// Print the man page uplink(8) (roff) to stdout, or write every page with --dir.
+    ///
+    /// Hidden, like `completions`: it is for packagers.
+    #[cfg(feature = "docs")]
+    #[command(hide = true)]
+    Man {
+        /// Write uplink.8 and one page per subcommand (uplink-run.8, ...) into this
+        /// directory instead: the main page refers to them.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// The user's subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon in the foreground, logging to stderr (RUST_LOG=debug for more).
@@ -117,6 +160,16 @@ impl From<ConfigFormat> for uplink::config::Format {
             ConfigFormat::Uci => uplink::config::Format::Uci,
         }
     }
+}
+
+/// The shells `uplink completions` writes for: the ones Debian ships completion directories
+/// for. (clap_complete knows more; these are the ones the packages install.)
+#[cfg(feature = "docs")]
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// Which running daemon to talk to.

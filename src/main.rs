@@ -35,11 +35,16 @@ fn main() -> ExitCode {
 
 fn execute(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run { config, socket } => {
+        Command::Run {
+            config,
+            format,
+            socket,
+        } => {
             init_logging();
-            runtime().block_on(uplink::daemon::run(&config, socket))
+            runtime().block_on(uplink::daemon::run(&config, format.map(Into::into), socket))
         }
-        Command::Check { config } => check(&config),
+        Command::Check { config, format } => check(&config, format.map(Into::into)),
+        Command::ImportMwan3 { network, file } => import_mwan3(&file, network.as_deref()),
         Command::Status { json, target } => {
             runtime().block_on(show_status(json, &target.socket_path()))
         }
@@ -75,9 +80,20 @@ fn init_logging() {
         .init();
 }
 
-fn check(path: &std::path::Path) -> anyhow::Result<()> {
-    let config = uplink::config::load(path)?;
+fn check(path: &std::path::Path, format: Option<uplink::config::Format>) -> anyhow::Result<()> {
+    let config = uplink::config::load_as(path, format)?;
     print!("{}", cli::check::render_plan(&config));
+    Ok(())
+}
+
+fn import_mwan3(file: &std::path::Path, network: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let network = network.map(read).transpose()?;
+    let toml = uplink::config::mwan3::import(&read(file)?, network.as_deref())?;
+    print!("{toml}");
     Ok(())
 }
 

@@ -67,18 +67,35 @@ pub enum Command {
     /// Stops cleanly on SIGTERM or SIGINT, removing every route, rule and nft table it
     /// created; SIGHUP reloads the config (a bad new config keeps the old one running).
     Run {
-        /// Config file (TOML).
+        /// Config file (TOML, or UCI such as /etc/config/uplink).
         #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
         config: PathBuf,
+        /// Config syntax [default: UCI if the file starts with `config` or `package`, else TOML].
+        #[arg(long, value_enum)]
+        format: Option<ConfigFormat>,
         /// Control socket path (overrides the config's `socket`).
         #[arg(long)]
         socket: Option<PathBuf>,
     },
     /// Validate a config and print the kernel objects it would create; exit 0 if valid.
     Check {
-        /// Config file (TOML).
+        /// Config file (TOML, or UCI such as /etc/config/uplink).
         #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
         config: PathBuf,
+        /// Config syntax [default: UCI if the file starts with `config` or `package`, else TOML].
+        #[arg(long, value_enum)]
+        format: Option<ConfigFormat>,
+    },
+    /// Print an uplink TOML config equivalent to an mwan3 config (/etc/config/mwan3).
+    ///
+    /// Everything without an equivalent, or whose meaning changes, gets a `#` comment;
+    /// what uplink cannot run yet (IPv6, disabled interfaces) is written commented out.
+    ImportMwan3 {
+        /// OpenWrt's network config (/etc/config/network), to find each interface's device.
+        #[arg(long)]
+        network: Option<PathBuf>,
+        /// The mwan3 config.
+        file: PathBuf,
     },
     /// Show each line's state as the running daemon sees it.
     Status {
@@ -125,6 +142,24 @@ pub enum Command {
     /// something.
     #[cfg(feature = "lab")]
     Bench(BenchArgs),
+}
+
+/// The syntax of a config file (`--format`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ConfigFormat {
+    /// TOML, like examples/home.toml.
+    Toml,
+    /// OpenWrt UCI, like /etc/config/uplink (examples/uplink.uci).
+    Uci,
+}
+
+impl From<ConfigFormat> for uplink::config::Format {
+    fn from(format: ConfigFormat) -> Self {
+        match format {
+            ConfigFormat::Toml => uplink::config::Format::Toml,
+            ConfigFormat::Uci => uplink::config::Format::Uci,
+        }
+    }
 }
 
 /// The shells `uplink completions` writes for: the ones Debian ships completion directories

@@ -1,4 +1,5 @@
-//! Configuration: TOML text -> validated, typed [`Config`].
+//! Configuration: TOML text (or OpenWrt UCI, see [`uci`] and `from_uci`) -> validated,
+//! typed [`Config`].
 //!
 //! Parsing happens in two steps: serde reads the text into loose "raw" structs
 //! (strings for addresses, signed integers for numbers) and validation turns those
@@ -31,8 +32,11 @@
 //! uplinks = ["backup", "main"]
 //! ```
 
+mod from_uci;
+pub mod mwan3;
 mod parse;
 mod prefix;
+pub mod uci;
 mod validate;
 
 #[cfg(test)]
@@ -280,6 +284,12 @@ pub enum ConfigError {
     /// The config has no `[[uplink]]` table.
     #[error("no [[uplink]] configured")]
     NoUplinks,
+    /// Not valid UCI syntax (a UCI config); the message carries the line.
+    #[error("{0}")]
+    Uci(uci::UciError),
+    /// A UCI config has no `config uplink` section.
+    #[error("no uplink configured (config uplink 'NAME')")]
+    NoUciUplinks,
     /// A value is out of range or inconsistent with another one.
     #[error("{object}: {key}{}: {reason}", spaced(value))]
     Invalid {
@@ -302,16 +312,49 @@ fn spaced(value: &str) -> String {
     }
 }
 
-/// Reads and validates the config file at `path`.
+/// The syntax of a config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// TOML (`/etc/uplink/uplink.toml`).
+    Toml,
+    /// OpenWrt UCI (`/etc/config/uplink`), same keys as options of sections.
+    Uci,
+}
+
+impl Format {
+    /// UCI when the first word outside comments is `config` or `package`, else TOML.
+    pub fn detect(text: &str) -> Format {
+        if uci::looks_like_uci(text) {
+            Format::Uci
+        } else {
+            Format::Toml
+        }
+    }
+}
+
+/// Reads and validates the config file at `path`, telling TOML from UCI by its content.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_as(path, None)
+}
+
+/// Reads and validates the config file at `path` in `format`, or the detected one.
+pub fn load_as(path: &Path, format: Option<Format>) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
-    parse(&text)
+    parse_as(&text, format.unwrap_or_else(|| Format::detect(&text)))
 }
 
-/// Parses and validates config text.
+/// Parses and validates config text in `format`.
+pub fn parse_as(text: &str, format: Format) -> Result<Config, ConfigError> {
+    match format {
+        Format::Toml => parse(text),
+        Format::Uci => from_uci::parse(text),
+    }
+}
+
+/// Parses and validates TOML config text.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let raw: parse::RawConfig = toml::from_str(text)
         .map_err(|e| ConfigError::Syntax(e.to_string().trim_end().to_owned()))?;

@@ -55,6 +55,8 @@ impl Signals {
 
 struct Daemon {
     config_path: PathBuf,
+    /// The config's syntax as given on the command line; `None`: told by content.
+    config_format: Option<config::Format>,
     engine: Engine,
     netlink: Netlink,
     nft: Nft,
@@ -82,11 +84,16 @@ struct Daemon {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT, then removes everything it created.
+/// `format` forces the config's syntax (else it is told by content, also on reload);
 /// `socket` overrides the config's control socket path.
-pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(
+    config_path: &Path,
+    format: Option<config::Format>,
+    socket: Option<PathBuf>,
+) -> anyhow::Result<()> {
     // Installed first, so a stop request at any point after this goes through shutdown.
     let signals = Signals::install()?;
-    let config = config::load(config_path)?;
+    let config = config::load_as(config_path, format)?;
     let socket = socket.unwrap_or_else(|| config.socket.clone());
     let hooks = config.hooks.clone();
     let listener = control::bind(&socket).await?;
@@ -96,6 +103,7 @@ pub async fn run(config_path: &Path, socket: Option<PathBuf>) -> anyhow::Result<
     let (probe_tx, probe_rx) = mpsc::unbounded_channel();
     let mut daemon = Daemon {
         config_path: config_path.to_path_buf(),
+        config_format: format,
         engine: Engine::new(config, Instant::now()),
         netlink: Netlink::connect()?,
         nft: Nft::default(),
@@ -330,7 +338,7 @@ impl Daemon {
         self.notifier.send("RELOADING=1");
         // The next pass of the loop sends READY=1 again, old config or new.
         self.ready_sent = false;
-        match config::load(&self.config_path) {
+        match config::load_as(&self.config_path, self.config_format) {
             Ok(config) => self.take_config(config),
             Err(e) => tracing::warn!("reload: keeping the running config: {e}"),
         }

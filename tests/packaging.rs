@@ -316,7 +316,7 @@ fn openwrt_package_matches_the_crate() {
     // The router build: no lab, no docs generators.
     assert!(makefile.contains("CARGO_PKG_ARGS+= --no-default-features"));
     // What the package installs exists here, and the conffile is the installed config.
-    for file in ["files/uplink.init", "files/uplink.toml"] {
+    for file in ["files/uplink.init", "files/uplink.config"] {
         assert!(
             makefile.contains(&format!("./{file}")),
             "{file} not installed"
@@ -328,7 +328,7 @@ fn openwrt_package_matches_the_crate() {
         .nth(1)
         .and_then(|s| s.split("endef").next())
         .expect("conffiles");
-    assert_eq!(conffiles.trim(), "/etc/uplink/uplink.toml");
+    assert_eq!(conffiles.trim(), "/etc/config/uplink");
     let init = std::fs::read_to_string(format!("{OPENWRT}/files/uplink.init")).unwrap();
     assert!(init.starts_with("#!/bin/sh /etc/rc.common\n"));
 }
@@ -343,8 +343,12 @@ fn run_init(config: &Path, call: &str, procd_running: bool) -> (bool, String) {
             &format!("PROG={}\n", env!("CARGO_BIN_EXE_uplink")),
         )
         .replace(
-            "CONF=/etc/uplink/uplink.toml\n",
+            "CONF=/etc/config/uplink\n",
             &format!("CONF={}\n", config.display()),
+        )
+        .replace(
+            "TOML_CONF=/etc/uplink/uplink.toml\n",
+            "TOML_CONF=/nonexistent/uplink.toml\n",
         );
     let stubs = format!(
         "procd_open_instance() {{ echo open; }}\n\
@@ -379,7 +383,7 @@ fn openwrt_init_script_starts_only_a_valid_config() {
     assert_eq!(out, expected);
 
     // The shipped example (all commented out): no instance, a log line saying why.
-    let shipped = std::fs::canonicalize(format!("{OPENWRT}/files/uplink.toml")).unwrap();
+    let shipped = std::fs::canonicalize(format!("{OPENWRT}/files/uplink.config")).unwrap();
     let (ok, out) = run_init(&shipped, "start_service", false);
     assert!(!ok, "{out}");
     assert!(!out.lines().any(|l| l == "open"), "{out}");
@@ -405,7 +409,7 @@ fn openwrt_init_script_starts_only_a_valid_config() {
 #[test]
 fn openwrt_example_config_is_inert_until_uncommented_then_valid() {
     let bin = env!("CARGO_BIN_EXE_uplink");
-    let shipped = format!("{OPENWRT}/files/uplink.toml");
+    let shipped = format!("{OPENWRT}/files/uplink.config");
     let out = Command::new(bin)
         .args(["check", "-c", &shipped])
         .output()
@@ -420,13 +424,13 @@ fn openwrt_example_config_is_inert_until_uncommented_then_valid() {
     let uncommented: String = text
         .lines()
         .map(|line| match line.strip_prefix("# ") {
-            Some(rest) if is_toml_line(rest) => rest,
+            Some(rest) if is_uci_statement(rest) => rest,
             _ => line,
         })
         .map(|l| format!("{l}\n"))
         .collect();
     let dir = TempDir::new("owrtcfg");
-    let path = dir.0.join("uplink.toml");
+    let path = dir.0.join("uplink");
     std::fs::write(&path, &uncommented).unwrap();
     let plan = run(Command::new(bin).arg("check").arg("-c").arg(&path));
     assert!(
@@ -435,14 +439,12 @@ fn openwrt_example_config_is_inert_until_uncommented_then_valid() {
     );
 }
 
-fn is_toml_line(s: &str) -> bool {
+/// A commented-out UCI statement of the example (not its prose).
+fn is_uci_statement(s: &str) -> bool {
     let s = s.trim_start();
-    s.starts_with('[')
-        || s.split_once(" = ").is_some_and(|(key, _)| {
-            key.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-        })
-        || (s.starts_with('#') && !s.is_empty())
+    ["config ", "option ", "list "]
+        .iter()
+        .any(|word| s.starts_with(word))
 }
 
 /// Every shell script of the project: scripts/* and the OpenWrt init script.

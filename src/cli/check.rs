@@ -62,10 +62,16 @@ pub fn render_plan(config: &Config) -> String {
         table.into(),
         config.sticky,
     );
-    let device: HashMap<u32, &str> = uplinks
+    let device: HashMap<u32, String> = uplinks
         .iter()
         .enumerate()
-        .map(|(i, u)| (i as u32 + 1, u.device.as_str()))
+        .map(|(i, u)| {
+            let name = match &u.interface {
+                Some(iface) => format!("<device of {iface}>"),
+                None => u.device.clone(),
+            };
+            (i as u32 + 1, name)
+        })
         .collect();
 
     let mut out = String::new();
@@ -139,11 +145,14 @@ fn render_lines(config: &Config) -> String {
             Gateway::Fixed(g) => format!("gateway {g}"),
             Gateway::Auto => "gateway learned from the device's default route".to_string(),
         };
+        let on = match &u.interface {
+            Some(iface) => format!("netifd interface {iface} (device found at run time)"),
+            None => u.device.clone(),
+        };
         writeln!(
             out,
-            "  {} on {}: {gw}, metric {}, weight {}, table {}, probe mark {:#x}{}",
+            "  {} on {on}: {gw}, metric {}, weight {}, table {}, probe mark {:#x}{}",
             u.name,
-            u.device,
             u.metric,
             u.weight,
             line_table(i),

@@ -34,6 +34,7 @@
 
 mod from_uci;
 pub mod mwan3;
+pub mod netifd;
 mod parse;
 mod prefix;
 pub mod uci;
@@ -115,8 +116,12 @@ pub const DEFAULT_HOOKS_DIR: &str = "/etc/uplink/hooks.d";
 pub struct Uplink {
     /// Unique name: 1..15 of `[A-Za-z0-9_-]`.
     pub name: String,
-    /// Linux interface the line leaves through.
+    /// Linux interface the line leaves through. Empty for a line given by `interface`
+    /// until the daemon resolves it.
     pub device: String,
+    /// OpenWrt netifd interface (`interface = "wan"`) whose device the line uses, resolved
+    /// at run time (`ubus`, else /etc/config/network) and followed when it changes.
+    pub interface: Option<String>,
     /// The next hop (`gateway`): none on a point-to-point device (PPPoE, tun, LTE in
     /// raw-IP mode), a fixed address, or learned at run time.
     pub gateway: Gateway,

@@ -34,7 +34,9 @@ pub(super) struct RawSet {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawUplink {
     pub name: String,
-    pub device: String,
+    // Optional so that validation can explain the device/interface choice.
+    pub device: Option<String>,
+    pub interface: Option<String>,
     pub gateway: Option<String>,
     pub metric: Option<i64>,
     pub weight: Option<i64>,

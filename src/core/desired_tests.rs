@@ -7,6 +7,7 @@ fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) 
     Uplink {
         name: name.into(),
         device: device.into(),
+        interface: None,
         gateway: gateway.map_or(crate::config::Gateway::None, |g| {
             crate::config::Gateway::Fixed(Ipv4Addr::from(g))
         }),

@@ -20,7 +20,11 @@ pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet])
     out += "\tchain postrouting {\n";
     // After fw4's srcnat (100): its own masquerade, if any, keeps precedence.
     out += "\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n";
-    for uplink in uplinks.iter().filter(|u| u.masquerade) {
+    // A line given by netifd interface has no device until it is resolved.
+    for uplink in uplinks
+        .iter()
+        .filter(|u| u.masquerade && !u.device.is_empty())
+    {
         out += &format!(
             "\t\toifname \"{}\" masquerade comment \"uplink {}\"\n",
             uplink.device, uplink.name
@@ -42,6 +46,7 @@ pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet])
 fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) -> String {
     let devices: Vec<String> = uplinks
         .iter()
+        .filter(|u| !u.device.is_empty())
         .map(|u| format!("\"{}\"", u.device))
         .collect();
     let mut marks: Vec<u32> = (0..uplinks.len()).map(line_mark).collect();
@@ -55,12 +60,17 @@ fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) 
     out += "\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle + 10; policy accept;\n";
     for (i, uplink) in uplinks.iter().enumerate() {
         let dev = &uplink.device;
+        if dev.is_empty() {
+            continue;
+        }
         out += &format!(
             "\t\tct state new iifname \"{dev}\" {}\n",
             set_ct_mark(line_mark(i))
         );
     }
-    out += &format!("\t\tiifname {{ {} }} return\n", devices.join(", "));
+    if !devices.is_empty() {
+        out += &format!("\t\tiifname {{ {} }} return\n", devices.join(", "));
+    }
     for (k, policy) in policies
         .iter()
         .enumerate()

@@ -5,6 +5,7 @@
 
 pub mod control;
 pub mod events;
+mod interfaces;
 pub mod notify;
 mod probes;
 pub mod status;
@@ -24,8 +25,10 @@ use crate::core::{Desired, Engine, Notice, Route, Rule, Ruleset};
 use crate::hooks::{HookConfig, HookRunner};
 use crate::probe::{ProbeEvent, ProbeOutcome};
 use crate::reconcile::{reconcile_firewall, reconcile_routing, remove_all, Change};
+use crate::system::netifd::Resolver;
 use crate::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
 use control::{Pending, Request};
+use interfaces::Interfaces;
 use probes::Probes;
 
 /// How long to wait before retrying a failed kernel change.
@@ -58,6 +61,8 @@ struct Daemon {
     /// The config's syntax as given on the command line; `None`: told by content.
     config_format: Option<config::Format>,
     engine: Engine,
+    /// Devices of lines given by netifd interface.
+    interfaces: Interfaces,
     netlink: Netlink,
     nft: Nft,
     probes: Probes,
@@ -93,7 +98,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     // Installed first, so a stop request at any point after this goes through shutdown.
     let signals = Signals::install()?;
-    let config = config::load_as(config_path, format)?;
+    let mut config = config::load_as(config_path, format)?;
+    let mut interfaces = Interfaces::new(Resolver::from_env());
+    interfaces.resolve_all(&mut config, Instant::now());
     let socket = socket.unwrap_or_else(|| config.socket.clone());
     let hooks = config.hooks.clone();
     let listener = control::bind(&socket).await?;
@@ -105,6 +112,7 @@ pub async fn run(
         config_path: config_path.to_path_buf(),
         config_format: format,
         engine: Engine::new(config, Instant::now()),
+        interfaces,
         netlink: Netlink::connect()?,
         nft: Nft::default(),
         probes: Probes::new(probe_tx),
@@ -344,8 +352,14 @@ impl Daemon {
         }
     }
 
-    fn take_config(&mut self, config: Config) {
+    fn take_config(&mut self, mut config: Config) {
         tracing::info!("reload: new config from {}", self.config_path.display());
+        self.interfaces.resolve_all(&mut config, Instant::now());
+        self.adopt(config);
+    }
+
+    /// Runs `config` from now on; lines whose settings did not change keep their state.
+    fn adopt(&mut self, config: Config) {
         self.probes.clear();
         self.stale_probe_events = true;
         warn_about_system(&config);
@@ -399,7 +413,14 @@ impl Daemon {
         match self.netlink.links().await {
             Ok(links) => {
                 self.links_dirty = false;
-                let notices = self.engine.on_links(&links, Instant::now());
+                let now = Instant::now();
+                if let Some(config) = self.interfaces.follow(self.engine.config(), &links, now) {
+                    self.adopt(config);
+                }
+                if let Some(at) = self.interfaces.held_back() {
+                    self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
+                }
+                let notices = self.engine.on_links(&links, now);
                 self.handle(notices);
             }
             Err(e) => {

@@ -110,19 +110,20 @@ impl HookConfig {
         HookConfig {
             dir,
             timeout,
-            hotplug_call: find_hotplug_call(Path::new("/sbin"), path.as_deref()),
+            hotplug_call: find_program("hotplug-call", Path::new("/sbin"), path.as_deref()),
         }
     }
 }
 
-/// `hotplug-call` in `sbin`, else in the directories of `path` (a `PATH` value).
-fn find_hotplug_call(sbin: &Path, path: Option<&OsStr>) -> Option<PathBuf> {
+/// Executable `name` in `first`, else in the directories of `path` (a `PATH` value): the
+/// daemon may run with a minimal PATH, and OpenWrt keeps its tools in fixed places.
+pub(crate) fn find_program(name: &str, first: &Path, path: Option<&OsStr>) -> Option<PathBuf> {
     let on_path = path.into_iter().flat_map(std::env::split_paths);
-    std::iter::once(sbin.to_path_buf())
+    std::iter::once(first.to_path_buf())
         .chain(on_path)
         // An empty PATH entry means the working directory: not a place to run things from.
         .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join("hotplug-call"))
+        .map(|dir| dir.join(name))
         .find(|candidate| run::is_executable(candidate))
 }
 

@@ -42,11 +42,17 @@ fn hotplug_call_is_found_in_sbin_first_then_on_path() {
     let s = Scratch::new("hpfind");
     let sbin = s.0.join("sbin");
     let path = s.path_var(&["bin"]);
-    assert_eq!(find_hotplug_call(&sbin, Some(&path)), None);
+    assert_eq!(find_program("hotplug-call", &sbin, Some(&path)), None);
     let on_path = s.put("bin", 0o755);
-    assert_eq!(find_hotplug_call(&sbin, Some(&path)), Some(on_path));
+    assert_eq!(
+        find_program("hotplug-call", &sbin, Some(&path)),
+        Some(on_path)
+    );
     let in_sbin = s.put("sbin", 0o755);
-    assert_eq!(find_hotplug_call(&sbin, Some(&path)), Some(in_sbin));
+    assert_eq!(
+        find_program("hotplug-call", &sbin, Some(&path)),
+        Some(in_sbin)
+    );
 }
 
 #[test]
@@ -54,10 +60,17 @@ fn a_hotplug_call_that_cannot_run_is_not_used() {
     let s = Scratch::new("hpnoexec");
     s.put("bin", 0o644);
     let path = s.path_var(&["bin"]);
-    assert_eq!(find_hotplug_call(&s.0.join("sbin"), Some(&path)), None);
+    assert_eq!(
+        find_program("hotplug-call", &s.0.join("sbin"), Some(&path)),
+        None
+    );
     // Relative PATH entries (the working directory) are never searched.
     assert_eq!(
-        find_hotplug_call(Path::new("sbin"), Some(&OsString::from(":."))),
+        find_program(
+            "hotplug-call",
+            Path::new("sbin"),
+            Some(&OsString::from(":."))
+        ),
         None
     );
 }

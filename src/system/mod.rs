@@ -3,6 +3,7 @@
 
 pub mod conntrack;
 pub mod convert;
+pub mod netifd;
 pub mod netlink;
 pub mod nft;
 pub mod sysctl;

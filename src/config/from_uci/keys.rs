@@ -25,9 +25,6 @@ pub(super) struct Key {
     /// Dotted TOML path below the section's table, as validation names it.
     pub path: &'static str,
     pub kind: Kind,
-    /// Whether the section must set it (TOML's required keys; the section name stands
-    /// in for `name`).
-    pub required: bool,
 }
 
 /// A section type and where its table goes in the TOML document.
@@ -42,19 +39,7 @@ pub(super) struct SectionType {
 }
 
 const fn key(names: &'static [&'static str], path: &'static str, kind: Kind) -> Key {
-    Key {
-        names,
-        path,
-        kind,
-        required: false,
-    }
-}
-
-const fn required(names: &'static [&'static str], path: &'static str, kind: Kind) -> Key {
-    Key {
-        required: true,
-        ..key(names, path, kind)
-    }
+    Key { names, path, kind }
 }
 
 use Kind::*;
@@ -62,7 +47,8 @@ use Kind::*;
 /// `config uplink 'NAME'`: the section name is the uplink's name; probe keys sit in the
 /// section itself rather than in a sub-table.
 const UPLINK: &[Key] = &[
-    required(&["device"], "device", Text),
+    key(&["device"], "device", Text),
+    key(&["interface"], "interface", Text),
     key(&["gateway"], "gateway", Text),
     key(&["metric"], "metric", Number),
     key(&["weight"], "weight", Number),

@@ -173,25 +173,7 @@ fn section_table(
             items: items_with_lines(option),
         });
     }
-    check_required(section, ty, &origin)?;
     Ok((table, origin))
-}
-
-fn check_required(section: &Section, ty: &SectionType, origin: &Origin) -> Result<(), ConfigError> {
-    let missing = ty
-        .keys
-        .iter()
-        .find(|k| k.required && !origin.written.iter().any(|w| w.path == k.path));
-    match missing {
-        Some(key) => Err(at(
-            section,
-            section.line,
-            &option_key(key.names[0]),
-            "",
-            "missing",
-        )),
-        None => Ok(()),
-    }
 }
 
 /// Adds `[[array]]`-style `table` to `top`.

@@ -83,6 +83,7 @@ fn home_router_example_sets_every_field() {
             Uplink {
                 name: "main".into(),
                 device: "pppoe-wan".into(),
+                interface: None,
                 gateway: crate::config::Gateway::None,
                 metric: 100,
                 weight: 1,
@@ -101,6 +102,7 @@ fn home_router_example_sets_every_field() {
             Uplink {
                 name: "backup".into(),
                 device: "eth2".into(),
+                interface: None,
                 gateway: crate::config::Gateway::Fixed(ip("203.0.113.1")),
                 metric: 200,
                 weight: 1,

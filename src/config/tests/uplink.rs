@@ -206,3 +206,24 @@ fn flush_on_defaults_to_down_and_accepts_up() {
         "{err}"
     );
 }
+
+#[test]
+fn a_netifd_interface_instead_of_a_device() {
+    let config = parse("[[uplink]]\nname = \"main\"\ninterface = \"wan\"\n").unwrap();
+    assert_eq!(config.uplinks[0].interface.as_deref(), Some("wan"));
+    assert_eq!(config.uplinks[0].device, "");
+    assert_eq!(
+        error("[[uplink]]\nname = \"main\"\ninterface = \"wan\"\ndevice = \"eth0\"\n"),
+        r#"uplink "main": device "eth0": give device or interface, not both"#
+    );
+    assert_eq!(
+        error("[[uplink]]\nname = \"main\"\n"),
+        r#"uplink "main": device: missing: give the line's device (or, on OpenWrt, its netifd interface)"#
+    );
+    assert_eq!(
+        error("[[uplink]]\nname = \"a\"\ninterface = \"wan\"\n[[uplink]]\nname = \"b\"\ninterface = \"wan\"\n"),
+        r#"uplink "b": interface "wan": duplicate (also used by uplink "a")"#
+    );
+    assert!(error("[[uplink]]\nname = \"a\"\ninterface = \"wan-1\"\n")
+        .contains("netifd interface name"));
+}

@@ -39,11 +39,7 @@ fn uplink(raw: RawUplink, earlier: &[Uplink]) -> Result<Uplink, ConfigError> {
             format!("duplicate (also uplink #{})", i + 1),
         ));
     }
-    check_device(&obj, &raw.device)?;
-    if let Some(other) = earlier.iter().find(|u| u.device == raw.device) {
-        let reason = format!("duplicate (also used by uplink {})", quoted(&other.name));
-        return Err(invalid(&obj, "device", quoted(&raw.device), reason));
-    }
+    let (device, interface) = device_or_interface(&obj, &raw, earlier)?;
     let gateway = match raw.gateway.as_deref() {
         None => Gateway::None,
         Some("auto") => Gateway::Auto,
@@ -55,7 +51,8 @@ fn uplink(raw: RawUplink, earlier: &[Uplink]) -> Result<Uplink, ConfigError> {
         .map(|v| number(&obj, "weight", v, 1..=MAX_WEIGHT));
     Ok(Uplink {
         name: raw.name,
-        device: raw.device,
+        device,
+        interface,
         gateway,
         metric: metric.transpose()?.unwrap_or(DEFAULT_METRIC),
         weight: weight.transpose()?.unwrap_or(DEFAULT_WEIGHT),
@@ -86,6 +83,57 @@ fn flush(obj: &str, events: &[String]) -> Result<Flush, ConfigError> {
 }
 
 /// The kernel's rules for interface names (`dev_valid_name`).
+/// Exactly one of `device` and `interface`, each unique among the lines.
+fn device_or_interface(
+    obj: &str,
+    raw: &RawUplink,
+    earlier: &[Uplink],
+) -> Result<(String, Option<String>), ConfigError> {
+    let duplicate = |key: &str, value: &str, other: &Uplink| {
+        let reason = format!("duplicate (also used by uplink {})", quoted(&other.name));
+        invalid(obj, key, quoted(value), reason)
+    };
+    match (&raw.device, &raw.interface) {
+        (Some(device), None) => {
+            check_device(obj, device)?;
+            if let Some(other) = earlier.iter().find(|u| &u.device == device) {
+                return Err(duplicate("device", device, other));
+            }
+            Ok((device.clone(), None))
+        }
+        (None, Some(iface)) => {
+            check_netifd_name(obj, iface)?;
+            let same = |u: &&Uplink| u.interface.as_ref() == Some(iface);
+            if let Some(other) = earlier.iter().find(same) {
+                return Err(duplicate("interface", iface, other));
+            }
+            Ok((String::new(), Some(iface.clone())))
+        }
+        (Some(device), Some(_)) => Err(invalid(
+            obj,
+            "device",
+            quoted(device),
+            "give device or interface, not both",
+        )),
+        (None, None) => Err(invalid(
+            obj,
+            "device",
+            "",
+            "missing: give the line's device (or, on OpenWrt, its netifd interface)",
+        )),
+    }
+}
+
+/// netifd section names: what uci accepts, and short enough for `pppoe-<name>`.
+fn check_netifd_name(obj: &str, name: &str) -> Result<(), ConfigError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if !name.is_empty() && name.len() <= 10 && name.chars().all(allowed) {
+        return Ok(());
+    }
+    let reason = "must be a netifd interface name: 1..10 of [A-Za-z0-9_]";
+    Err(invalid(obj, "interface", quoted(name), reason))
+}
+
 fn check_device(obj: &str, device: &str) -> Result<(), ConfigError> {
     let reason = if device.is_empty() {
         "must not be empty".to_owned()

@@ -1,0 +1,100 @@
+//! Lines given by netifd interface (`interface = "wan"`): their devices are resolved when a
+//! config is taken, and again when a line's device has vanished (a USB modem that comes
+//! back under another name, a protocol change), at most every few seconds.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::core::LinkFacts;
+use crate::system::netifd::Resolver;
+
+/// Shortest time between two lookups for the same line: a lookup may fork `ubus`.
+const RETRY: Duration = Duration::from_secs(5);
+
+/// Resolves and follows the interfaces of the running config.
+pub struct Interfaces {
+    resolver: Resolver,
+    last_lookup: HashMap<String, Instant>,
+    /// When a lookup held back by [`RETRY`] is due: the daemon re-reads links then.
+    held_back: Option<Instant>,
+}
+
+impl Interfaces {
+    pub fn new(resolver: Resolver) -> Self {
+        Interfaces {
+            resolver,
+            last_lookup: HashMap::new(),
+            held_back: None,
+        }
+    }
+
+    /// Fills in the device of every interface line. One that cannot be resolved keeps an
+    /// empty device (the line stays down, "device not found") and is retried later.
+    pub fn resolve_all(&mut self, config: &mut Config, now: Instant) {
+        for uplink in &mut config.uplinks {
+            let Some(interface) = uplink.interface.clone() else {
+                continue;
+            };
+            self.last_lookup.insert(uplink.name.clone(), now);
+            match self.resolver.device(&interface) {
+                Ok(device) => {
+                    tracing::info!(
+                        "uplink \"{}\": interface {interface} is device {device}",
+                        uplink.name
+                    );
+                    uplink.device = device;
+                }
+                Err(e) => tracing::warn!("uplink \"{}\": {e}", uplink.name),
+            }
+        }
+    }
+
+    /// A copy of `config` with new devices for interface lines whose device is not among
+    /// `links`, when a lookup finds one that differs; `None` when nothing changed.
+    pub fn follow(
+        &mut self,
+        config: &Config,
+        links: &HashMap<String, LinkFacts>,
+        now: Instant,
+    ) -> Option<Config> {
+        let mut next = config.clone();
+        let mut changed = false;
+        self.held_back = None;
+        for uplink in &mut next.uplinks {
+            let Some(interface) = uplink.interface.clone() else {
+                continue;
+            };
+            if links.contains_key(&uplink.device) {
+                continue;
+            }
+            let due_at = self.last_lookup.get(&uplink.name).map(|at| *at + RETRY);
+            if let Some(at) = due_at.filter(|at| *at > now) {
+                self.held_back = Some(self.held_back.map_or(at, |h| h.min(at)));
+                continue;
+            }
+            self.last_lookup.insert(uplink.name.clone(), now);
+            if let Ok(device) = self.resolver.device(&interface) {
+                if device != uplink.device {
+                    tracing::info!(
+                        "uplink \"{}\": interface {interface} moved from device {} to {device}",
+                        uplink.name,
+                        if uplink.device.is_empty() {
+                            "(none)"
+                        } else {
+                            &uplink.device
+                        }
+                    );
+                    uplink.device = device;
+                    changed = true;
+                }
+            }
+        }
+        changed.then_some(next)
+    }
+
+    /// When to look again for a line whose device is missing, if a lookup was held back.
+    pub fn held_back(&self) -> Option<Instant> {
+        self.held_back
+    }
+}

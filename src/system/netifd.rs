@@ -58,13 +58,13 @@ impl Resolver {
         match from_ubus {
             Some(Ok(device)) => Ok(device),
             Some(Err(ubus_says)) => self
-                .from_file(interface)
+                .read_network_config(interface)
                 .map_err(|file_says| error(format!("{ubus_says}; {file_says}"))),
-            None => self.from_file(interface).map_err(error),
+            None => self.read_network_config(interface).map_err(error),
         }
     }
 
-    fn from_file(&self, interface: &str) -> Result<String, String> {
+    fn read_network_config(&self, interface: &str) -> Result<String, String> {
         let shown = self.network.display();
         let text = std::fs::read_to_string(&self.network)
             .map_err(|e| format!("cannot read {shown}: {e}"))?;

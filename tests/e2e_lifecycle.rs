@@ -122,7 +122,8 @@ fn i_objects_removed_by_hand_are_restored() {
             .ns(Role::Router)
             .exec(&["nft", "list", "ruleset"])
             .unwrap();
-        r.contains("table inet uplink") && r.contains("oifname \"wan2\" masquerade")
+        r.contains("table inet uplink")
+            && r.contains("oifname \"wan2\" meta nfproto ipv4 masquerade")
     });
     assert!(s.stop_daemon().success());
 }

@@ -176,10 +176,10 @@ fn spec(line: usize, device: &str, source: Ipv4Addr, targets: Vec<Ipv4Addr>) -> 
     ProbeSpec {
         line,
         device: device.into(),
-        source,
+        source: source.into(),
         mark: 0x10000 * (line as u32 + 1),
         ident: 0x4200 + line as u16,
-        targets,
+        targets: targets.into_iter().map(Into::into).collect(),
         interval: ms(200),
         timeout: ms(1000),
     }

@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use futures::StreamExt;
-use uplink::config::Prefix;
+use uplink::config::{Family, Prefix};
 use uplink::core::owned::*;
 use uplink::core::{Desired, NextHop, Route, Rule, RuleMatch};
 use uplink::netns::{require_root, unique_prefix, Netns};
@@ -39,7 +39,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn hop(ifindex: u32, gw: Option<[u8; 4]>, weight: u32) -> NextHop {
     NextHop {
         ifindex,
-        gateway: gw.map(Ipv4Addr::from),
+        gateway: gw.map(|g| Ipv4Addr::from(g).into()),
         weight,
     }
 }
@@ -47,14 +47,17 @@ fn hop(ifindex: u32, gw: Option<[u8; 4]>, weight: u32) -> NextHop {
 fn sample_state(wan1: u32, wan2: u32) -> Desired {
     let mut routes = vec![
         Route {
+            family: Family::V4,
             table: TABLE_ACTIVE,
             nexthops: vec![hop(wan1, Some([192, 0, 2, 1]), 3), hop(wan2, None, 1)],
         },
         Route {
+            family: Family::V4,
             table: line_table(0),
             nexthops: vec![hop(wan1, Some([192, 0, 2, 1]), 1)],
         },
         Route {
+            family: Family::V4,
             table: line_table(1),
             nexthops: vec![hop(wan2, None, 1)],
         },
@@ -62,6 +65,7 @@ fn sample_state(wan1: u32, wan2: u32) -> Desired {
     routes.sort();
     let mut rules = vec![
         Rule {
+            family: Family::V4,
             priority: PRIO_MARK_BASE,
             matcher: RuleMatch::FwMark {
                 mark: line_mark(0),
@@ -71,12 +75,14 @@ fn sample_state(wan1: u32, wan2: u32) -> Desired {
             suppress_prefixlen: None,
         },
         Rule {
+            family: Family::V4,
             priority: PRIO_SUPPRESS_MAIN,
             matcher: RuleMatch::All,
             table: 254,
             suppress_prefixlen: Some(0),
         },
         Rule {
+            family: Family::V4,
             priority: PRIO_SOURCE_BASE + 1,
             matcher: RuleMatch::Prefixes {
                 from: Some(Prefix::host(Ipv4Addr::new(198, 51, 100, 2))),
@@ -169,6 +175,7 @@ fn switching_the_active_line_is_one_replace() {
             let links = nl.links().await.unwrap();
             let active = |ifindex| Desired {
                 routes: vec![Route {
+                    family: Family::V4,
                     table: TABLE_ACTIVE,
                     nexthops: vec![hop(ifindex, None, 1)],
                 }],
@@ -243,11 +250,13 @@ fn share_rule_is_replaced_without_reloading_the_table() {
         uplink::core::desired::nft_ruleset(&config.uplinks, &policies, &[]).into();
     let both = uplink::core::Ruleset {
         table: table.clone(),
-        share: "numgen random mod 4 vmap { 0-2 : goto share_0, 3 : goto share_1 }".into(),
+        share: "flush chain inet uplink share\n\
+                add rule inet uplink share numgen random mod 4 vmap { 0-2 : goto share_0, 3 : goto share_1 }\n"
+            .into(),
     };
     let one = uplink::core::Ruleset {
         table,
-        share: "goto share_1".into(),
+        share: "flush chain inet uplink share\nadd rule inet uplink share goto share_1\n".into(),
     };
     let (b, o) = (both.clone(), one.clone());
     ns.run_in(move || {
@@ -307,6 +316,7 @@ fn monitors_report_owned_route_deletion_and_nft_changes() {
             let mut nft_changes = Box::pin(nft_monitor().unwrap());
             let desired = Desired {
                 routes: vec![Route {
+                    family: Family::V4,
                     table: TABLE_ACTIVE,
                     nexthops: vec![hop(links["wan1"].ifindex, None, 1)],
                 }],

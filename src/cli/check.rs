@@ -3,31 +3,42 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use uplink::config::{Config, Fallback, Gateway, Policy};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use uplink::config::{Config, Fallback, Family, Gateway, Policy};
 use uplink::core::desired::PolicyChoice;
 use uplink::core::desired::{desired_with_ruleset, nft_ruleset};
 use uplink::core::owned::*;
-use uplink::core::{select, Candidate, LinkFacts, RuleMatch};
+use uplink::core::select::select_each_family;
+use uplink::core::{Candidate, LinkFacts, RuleMatch, Selection, SelectionBasis};
 
 /// The plan for `config`, assuming every line's link is up and every line healthy.
 /// Device indices and addresses are only known at run time, so they are shown by name.
 pub fn render_plan(config: &Config) -> String {
     let uplinks = &config.uplinks;
     // Placeholder facts: ifindex i+1 stands for device i; addresses are shown symbolically.
-    let facts: Vec<LinkFacts> = (0..uplinks.len())
-        .map(|i| LinkFacts {
-            ifindex: i as u32 + 1,
-            admin_up: true,
-            carrier: true,
-            addrs: vec![std::net::Ipv4Addr::UNSPECIFIED],
-            // Stands for the learned gateway of an "auto" line (shown as such).
-            gateway: Some(std::net::Ipv4Addr::UNSPECIFIED),
-            ..LinkFacts::default()
+    let facts: Vec<LinkFacts> = uplinks
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let unspecified: IpAddr = match u.family {
+                Family::V4 => Ipv4Addr::UNSPECIFIED.into(),
+                Family::V6 => Ipv6Addr::UNSPECIFIED.into(),
+            };
+            LinkFacts {
+                ifindex: i as u32 + 1,
+                admin_up: true,
+                carrier: true,
+                addrs: vec![unspecified],
+                // Stands for the learned gateway of an "auto" line (shown as such).
+                gateway: Some(unspecified),
+                ..LinkFacts::default()
+            }
         })
         .collect();
     let candidates: Vec<Candidate> = uplinks
         .iter()
         .map(|u| Candidate {
+            family: u.family,
             metric: u.metric,
             weight: u.weight,
             up: true,
@@ -35,7 +46,14 @@ pub fn render_plan(config: &Config) -> String {
             link_usable: true,
         })
         .collect();
-    let selection = select(&candidates);
+    let members = select_each_family(&candidates)
+        .into_iter()
+        .flat_map(|(_, s)| s.members)
+        .collect();
+    let selection = Selection {
+        members,
+        basis: SelectionBasis::Healthy,
+    };
     let links: Vec<Option<&LinkFacts>> = facts.iter().map(Some).collect();
     // With every line healthy each policy uses its first line.
     let policies: Vec<(&Policy, PolicyChoice)> = config
@@ -114,11 +132,17 @@ pub fn render_plan(config: &Config) -> String {
     for rule in &desired.rules {
         let is_source_rule = (PRIO_SOURCE_BASE..PRIO_POLICY_BASE).contains(&rule.priority);
         let text = match rule.matcher {
-            RuleMatch::Prefixes { .. } if is_source_rule => {
+            RuleMatch::Prefixes { .. } | RuleMatch::From6(_) if is_source_rule => {
                 let i = (rule.table - TABLE_ACTIVE - 1) as usize;
+                let (six, family) = match rule.family {
+                    Family::V4 => ("", "IPv4"),
+                    Family::V6 => ("-6 ", "IPv6"),
+                };
                 format!(
-                    "{}: from <each IPv4 address of {}> lookup {}",
-                    rule.priority, uplinks[i].device, rule.table
+                    "{six}{}: from <each {family} address of {}> lookup {}",
+                    rule.priority,
+                    device[&(i as u32 + 1)],
+                    rule.table
                 )
             }
             _ => rule.to_string().replace("lookup 254", "lookup main"),

@@ -43,7 +43,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -122,6 +122,8 @@ pub struct Uplink {
     /// OpenWrt netifd interface (`interface = "wan"`) whose device the line uses, resolved
     /// at run time (`ubus`, else /etc/config/network) and followed when it changes.
     pub interface: Option<String>,
+    /// The address family the line carries (`family`, default told by its addresses).
+    pub family: Family,
     /// The next hop (`gateway`): none on a point-to-point device (PPPoE, tun, LTE in
     /// raw-IP mode), a fixed address, or learned at run time.
     pub gateway: Gateway,
@@ -137,14 +139,46 @@ pub struct Uplink {
     pub probe: Probe,
 }
 
+/// The address family a line carries (`family`). A dual-stack line is two lines on one
+/// device, `main` and `main6` say, as in mwan3: each is probed, selected and failed over on
+/// its own, so a line can be up for IPv4 and down for IPv6 (a broken DS-Lite tunnel, a dead
+/// prefix delegation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub enum Family {
+    #[default]
+    V4,
+    V6,
+}
+
+impl Family {
+    /// Both families, IPv4 first.
+    pub const ALL: [Family; 2] = [Family::V4, Family::V6];
+
+    /// The config's (and nft's `meta nfproto`) name: `ipv4` or `ipv6`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        }
+    }
+
+    /// The family of an address.
+    pub fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
 /// A line's next hop (the `gateway` key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Gateway {
     /// No next hop: routes are `dev X scope link` (point-to-point devices; key omitted).
     #[default]
     None,
-    /// A fixed IPv4 next hop.
-    Fixed(Ipv4Addr),
+    /// A fixed next hop, of the line's family.
+    Fixed(IpAddr),
     /// `"auto"`: the gateway of the default route that the system (DHCP client, netifd)
     /// installed on the device, in any table but uplink's own, followed at run time.
     Auto,
@@ -152,7 +186,7 @@ pub enum Gateway {
 
 impl Gateway {
     /// The fixed address, if any.
-    pub fn fixed(self) -> Option<Ipv4Addr> {
+    pub fn fixed(self) -> Option<IpAddr> {
         match self {
             Gateway::Fixed(addr) => Some(addr),
             _ => None,
@@ -183,8 +217,9 @@ impl Default for Flush {
 /// Health probing of one uplink (the `[uplink.probe]` table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
-    /// Hosts beyond the gateway to ping; unique unicast IPv4 addresses, may be empty.
-    pub targets: Vec<Ipv4Addr>,
+    /// Hosts beyond the gateway to ping; unique unicast addresses of the line's family,
+    /// may be empty.
+    pub targets: Vec<IpAddr>,
     /// Probe period per target (default 500 ms, at least 10 ms).
     pub interval: Duration,
     /// A probe unanswered for this long is lost (default 1 s, at most `down_after`).

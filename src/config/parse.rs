@@ -37,6 +37,7 @@ pub(super) struct RawUplink {
     // Optional so that validation can explain the device/interface choice.
     pub device: Option<String>,
     pub interface: Option<String>,
+    pub family: Option<String>,
     pub gateway: Option<String>,
     pub metric: Option<i64>,
     pub weight: Option<i64>,

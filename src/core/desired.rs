@@ -2,13 +2,13 @@
 //! reconciler makes the kernel hold.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::owned::*;
 use super::select::Selection;
-use super::share::{share_routes, share_rule, share_rules, shares_load};
+use super::share::{share_routes, share_rules, share_script};
 use super::LinkFacts;
-use crate::config::{Policy, Prefix, Sticky, Uplink};
+use crate::config::{Family, Policy, Prefix, Sticky, Uplink};
 use std::sync::Arc;
 
 /// One next hop of a default route.
@@ -16,14 +16,15 @@ use std::sync::Arc;
 pub struct NextHop {
     pub ifindex: u32,
     /// `None` on a point-to-point device: the route is `dev X scope link`.
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<IpAddr>,
     /// Multipath weight (1..=256); 1 for a single path.
     pub weight: u32,
 }
 
-/// An IPv4 default route in one of our tables; one per table.
+/// A default route (`0.0.0.0/0` or `::/0`) in one of our tables; one per table and family.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Route {
+    pub family: Family,
     pub table: u32,
     /// Sorted; more than one makes a multipath route; none makes an `unreachable` route
     /// (the kernel answers with ICMP unreachable instead of trying another table).
@@ -43,6 +44,8 @@ pub enum RuleMatch {
         from: Option<Prefix>,
         to: Option<Prefix>,
     },
+    /// From one IPv6 address (a line's own: the source rule of an IPv6 line).
+    From6(Ipv6Addr),
 }
 
 /// Where a policy's traffic goes now.
@@ -56,9 +59,10 @@ pub enum PolicyChoice {
     Fallthrough,
 }
 
-/// An IPv4 ip rule we own: match, then look up `table`.
+/// An ip rule we own: match, then look up `table`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Rule {
+    pub family: Family,
     pub priority: u32,
     pub matcher: RuleMatch,
     pub table: u32,
@@ -80,8 +84,8 @@ pub struct Ruleset {
     /// The full `table inet uplink { ... }` definition. It depends on the config only,
     /// and can hold large sets, so it is built once per config and shared.
     pub table: Arc<str>,
-    /// The one rule of chain `share` (load sharing), which depends on the selection;
-    /// empty when there is none.
+    /// The nft commands that fill the load-sharing chains, which depend on the selection;
+    /// empty when no lines share load.
     pub share: String,
 }
 
@@ -131,22 +135,16 @@ pub fn desired_with_ruleset(
     sticky: Sticky,
 ) -> Desired {
     let mut routes = line_routes(uplinks, links);
-    if let Some(active) = active_route(uplinks, links, selection) {
-        routes.push(active);
-    }
+    routes.extend(active_routes(uplinks, links, selection));
     routes.extend(policy_routes(uplinks, links, policies));
     routes.extend(share_routes(uplinks, links, selection));
     routes.sort();
-    let mut rules = fixed_rules(uplinks.len());
+    let mut rules = fixed_rules(uplinks);
     rules.extend(source_rules(links));
     rules.extend(policy_rules(policies));
     rules.extend(share_rules(uplinks));
     rules.sort();
-    let share = if shares_load(uplinks) {
-        share_rule(selection, sticky)
-    } else {
-        String::new()
-    };
+    let share = share_script(uplinks, selection, sticky);
     Desired {
         routes,
         rules,
@@ -168,10 +166,18 @@ pub(super) fn next_hop(uplink: &Uplink, link: &LinkFacts, weight: u32) -> NextHo
 fn line_routes(uplinks: &[Uplink], links: &[Option<&LinkFacts>]) -> Vec<Route> {
     usable_links(uplinks, links)
         .map(|(i, uplink, link)| Route {
+            family: uplink.family,
             table: line_table(i),
             nexthops: vec![next_hop(uplink, link, 1)],
         })
         .collect()
+}
+
+/// The families the config has lines of.
+pub(super) fn families(uplinks: &[Uplink]) -> impl Iterator<Item = Family> + '_ {
+    Family::ALL
+        .into_iter()
+        .filter(|f| uplinks.iter().any(|u| u.family == *f))
 }
 
 fn usable_links<'a>(
@@ -185,29 +191,44 @@ fn usable_links<'a>(
         .filter_map(|(i, (u, l))| l.filter(|l| l.usable()).map(|l| (i, u, l)))
 }
 
-fn active_route(
+/// The active table's default route of each family: the selected lines of that family.
+fn active_routes(
     uplinks: &[Uplink],
     links: &[Option<&LinkFacts>],
     selection: &Selection,
-) -> Option<Route> {
-    let single = selection.members.len() == 1;
-    let mut nexthops: Vec<NextHop> = usable_links(uplinks, links)
-        .filter_map(|(i, uplink, link)| {
-            let &(_, weight) = selection.members.iter().find(|(m, _)| *m == i)?;
-            Some(next_hop(uplink, link, if single { 1 } else { weight }))
+) -> Vec<Route> {
+    families(uplinks)
+        .filter_map(|family| {
+            let members: Vec<&(usize, u32)> = selection
+                .members
+                .iter()
+                .filter(|(i, _)| uplinks[*i].family == family)
+                .collect();
+            let single = members.len() == 1;
+            let mut nexthops: Vec<NextHop> = usable_links(uplinks, links)
+                .filter_map(|(i, uplink, link)| {
+                    let &&(_, weight) = members.iter().find(|(m, _)| *m == i)?;
+                    Some(next_hop(uplink, link, if single { 1 } else { weight }))
+                })
+                .collect();
+            nexthops.sort();
+            (!nexthops.is_empty()).then_some(Route {
+                family,
+                table: TABLE_ACTIVE,
+                nexthops,
+            })
         })
-        .collect();
-    nexthops.sort();
-    (!nexthops.is_empty()).then_some(Route {
-        table: TABLE_ACTIVE,
-        nexthops,
-    })
+        .collect()
 }
 
-/// Rules that exist whatever the line states: an empty table simply falls through.
-fn fixed_rules(lines: usize) -> Vec<Rule> {
-    let mut rules: Vec<Rule> = (0..lines)
-        .map(|i| Rule {
+/// Rules that exist whatever the line states (an empty table simply falls through): each
+/// line's mark rule, and `suppress main` and the active table per family in use.
+fn fixed_rules(uplinks: &[Uplink]) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = uplinks
+        .iter()
+        .enumerate()
+        .map(|(i, uplink)| Rule {
+            family: uplink.family,
             priority: PRIO_MARK_BASE + i as u32,
             matcher: RuleMatch::FwMark {
                 mark: line_mark(i),
@@ -217,31 +238,44 @@ fn fixed_rules(lines: usize) -> Vec<Rule> {
             suppress_prefixlen: None,
         })
         .collect();
-    rules.push(Rule {
-        priority: PRIO_SUPPRESS_MAIN,
-        matcher: RuleMatch::All,
-        table: libc::RT_TABLE_MAIN as u32,
-        suppress_prefixlen: Some(0),
-    });
-    rules.push(Rule {
-        priority: PRIO_ACTIVE,
-        matcher: RuleMatch::All,
-        table: TABLE_ACTIVE,
-        suppress_prefixlen: None,
-    });
+    for family in families(uplinks) {
+        rules.push(Rule {
+            family,
+            priority: PRIO_SUPPRESS_MAIN,
+            matcher: RuleMatch::All,
+            table: libc::RT_TABLE_MAIN as u32,
+            suppress_prefixlen: Some(0),
+        });
+        rules.push(Rule {
+            family,
+            priority: PRIO_ACTIVE,
+            matcher: RuleMatch::All,
+            table: TABLE_ACTIVE,
+            suppress_prefixlen: None,
+        });
+    }
     rules
 }
 
+/// `from <address> lookup <line table>` for each address of each line (its family only).
 fn source_rules(links: &[Option<&LinkFacts>]) -> Vec<Rule> {
     let mut rules = Vec::new();
     for (i, link) in links.iter().enumerate() {
         for addr in link.map(|l| l.addrs.as_slice()).unwrap_or_default() {
+            let (family, matcher) = match addr {
+                IpAddr::V4(v4) => (
+                    Family::V4,
+                    RuleMatch::Prefixes {
+                        from: Some(Prefix::host(*v4)),
+                        to: None,
+                    },
+                ),
+                IpAddr::V6(v6) => (Family::V6, RuleMatch::From6(*v6)),
+            };
             rules.push(Rule {
+                family,
                 priority: PRIO_SOURCE_BASE + i as u32,
-                matcher: RuleMatch::Prefixes {
-                    from: Some(Prefix::host(*addr)),
-                    to: None,
-                },
+                matcher,
                 table: line_table(i),
                 suppress_prefixlen: None,
             });
@@ -267,6 +301,7 @@ fn policy_routes<'a>(
             }
         };
         Some(Route {
+            family: Family::V4,
             table: policy_table(k),
             nexthops,
         })
@@ -287,6 +322,7 @@ fn policy_rules(policies: &[(&Policy, PolicyChoice)]) -> Vec<Rule> {
         if policy.marks_connections() {
             // Addresses, protocol and ports are matched in nft, which marks the connection.
             rules.push(Rule {
+                family: Family::V4,
                 priority: PRIO_POLICY_BASE + k as u32,
                 matcher: RuleMatch::FwMark {
                     mark: policy_mark(k),
@@ -304,6 +340,7 @@ fn policy_rules(policies: &[(&Policy, PolicyChoice)]) -> Vec<Rule> {
                     (from, to) => RuleMatch::Prefixes { from, to },
                 };
                 rules.push(Rule {
+                    family: Family::V4,
                     priority: PRIO_POLICY_BASE + k as u32,
                     matcher,
                     table: policy_table(k),
@@ -335,7 +372,8 @@ impl Route {
                 self.table
             );
         }
-        let mut out = format!("default table {} proto {ROUTE_PROTOCOL}", self.table);
+        let six = if self.family == Family::V6 { "-6 " } else { "" };
+        let mut out = format!("{six}default table {} proto {ROUTE_PROTOCOL}", self.table);
         for hop in &self.nexthops {
             out += &format!(" nexthop {}", hop.describe(dev));
         }
@@ -362,9 +400,13 @@ impl fmt::Display for Route {
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.family == Family::V6 {
+            f.write_str("-6 ")?;
+        }
         write!(f, "{}: ", self.priority)?;
         match self.matcher {
             RuleMatch::All => write!(f, "from all")?,
+            RuleMatch::From6(addr) => write!(f, "from {addr}")?,
             RuleMatch::FwMark { mark, mask } => write!(f, "from all fwmark {mark:#x}/{mask:#x}")?,
             RuleMatch::Prefixes { from, to } => {
                 match from {

@@ -2,14 +2,16 @@ use super::*;
 use crate::config::Probe;
 use crate::core::owned::{policy_table, share_mark, share_table, PRIO_SHARE_BASE};
 use crate::core::select::SelectionBasis;
+use std::net::Ipv4Addr;
 
 fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) -> Uplink {
     Uplink {
         name: name.into(),
         device: device.into(),
         interface: None,
+        family: Family::V4,
         gateway: gateway.map_or(crate::config::Gateway::None, |g| {
-            crate::config::Gateway::Fixed(Ipv4Addr::from(g))
+            crate::config::Gateway::Fixed(Ipv4Addr::from(g).into())
         }),
         metric: 100,
         weight: 1,
@@ -24,7 +26,7 @@ fn link(ifindex: u32, addr: [u8; 4], carrier: bool) -> LinkFacts {
         ifindex,
         admin_up: true,
         carrier,
-        addrs: vec![Ipv4Addr::from(addr)],
+        addrs: vec![Ipv4Addr::from(addr).into()],
         ..LinkFacts::default()
     }
 }
@@ -86,12 +88,12 @@ fn both_lines_usable_main_active() {
     assert!(d
         .nft
         .table
-        .contains("oifname \"wan2\" masquerade comment \"uplink backup\""));
+        .contains("oifname \"wan2\" meta nfproto ipv4 masquerade comment \"uplink backup\""));
     assert!(!d.nft.table.contains("oifname \"ppp0\" masquerade"));
     assert!(d
         .nft
         .table
-        .contains("ct state new iifname \"ppp0\" ct mark set"));
+        .contains("ct state new iifname \"ppp0\" meta nfproto ipv4 ct mark set"));
 }
 
 #[test]
@@ -145,7 +147,8 @@ fn shared_lines_get_serving_tables_rules_and_a_share_rule() {
     }
     assert_eq!(
         d.nft.share,
-        "numgen random mod 4 vmap { 0-2 : goto share_0, 3 : goto share_1 }"
+        "flush chain inet uplink share\n\
+         add rule inet uplink share numgen random mod 4 vmap { 0-2 : goto share_0, 3 : goto share_1 }\n"
     );
     assert!(d.nft.table.contains("jump share"));
 }
@@ -161,7 +164,10 @@ fn a_line_out_of_the_group_loses_its_serving_route_but_keeps_its_rule() {
     assert!(!d.routes.iter().any(|r| r.table == share_table(0)));
     assert!(d.routes.iter().any(|r| r.table == share_table(1)));
     assert!(d.rules.iter().any(|r| r.table == share_table(0)));
-    assert_eq!(d.nft.share, "goto share_1");
+    assert_eq!(
+        d.nft.share,
+        "flush chain inet uplink share\nadd rule inet uplink share goto share_1\n"
+    );
 }
 
 #[test]

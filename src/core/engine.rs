@@ -9,8 +9,8 @@ use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
 use super::gateway::{facts_for, resolve};
 use super::line::{LineState, LinkFacts, Transition};
 use super::quality::QualityChange;
-use super::select::{select, Candidate, Selection, SelectionBasis};
-use crate::config::{Config, Fallback, Policy, Uplink};
+use super::select::{select, select_each_family, Candidate, Selection, SelectionBasis};
+use crate::config::{Config, Fallback, Family, Policy, Uplink};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -22,7 +22,9 @@ pub enum Notice {
         name: String,
         transition: Transition,
     },
+    /// The lines carrying the default route of `family` changed.
     Active {
+        family: Family,
         from: Vec<String>,
         to: Vec<String>,
         basis: SelectionBasis,
@@ -44,7 +46,12 @@ impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Notice::Line { name, transition } => write!(f, "uplink \"{name}\" {transition}"),
-            Notice::Active { from, to, basis } => {
+            Notice::Active {
+                family,
+                from,
+                to,
+                basis,
+            } => {
                 let list = |v: &[String]| match v.join(", ") {
                     s if s.is_empty() => "none (main table decides)".to_string(),
                     s => s,
@@ -57,7 +64,8 @@ impl fmt::Display for Notice {
                     }
                     SelectionBasis::Nothing => "no line has a usable link",
                 };
-                write!(f, "active: {} -> {} ({why})", list(from), list(to))
+                let six = if *family == Family::V6 { " (ipv6)" } else { "" };
+                write!(f, "active{six}: {} -> {} ({why})", list(from), list(to))
             }
             Notice::Policy { name, from, to } => write!(f, "policy \"{name}\": {from} -> {to}"),
             Notice::Quality { name, change } => {
@@ -89,7 +97,10 @@ impl fmt::Display for Notice {
 pub struct Engine {
     config: Config,
     lines: Vec<LineState>,
+    /// The selected lines of every family.
     selection: Selection,
+    /// The active lines of each family as last announced, by name.
+    announced: Vec<(Family, Vec<String>)>,
     policies: Vec<PolicyChoice>,
     /// Each policy's choice as text (a line's name...), by policy name: what changes are
     /// judged against.
@@ -113,12 +124,13 @@ impl Engine {
             config,
             lines,
             selection: select(&[]),
+            announced: Vec::new(),
             policies: Vec::new(),
             policy_moves: HashMap::new(),
             drained: BTreeSet::new(),
             nft,
         };
-        engine.selection = select(&engine.candidates());
+        engine.reselect_default();
         engine.repolicy();
         engine
     }
@@ -168,7 +180,12 @@ impl Engine {
     pub fn on_links(&mut self, links: &HashMap<String, LinkFacts>, now: Instant) -> Vec<Notice> {
         let mut notices = Vec::new();
         for (uplink, line) in self.config.uplinks.iter().zip(&mut self.lines) {
-            let facts = facts_for(uplink.gateway, links.get(&uplink.device), line.link());
+            let facts = facts_for(
+                uplink.family,
+                uplink.gateway,
+                links.get(&uplink.device),
+                line.link(),
+            );
             if line.link() != facts.as_ref() {
                 notices.extend(line_notice(uplink, line.on_link(facts, now)));
             }
@@ -235,7 +252,7 @@ impl Engine {
 
     /// The next hop of line `index` now: its fixed gateway, the learned one for
     /// `gateway = "auto"`, or none.
-    pub fn gateway(&self, index: usize) -> Option<std::net::Ipv4Addr> {
+    pub fn gateway(&self, index: usize) -> Option<std::net::IpAddr> {
         let link = self.lines[index].link()?;
         resolve(self.config.uplinks[index].gateway, link)
     }
@@ -335,6 +352,7 @@ impl Engine {
             .map(|(u, l)| {
                 let drained = self.drained.contains(&u.name);
                 Candidate {
+                    family: u.family,
                     metric: u.metric,
                     weight: u.weight,
                     up: l.is_up() && !drained,
@@ -347,31 +365,55 @@ impl Engine {
 
     /// Recomputes the selection and the policy choices; says what changed.
     fn reselect(&mut self) -> Vec<Notice> {
-        let mut notices: Vec<Notice> = self.reselect_default().into_iter().collect();
+        let mut notices = self.reselect_default();
         notices.extend(self.repolicy());
         notices
     }
 
-    fn reselect_default(&mut self) -> Option<Notice> {
-        let next = select(&self.candidates());
-        if next.members == self.selection.members {
-            self.selection = next;
-            return None;
-        }
-        let names = |s: &Selection| -> Vec<String> {
-            s.members
+    /// Selects in each family; one notice per family whose active lines changed (judged by
+    /// name, so a reload that reorders lines reports only real changes).
+    fn reselect_default(&mut self) -> Vec<Notice> {
+        let next = select_each_family(&self.candidates());
+        let mut notices = Vec::new();
+        let mut announced = Vec::new();
+        for (family, selection) in &next {
+            let to: Vec<String> = selection
+                .members
                 .iter()
                 .map(|&(i, _)| self.config.uplinks[i].name.clone())
-                .collect()
-        };
-        let notice = Notice::Active {
-            from: names(&self.selection),
-            to: names(&next),
-            basis: next.basis,
-        };
-        self.selection = next;
-        Some(notice)
+                .collect();
+            let from = self
+                .announced
+                .iter()
+                .find(|(f, _)| f == family)
+                .map(|(_, names)| names.clone())
+                .unwrap_or_default();
+            if from != to {
+                notices.push(Notice::Active {
+                    family: *family,
+                    from,
+                    to: to.clone(),
+                    basis: selection.basis,
+                });
+            }
+            announced.push((*family, to));
+        }
+        self.announced = announced;
+        self.selection = merged(next);
+        notices
     }
+}
+
+/// Every family's members in one selection (the basis of the first family).
+fn merged(per_family: Vec<(Family, Selection)>) -> Selection {
+    let basis = per_family
+        .first()
+        .map_or(SelectionBasis::Nothing, |(_, s)| s.basis);
+    let members = per_family
+        .into_iter()
+        .flat_map(|(_, s)| s.members)
+        .collect();
+    Selection { members, basis }
 }
 
 fn ruleset_of(config: &Config) -> Arc<str> {

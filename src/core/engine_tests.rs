@@ -30,7 +30,7 @@ fn links() -> HashMap<String, LinkFacts> {
         ifindex,
         admin_up: true,
         carrier: true,
-        addrs: vec![Ipv4Addr::from(addr)],
+        addrs: vec![Ipv4Addr::from(addr).into()],
         ..LinkFacts::default()
     };
     HashMap::from([

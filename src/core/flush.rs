@@ -44,7 +44,16 @@ fn request(engine: &Engine, name: &str, reason: &'static str) -> Option<FlushReq
         .position(|u| u.name == name)?;
     Some(FlushRequest {
         line: name.to_string(),
-        addrs: engine.line(index).known_addrs().to_vec(),
+        // Deleting by NAT address is IPv4-only in the conntrack driver; marks cover IPv6.
+        addrs: engine
+            .line(index)
+            .known_addrs()
+            .iter()
+            .filter_map(|a| match a {
+                std::net::IpAddr::V4(v4) => Some(*v4),
+                std::net::IpAddr::V6(_) => None,
+            })
+            .collect(),
         marks: vec![line_mark(index), share_mark(index)],
         reason,
     })

@@ -33,7 +33,7 @@ fn links(main_carrier: bool, backup: bool) -> HashMap<String, LinkFacts> {
         ifindex,
         admin_up: true,
         carrier,
-        addrs: vec![Ipv4Addr::from(addr)],
+        addrs: vec![Ipv4Addr::from(addr).into()],
         ..LinkFacts::default()
     };
     let mut map = HashMap::from([("wan1".to_string(), facts(2, [192, 0, 2, 2], main_carrier))]);

@@ -1,13 +1,13 @@
 //! `gateway = "auto"`: a line's next hop is learned from the default route the system (a
 //! DHCP client, netifd) installed on its device, and followed when it changes.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::LinkFacts;
-use crate::config::Gateway;
+use crate::config::{Family, Gateway};
 
 /// The next hop of a line's default route, given its link facts.
-pub fn resolve(gateway: Gateway, link: &LinkFacts) -> Option<Ipv4Addr> {
+pub fn resolve(gateway: Gateway, link: &LinkFacts) -> Option<IpAddr> {
     match gateway {
         Gateway::None => None,
         Gateway::Fixed(addr) => Some(addr),
@@ -15,7 +15,9 @@ pub fn resolve(gateway: Gateway, link: &LinkFacts) -> Option<Ipv4Addr> {
     }
 }
 
-/// The facts to keep for a line, from a fresh dump (`dumped`) and the facts kept so far.
+/// The facts to keep for a line of `family`, from a fresh dump (`dumped`) and the facts
+/// kept so far: the addresses of its family (global ones only for IPv6: a link-local
+/// address can neither source probes nor be masqueraded to), and its gateway.
 ///
 /// Only `auto` lines keep a learned gateway, so that route churn does not touch the
 /// others. A DHCP client that changes gateway deletes its old route before adding the new
@@ -23,16 +25,23 @@ pub fn resolve(gateway: Gateway, link: &LinkFacts) -> Option<Ipv4Addr> {
 /// rather than taking the line down for that moment. A new device (a replugged USB
 /// stick gets a new ifindex) learns afresh.
 pub fn facts_for(
+    family: Family,
     gateway: Gateway,
     dumped: Option<&LinkFacts>,
     kept: Option<&LinkFacts>,
 ) -> Option<LinkFacts> {
     let mut facts = dumped?.clone();
+    facts.addrs.retain(|a| of_line(family, a));
+    // Kept facts hold only what the line follows, so unrelated route churn changes nothing.
+    let system_gateways = std::mem::take(&mut facts.system_gateways);
+    facts.gateway = None;
     if gateway != Gateway::Auto {
-        facts.gateway = None;
         return Some(facts);
     }
     facts.needs_gateway = !facts.point_to_point;
+    facts.gateway = system_gateways
+        .into_iter()
+        .find(|g| Family::of(g) == family);
     if facts.gateway.is_none() && !facts.addrs.is_empty() {
         let same_device = kept.filter(|k| k.ifindex == facts.ifindex);
         facts.gateway = same_device.and_then(|k| k.gateway);
@@ -40,47 +49,56 @@ pub fn facts_for(
     Some(facts)
 }
 
+fn of_line(family: Family, addr: &IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(_) => family == Family::V4,
+        IpAddr::V6(v6) => family == Family::V6 && !v6.is_unicast_link_local(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn v4(octets: [u8; 4]) -> IpAddr {
+        IpAddr::from(octets)
+    }
 
     fn dumped(ifindex: u32, gateway: Option<[u8; 4]>) -> LinkFacts {
         LinkFacts {
             ifindex,
             admin_up: true,
             carrier: true,
-            addrs: vec![Ipv4Addr::new(192, 0, 2, 2)],
-            gateway: gateway.map(Ipv4Addr::from),
+            addrs: vec![v4([192, 0, 2, 2]), "2001:db8::2".parse().unwrap()],
+            system_gateways: gateway.map(v4).into_iter().collect(),
             ..LinkFacts::default()
         }
     }
 
+    fn auto(dumped: &LinkFacts, kept: Option<&LinkFacts>) -> Option<LinkFacts> {
+        facts_for(Family::V4, Gateway::Auto, Some(dumped), kept)
+    }
+
     #[test]
     fn auto_follows_the_system_route() {
-        let kept = facts_for(Gateway::Auto, Some(&dumped(4, Some([192, 0, 2, 1]))), None);
-        let kept = kept.unwrap();
+        let kept = auto(&dumped(4, Some([192, 0, 2, 1])), None).unwrap();
         assert!(kept.usable());
         assert_eq!(
-            resolve(Gateway::Auto, &kept),
-            Some(Ipv4Addr::new(192, 0, 2, 1))
+            kept.addrs,
+            vec![v4([192, 0, 2, 2])],
+            "only the line's family"
         );
-        let renewed = facts_for(
-            Gateway::Auto,
-            Some(&dumped(4, Some([192, 0, 2, 254]))),
-            Some(&kept),
-        );
-        assert_eq!(
-            renewed.unwrap().gateway,
-            Some(Ipv4Addr::new(192, 0, 2, 254))
-        );
+        assert_eq!(resolve(Gateway::Auto, &kept), Some(v4([192, 0, 2, 1])));
+        let renewed = auto(&dumped(4, Some([192, 0, 2, 254])), Some(&kept));
+        assert_eq!(renewed.unwrap().gateway, Some(v4([192, 0, 2, 254])));
     }
 
     #[test]
     fn a_route_briefly_missing_keeps_the_last_gateway_on_the_same_device() {
-        let kept = facts_for(Gateway::Auto, Some(&dumped(4, Some([192, 0, 2, 1]))), None);
-        let between = facts_for(Gateway::Auto, Some(&dumped(4, None)), kept.as_ref()).unwrap();
-        assert_eq!(between.gateway, Some(Ipv4Addr::new(192, 0, 2, 1)));
-        let replugged = facts_for(Gateway::Auto, Some(&dumped(9, None)), kept.as_ref()).unwrap();
+        let kept = auto(&dumped(4, Some([192, 0, 2, 1])), None);
+        let between = auto(&dumped(4, None), kept.as_ref()).unwrap();
+        assert_eq!(between.gateway, Some(v4([192, 0, 2, 1])));
+        let replugged = auto(&dumped(9, None), kept.as_ref()).unwrap();
         assert_eq!(replugged.gateway, None);
         assert!(!replugged.usable(), "no gateway learned yet");
     }
@@ -89,10 +107,26 @@ mod tests {
     fn point_to_point_needs_no_gateway_and_fixed_lines_ignore_routes() {
         let mut ppp = dumped(5, None);
         ppp.point_to_point = true;
-        assert!(facts_for(Gateway::Auto, Some(&ppp), None).unwrap().usable());
-        let fixed = Gateway::Fixed(Ipv4Addr::new(198, 51, 100, 1));
-        let facts = facts_for(fixed, Some(&dumped(4, Some([192, 0, 2, 1]))), None).unwrap();
+        assert!(auto(&ppp, None).unwrap().usable());
+        let fixed = Gateway::Fixed(v4([198, 51, 100, 1]));
+        let facts = facts_for(
+            Family::V4,
+            fixed,
+            Some(&dumped(4, Some([192, 0, 2, 1]))),
+            None,
+        );
+        let facts = facts.unwrap();
         assert_eq!(facts.gateway, None);
-        assert_eq!(resolve(fixed, &facts), Some(Ipv4Addr::new(198, 51, 100, 1)));
+        assert_eq!(resolve(fixed, &facts), Some(v4([198, 51, 100, 1])));
+    }
+
+    #[test]
+    fn an_ipv6_line_keeps_global_ipv6_addresses_and_an_ipv6_gateway() {
+        let mut link = dumped(4, Some([192, 0, 2, 1]));
+        link.addrs.push("fe80::2".parse().unwrap());
+        link.system_gateways.push("fe80::1".parse().unwrap());
+        let facts = facts_for(Family::V6, Gateway::Auto, Some(&link), None).unwrap();
+        assert_eq!(facts.addrs, vec!["2001:db8::2".parse::<IpAddr>().unwrap()]);
+        assert_eq!(facts.gateway, Some("fe80::1".parse().unwrap()));
     }
 }

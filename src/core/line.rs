@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::quality::{Quality, QualityChange};
@@ -20,13 +20,16 @@ pub struct LinkFacts {
     pub admin_up: bool,
     /// `IFF_LOWER_UP`: carrier present (a veth whose peer is down has none).
     pub carrier: bool,
-    /// IPv4 addresses on the device.
-    pub addrs: Vec<Ipv4Addr>,
+    /// Addresses on the device: as dumped, of both families; for a line, only those of
+    /// its family (global ones for IPv6), see [`crate::core::gateway::facts_for`].
+    pub addrs: Vec<IpAddr>,
     /// `IFF_POINTOPOINT`: routes through it need no gateway.
     pub point_to_point: bool,
-    /// The gateway of the system's own default route on this device (lowest metric, any
-    /// table but ours), for lines with `gateway = "auto"`.
-    pub gateway: Option<Ipv4Addr>,
+    /// The gateways of the system's own default routes on this device (lowest metric per
+    /// family, any table but ours), as dumped.
+    pub system_gateways: Vec<IpAddr>,
+    /// For a `gateway = "auto"` line: the one of its family it follows.
+    pub gateway: Option<IpAddr>,
     /// Set by the engine for a `gateway = "auto"` line on a device that is not
     /// point-to-point: without a learned gateway the link cannot carry a default route.
     pub needs_gateway: bool,
@@ -43,7 +46,7 @@ impl LinkFacts {
         match (self.admin_up, self.carrier, self.addrs.is_empty()) {
             (false, _, _) => Some("link administratively down"),
             (_, false, _) => Some("link lost carrier"),
-            (_, _, true) => Some("no IPv4 address on the device"),
+            (_, _, true) => Some("no address of the line's family on the device"),
             _ if self.needs_gateway && self.gateway.is_none() => Some(
                 "no default route on the device to learn the gateway from (gateway = \"auto\")",
             ),
@@ -89,7 +92,7 @@ pub struct LineState {
     link: Option<LinkFacts>,
     /// The addresses the line had when last seen with any: still known after the address
     /// or the device is gone, which is when its connections must be cleaned up.
-    known_addrs: Vec<Ipv4Addr>,
+    known_addrs: Vec<IpAddr>,
     health: Health,
     probing_since: Instant,
     good_since: Option<Instant>,
@@ -152,7 +155,7 @@ impl LineState {
     }
 
     /// The line's IPv4 addresses, as last seen (empty if it never had one).
-    pub fn known_addrs(&self) -> &[Ipv4Addr] {
+    pub fn known_addrs(&self) -> &[IpAddr] {
         &self.known_addrs
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use std::net::Ipv4Addr;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -7,7 +8,7 @@ fn ms(n: u64) -> Duration {
 fn timing(targets: usize, reliability: usize) -> Probe {
     Probe {
         targets: (0..targets as u8)
-            .map(|i| Ipv4Addr::new(192, 0, 2, 100 + i))
+            .map(|i| Ipv4Addr::new(192, 0, 2, 100 + i).into())
             .collect(),
         reliability,
         ..Probe::default_timing()
@@ -19,7 +20,7 @@ fn link_ok() -> Option<LinkFacts> {
         ifindex: 3,
         admin_up: true,
         carrier: true,
-        addrs: vec![Ipv4Addr::new(192, 0, 2, 2)],
+        addrs: vec![Ipv4Addr::new(192, 0, 2, 2).into()],
         ..LinkFacts::default()
     })
 }
@@ -186,7 +187,10 @@ fn address_loss_takes_the_line_down() {
         ..link_ok().unwrap()
     };
     let change = line.on_link(Some(no_addr), t0 + ms(50)).expect("down");
-    assert_eq!(change.reason, "no IPv4 address on the device");
+    assert_eq!(
+        change.reason,
+        "no address of the line's family on the device"
+    );
     assert!(!line.link_usable());
 }
 

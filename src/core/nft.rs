@@ -25,9 +25,13 @@ pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet])
         .iter()
         .filter(|u| u.masquerade && !u.device.is_empty())
     {
+        // Per family: a dual-stack device carries an IPv4 line and an IPv6 line, and the
+        // one's masquerade must not apply to the other's traffic.
         out += &format!(
-            "\t\toifname \"{}\" masquerade comment \"uplink {}\"\n",
-            uplink.device, uplink.name
+            "\t\toifname \"{}\" meta nfproto {} masquerade comment \"uplink {}\"\n",
+            uplink.device,
+            uplink.family.as_str(),
+            uplink.name
         );
     }
     out += "\t}\n}\n";
@@ -44,11 +48,13 @@ pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet])
 /// firewall mark, which an ip rule routes through the line's or policy's table; when that
 /// table is empty the rule falls through to normal routing.
 fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) -> String {
-    let devices: Vec<String> = uplinks
+    let mut devices: Vec<String> = uplinks
         .iter()
         .filter(|u| !u.device.is_empty())
         .map(|u| format!("\"{}\"", u.device))
         .collect();
+    devices.sort();
+    devices.dedup();
     let mut marks: Vec<u32> = (0..uplinks.len()).map(line_mark).collect();
     let sharing = shares_load(uplinks);
     // Before the base chains that jump to them: nft resolves a jump when it reads it.
@@ -64,7 +70,8 @@ fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) 
             continue;
         }
         out += &format!(
-            "\t\tct state new iifname \"{dev}\" {}\n",
+            "\t\tct state new iifname \"{dev}\" meta nfproto {} {}\n",
+            uplink.family.as_str(),
             set_ct_mark(line_mark(i))
         );
     }
@@ -85,7 +92,7 @@ fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) 
         marks.push(policy_mark(k));
     }
     if sharing {
-        out += &share_jump(false);
+        out += &share_jump(uplinks, false);
         marks.extend((0..uplinks.len()).map(share_mark));
     }
     let restore: String = marks.iter().map(|m| restore_mark(*m)).collect();
@@ -93,7 +100,7 @@ fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) 
     out +=
         "\t}\n\tchain output {\n\t\ttype route hook output priority mangle + 10; policy accept;\n";
     if sharing {
-        out += &share_jump(true);
+        out += &share_jump(uplinks, true);
     }
     out += &restore;
     out += "\t}\n";

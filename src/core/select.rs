@@ -1,8 +1,12 @@
 //! Which line(s) carry the default route.
 
+use crate::config::Family;
+
 /// What selection needs to know about one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
+    /// Lines compete only with lines of their own family.
+    pub family: Family,
     pub metric: u32,
     pub weight: u32,
     /// Link usable and probes good.
@@ -41,7 +45,29 @@ impl Selection {
     }
 }
 
-/// Lowest metric wins; equal metrics share by weight.
+/// [`select`] in each family with lines, on its own: a line can be up for IPv4 while its
+/// IPv6 twin is down. Indices refer to `candidates`.
+pub fn select_each_family(candidates: &[Candidate]) -> Vec<(Family, Selection)> {
+    Family::ALL
+        .into_iter()
+        .filter_map(|family| {
+            let indices: Vec<usize> = (0..candidates.len())
+                .filter(|&i| candidates[i].family == family)
+                .collect();
+            if indices.is_empty() {
+                return None;
+            }
+            let subset: Vec<Candidate> = indices.iter().map(|&i| candidates[i]).collect();
+            let mut selection = select(&subset);
+            for member in &mut selection.members {
+                member.0 = indices[member.0];
+            }
+            Some((family, selection))
+        })
+        .collect()
+}
+
+/// Lowest metric wins; equal metrics share by weight. The candidates are of one family.
 pub fn select(candidates: &[Candidate]) -> Selection {
     if let Some(members) = lowest_metric_group(candidates, |c| c.up && !c.degraded) {
         return Selection {
@@ -91,12 +117,36 @@ mod tests {
 
     fn cand(metric: u32, up: bool, link_usable: bool) -> Candidate {
         Candidate {
+            family: Family::V4,
             metric,
             weight: 1,
             up,
             degraded: false,
             link_usable,
         }
+    }
+
+    #[test]
+    fn each_family_selects_on_its_own() {
+        let mut v6_main = cand(100, false, true);
+        v6_main.family = Family::V6;
+        let mut v6_backup = cand(200, true, true);
+        v6_backup.family = Family::V6;
+        let all = [
+            cand(100, true, true),
+            v6_main,
+            cand(200, true, true),
+            v6_backup,
+        ];
+        let chosen = select_each_family(&all);
+        assert_eq!(chosen[0].0, Family::V4);
+        assert_eq!(chosen[0].1.members, vec![(0, 1)]);
+        assert_eq!(chosen[1].0, Family::V6);
+        assert_eq!(
+            chosen[1].1.members,
+            vec![(3, 1)],
+            "main is up for IPv4 only"
+        );
     }
 
     #[test]

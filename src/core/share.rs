@@ -16,15 +16,30 @@ use super::desired::{next_hop, Route, Rule, RuleMatch};
 use super::owned::*;
 use super::select::Selection;
 use super::LinkFacts;
-use crate::config::{Sticky, Uplink};
+use crate::config::{Family, Sticky, Uplink};
 
-/// Whether some lines share a metric, and so load: the share chains, rules and tables
-/// exist only then, so a plain failover setup keeps its connections unmarked.
+/// Whether some lines of `family` share a metric, and so load.
+pub fn shares_load_in(uplinks: &[Uplink], family: Family) -> bool {
+    uplinks.iter().enumerate().any(|(i, u)| {
+        u.family == family
+            && uplinks[..i]
+                .iter()
+                .any(|v| v.family == family && v.metric == u.metric)
+    })
+}
+
+/// Whether lines share load in any family: the share chains, rules and tables exist only
+/// then, so a plain failover setup keeps its connections unmarked.
 pub fn shares_load(uplinks: &[Uplink]) -> bool {
-    uplinks
-        .iter()
-        .enumerate()
-        .any(|(i, u)| uplinks[..i].iter().any(|v| v.metric == u.metric))
+    Family::ALL.iter().any(|f| shares_load_in(uplinks, *f))
+}
+
+/// The chain that picks a line for a new connection of `family`.
+fn pick_chain(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "share",
+        Family::V6 => "share6",
+    }
 }
 
 /// Name of the chain that gives a connection to line `index`.
@@ -32,10 +47,13 @@ fn line_chain(index: usize) -> String {
     format!("share_{index}")
 }
 
-/// The static chains: `share` (filled by [`share_rule`]) and one per line that sets the
-/// line's share mark in our bits of the conntrack mark.
+/// The static chains: `share` and `share6` (filled by [`share_script`]) and one per line
+/// that sets the line's share mark in our bits of the conntrack mark.
 pub fn share_chains(uplinks: &[Uplink]) -> String {
-    let mut out = String::from("\tchain share {\n\t}\n");
+    let mut out = String::new();
+    for family in Family::ALL {
+        out += &format!("\tchain {} {{\n\t}}\n", pick_chain(family));
+    }
     for i in 0..uplinks.len() {
         out += &format!(
             "\tchain {} {{\n\t\tct mark set ct mark & {:#010x} | {:#010x}\n\t}}\n",
@@ -50,21 +68,54 @@ pub fn share_chains(uplinks: &[Uplink]) -> String {
 /// The jump into `share` for new connections that nothing else has claimed (no line or
 /// policy mark yet). `output` also skips packets that already carry one of our marks:
 /// probes are marked by their socket and must stay on the line they test.
-pub fn share_jump(output: bool) -> String {
+pub fn share_jump(uplinks: &[Uplink], output: bool) -> String {
     let unmarked_packet = if output {
         format!("meta mark & {MARK_MASK:#010x} == 0x00000000 ")
     } else {
         String::new()
     };
-    format!(
-        "\t\tct state new {unmarked_packet}ct mark & {MARK_MASK:#010x} == 0x00000000 jump share\n"
-    )
+    let mut out = String::new();
+    for family in Family::ALL
+        .into_iter()
+        .filter(|f| shares_load_in(uplinks, *f))
+    {
+        out += &format!(
+            "\t\tmeta nfproto {} ct state new {unmarked_packet}ct mark & {MARK_MASK:#010x} == 0x00000000 jump {}\n",
+            family.as_str(),
+            pick_chain(family)
+        );
+    }
+    out
 }
 
-/// The one rule of chain `share`: which line a new connection gets, given the selected
+/// The nft commands that fill the pick chains for the current selection: applied after the
+/// table, and on their own when only the selection changed.
+pub fn share_script(uplinks: &[Uplink], selection: &Selection, sticky: Sticky) -> String {
+    let mut out = String::new();
+    for family in Family::ALL
+        .into_iter()
+        .filter(|f| shares_load_in(uplinks, *f))
+    {
+        let chain = pick_chain(family);
+        out += &format!("flush chain inet {NFT_TABLE} {chain}\n");
+        let members: Vec<(usize, u32)> = selection
+            .members
+            .iter()
+            .copied()
+            .filter(|(i, _)| uplinks[*i].family == family)
+            .collect();
+        let rule = share_rule(&members, sticky, family);
+        if !rule.is_empty() {
+            out += &format!("add rule inet {NFT_TABLE} {chain} {rule}\n");
+        }
+    }
+    out
+}
+
+/// The one rule of a pick chain: which line a new connection gets, given the selected
 /// group. Empty when nothing is selected (connections stay unmarked and follow `main`).
-pub fn share_rule(selection: &Selection, sticky: Sticky) -> String {
-    match selection.members.as_slice() {
+pub fn share_rule(members: &[(usize, u32)], sticky: Sticky, family: Family) -> String {
+    match members {
         [] => String::new(),
         [(only, _)] => format!("goto {}", line_chain(*only)),
         members => {
@@ -84,7 +135,13 @@ pub fn share_rule(selection: &Selection, sticky: Sticky) -> String {
             let pick = match sticky {
                 Sticky::Connection => format!("numgen random mod {total}"),
                 // A fixed seed: the same client maps to the same line across restarts.
-                Sticky::Source => format!("jhash ip saddr mod {total} seed 0x75706c6b"),
+                Sticky::Source => {
+                    let saddr = match family {
+                        Family::V4 => "ip saddr",
+                        Family::V6 => "ip6 saddr",
+                    };
+                    format!("jhash {saddr} mod {total} seed 0x75706c6b")
+                }
             };
             format!("{pick} vmap {{ {} }}", arms.join(", "))
         }
@@ -97,15 +154,14 @@ pub fn share_routes(
     links: &[Option<&LinkFacts>],
     selection: &Selection,
 ) -> Vec<Route> {
-    if !shares_load(uplinks) {
-        return Vec::new();
-    }
     selection
         .members
         .iter()
+        .filter(|(i, _)| shares_load_in(uplinks, uplinks[*i].family))
         .filter_map(|&(i, _)| {
             let link = links.get(i).copied().flatten().filter(|l| l.usable())?;
             Some(Route {
+                family: uplinks[i].family,
                 table: share_table(i),
                 nexthops: vec![next_hop(&uplinks[i], link, 1)],
             })
@@ -116,11 +172,12 @@ pub fn share_routes(
 /// One rule per line: its share mark looks up its serving table; an empty table falls
 /// through to the active one.
 pub fn share_rules(uplinks: &[Uplink]) -> Vec<Rule> {
-    if !shares_load(uplinks) {
-        return Vec::new();
-    }
-    (0..uplinks.len())
-        .map(|i| Rule {
+    uplinks
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| shares_load_in(uplinks, u.family))
+        .map(|(i, u)| Rule {
+            family: u.family,
             priority: PRIO_SHARE_BASE + i as u32,
             matcher: RuleMatch::FwMark {
                 mark: share_mark(i),
@@ -146,7 +203,7 @@ mod tests {
 
     #[test]
     fn weights_become_contiguous_ranges() {
-        let rule = share_rule(&selection(vec![(0, 3), (2, 1)]), Sticky::Connection);
+        let rule = share_rule(&[(0, 3), (2, 1)], Sticky::Connection, Family::V4);
         assert_eq!(
             rule,
             "numgen random mod 4 vmap { 0-2 : goto share_0, 3 : goto share_2 }"
@@ -155,24 +212,60 @@ mod tests {
 
     #[test]
     fn source_stickiness_hashes_the_client_address() {
-        let rule = share_rule(&selection(vec![(0, 1), (1, 1)]), Sticky::Source);
+        let rule = share_rule(&[(0, 1), (1, 1)], Sticky::Source, Family::V4);
         assert!(rule.starts_with("jhash ip saddr mod 2 seed"), "{rule}");
+        let rule6 = share_rule(&[(0, 1), (1, 1)], Sticky::Source, Family::V6);
+        assert!(rule6.starts_with("jhash ip6 saddr mod 2 seed"), "{rule6}");
         assert!(rule.ends_with("vmap { 0 : goto share_0, 1 : goto share_1 }"));
     }
 
     #[test]
     fn one_member_takes_every_connection_and_none_leaves_them_unmarked() {
         assert_eq!(
-            share_rule(&selection(vec![(1, 5)]), Sticky::Connection),
+            share_rule(&[(1, 5)], Sticky::Connection, Family::V4),
             "goto share_1"
         );
-        assert_eq!(share_rule(&selection(vec![]), Sticky::Connection), "");
+        assert_eq!(share_rule(&[], Sticky::Connection, Family::V4), "");
     }
 
     #[test]
     fn output_jump_spares_marked_packets() {
-        assert!(!share_jump(false).contains("meta mark"));
-        assert!(share_jump(true).contains("meta mark & 0x00ff0000 == 0x00000000"));
+        let lines = two_equal(Family::V4);
+        assert!(!share_jump(&lines, false).contains("meta mark"));
+        assert!(share_jump(&lines, true).contains("meta mark & 0x00ff0000 == 0x00000000"));
+    }
+
+    fn two_equal(family: Family) -> Vec<Uplink> {
+        let text = "[[uplink]]\nname = \"a\"\ndevice = \"eth1\"\n\
+                    [[uplink]]\nname = \"b\"\ndevice = \"eth2\"\n";
+        let mut lines = crate::config::parse(text).unwrap().uplinks;
+        for line in &mut lines {
+            line.family = family;
+        }
+        lines
+    }
+
+    #[test]
+    fn each_family_shares_among_its_own_lines() {
+        let mut lines = two_equal(Family::V4);
+        lines.extend(two_equal(Family::V6));
+        let script = share_script(
+            &lines,
+            &selection(vec![(0, 1), (1, 1), (3, 1)]),
+            Sticky::Connection,
+        );
+        assert_eq!(
+            script,
+            "flush chain inet uplink share\n\
+             add rule inet uplink share numgen random mod 2 vmap { 0 : goto share_0, 1 : goto share_1 }\n\
+             flush chain inet uplink share6\n\
+             add rule inet uplink share6 goto share_3\n"
+        );
+        let jumps = share_jump(&lines, false);
+        assert!(
+            jumps.contains("meta nfproto ipv4 ") && jumps.contains("jump share6"),
+            "{jumps}"
+        );
     }
 
     #[test]

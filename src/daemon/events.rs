@@ -154,7 +154,7 @@ mod tests {
             ifindex,
             admin_up: true,
             carrier,
-            addrs: vec![Ipv4Addr::new(192, 0, 2, ifindex as u8)],
+            addrs: vec![Ipv4Addr::new(192, 0, 2, ifindex as u8).into()],
             ..LinkFacts::default()
         };
         HashMap::from([
@@ -210,10 +210,11 @@ mod tests {
         let names = vec![(3, "wan1".to_string()), (31, "wan2".to_string())];
         let hop = |ifindex, gateway: Option<Ipv4Addr>, weight| NextHop {
             ifindex,
-            gateway,
+            gateway: gateway.map(Into::into),
             weight,
         };
         let change = Change::PutRoute(Route {
+            family: crate::config::Family::V4,
             table: 7700,
             nexthops: vec![
                 hop(3, Some(Ipv4Addr::new(192, 0, 2, 1)), 1),

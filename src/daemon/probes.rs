@@ -1,7 +1,7 @@
 //! Keeps one prober running per line that has probe targets and a usable link, restarting
 //! it when its device address changes.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -13,8 +13,8 @@ use crate::probe::{self, ProbeEvent, ProbeSpec, Prober};
 #[derive(Debug, Clone, PartialEq)]
 struct Key {
     device: String,
-    source: Ipv4Addr,
-    targets: Vec<Ipv4Addr>,
+    source: IpAddr,
+    targets: Vec<IpAddr>,
     interval_ms: u128,
     timeout_ms: u128,
 }

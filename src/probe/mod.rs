@@ -12,7 +12,7 @@ mod tracker;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -31,14 +31,15 @@ pub struct ProbeSpec {
     pub line: usize,
     /// The line's network device; probes are sent and received only on it.
     pub device: String,
-    /// The line's own IPv4 address: the probes' source, and where replies must arrive.
-    pub source: Ipv4Addr,
+    /// The line's own address: the probes' source, and where replies must arrive. Its
+    /// family is the probes' (ICMP or ICMPv6), and the targets' too.
+    pub source: IpAddr,
     /// Firewall mark whose ip rule routes the probes through the line's own table.
     pub mark: u32,
     /// ICMP identifier, distinct per prober so probers never take each other's replies.
     pub ident: u16,
     /// Hosts beyond the gateway to probe; events name them by index into this list.
-    pub targets: Vec<Ipv4Addr>,
+    pub targets: Vec<IpAddr>,
     /// How often each target is probed.
     pub interval: Duration,
     /// How long a probe may go unanswered before it counts as lost.
@@ -236,7 +237,7 @@ impl Task {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
         let address = self.spec.targets[target];
-        let request = packet::encode_request(Echo {
+        let request = self.socket.request(Echo {
             ident: self.spec.ident,
             seq,
             token: self.token,
@@ -278,10 +279,10 @@ mod tests {
         ProbeSpec {
             line: 0,
             device: "wan1".into(),
-            source: Ipv4Addr::new(192, 0, 2, 2),
+            source: std::net::Ipv4Addr::new(192, 0, 2, 2).into(),
             mark: 0x10000,
             ident: 1,
-            targets: vec![Ipv4Addr::new(203, 0, 113, 100)],
+            targets: vec![std::net::Ipv4Addr::new(203, 0, 113, 100).into()],
             interval: Duration::from_millis(500),
             timeout: Duration::from_millis(1000),
         }

@@ -76,6 +76,7 @@ mod tests {
 
     fn route(table: u32, ifindex: u32) -> Route {
         Route {
+            family: crate::config::Family::V4,
             table,
             nexthops: vec![NextHop {
                 ifindex,
@@ -87,6 +88,7 @@ mod tests {
 
     fn rule(priority: u32) -> Rule {
         Rule {
+            family: crate::config::Family::V4,
             priority,
             matcher: RuleMatch::All,
             table: 7700,

@@ -10,7 +10,7 @@ use netlink_packet_route::route::{
 use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use netlink_packet_route::AddressFamily;
 
-use crate::config::Prefix;
+use crate::config::{Family, Prefix};
 use crate::core::owned::{PRIORITIES, ROUTE_PROTOCOL, TABLES};
 use crate::core::{NextHop, Route, Rule, RuleMatch};
 
@@ -18,11 +18,33 @@ fn our_protocol() -> RouteProtocol {
     RouteProtocol::from(ROUTE_PROTOCOL)
 }
 
+fn address_family(family: Family) -> AddressFamily {
+    match family {
+        Family::V4 => AddressFamily::Inet,
+        Family::V6 => AddressFamily::Inet6,
+    }
+}
+
+fn family_of(family: AddressFamily) -> Option<Family> {
+    match family {
+        AddressFamily::Inet => Some(Family::V4),
+        AddressFamily::Inet6 => Some(Family::V6),
+        _ => None,
+    }
+}
+
+fn route_address(addr: IpAddr) -> RouteAddress {
+    match addr {
+        IpAddr::V4(v4) => RouteAddress::Inet(v4),
+        IpAddr::V6(v6) => RouteAddress::Inet6(v6),
+    }
+}
+
 /// The netlink message for a default route of ours.
 pub fn route_message(route: &Route) -> RouteMessage {
     let mut msg = RouteMessage::default();
     let any_gateway = route.nexthops.iter().any(|h| h.gateway.is_some());
-    msg.header.address_family = AddressFamily::Inet;
+    msg.header.address_family = address_family(route.family);
     // Tables above 255 only fit the attribute; the header says "see attribute".
     msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
     msg.header.protocol = our_protocol();
@@ -50,7 +72,7 @@ pub fn route_message(route: &Route) -> RouteMessage {
 
 fn push_hop_attributes(attrs: &mut Vec<RouteAttribute>, hop: &NextHop) {
     if let Some(gw) = hop.gateway {
-        attrs.push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
+        attrs.push(RouteAttribute::Gateway(route_address(gw)));
     }
     attrs.push(RouteAttribute::Oif(hop.ifindex));
 }
@@ -58,7 +80,7 @@ fn push_hop_attributes(attrs: &mut Vec<RouteAttribute>, hop: &NextHop) {
 fn multipath_hop(hop: &NextHop) -> RouteNextHop {
     let mut attributes = Vec::new();
     if let Some(gw) = hop.gateway {
-        attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
+        attributes.push(RouteAttribute::Gateway(route_address(gw)));
     }
     let mut next_hop = RouteNextHop::default();
     // rtnh_hops holds weight - 1 (ip-route(8): "weight NUMBER").
@@ -71,9 +93,8 @@ fn multipath_hop(hop: &NextHop) -> RouteNextHop {
 /// Our route from a dumped message, or `None` when it is not ours.
 pub fn parse_route(msg: &RouteMessage) -> Option<Route> {
     let header = &msg.header;
-    let ours = header.address_family == AddressFamily::Inet
-        && header.destination_prefix_length == 0
-        && header.protocol == our_protocol();
+    let family = family_of(header.address_family)?;
+    let ours = header.destination_prefix_length == 0 && header.protocol == our_protocol();
     if !ours {
         return None;
     }
@@ -83,11 +104,19 @@ pub fn parse_route(msg: &RouteMessage) -> Option<Route> {
     }
     if header.kind == RouteType::Unreachable {
         let nexthops = Vec::new();
-        return Some(Route { table, nexthops });
+        return Some(Route {
+            family,
+            table,
+            nexthops,
+        });
     }
     let mut nexthops = parse_nexthops(msg);
     nexthops.sort();
-    (!nexthops.is_empty()).then_some(Route { table, nexthops })
+    (!nexthops.is_empty()).then_some(Route {
+        family,
+        table,
+        nexthops,
+    })
 }
 
 fn route_table(msg: &RouteMessage) -> u32 {
@@ -130,15 +159,15 @@ fn parse_nexthops(msg: &RouteMessage) -> Vec<NextHop> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SystemDefault {
     pub ifindex: u32,
-    pub gateway: Ipv4Addr,
+    pub gateway: IpAddr,
     pub metric: u32,
 }
 
-/// The message as a [`SystemDefault`]: an IPv4 unicast default route with one next hop
-/// and a gateway, in any table but ours.
+/// The message as a [`SystemDefault`]: a unicast default route (IPv4 or IPv6) with one
+/// next hop and a gateway, in any table but ours.
 pub fn system_default(msg: &RouteMessage) -> Option<SystemDefault> {
     let header = &msg.header;
-    let candidate = header.address_family == AddressFamily::Inet
+    let candidate = family_of(header.address_family).is_some()
         && header.destination_prefix_length == 0
         && header.kind == RouteType::Unicast
         && header.protocol != our_protocol()
@@ -161,9 +190,10 @@ pub fn system_default(msg: &RouteMessage) -> Option<SystemDefault> {
     })
 }
 
-fn gateway_of(attrs: &[RouteAttribute]) -> Option<Ipv4Addr> {
+fn gateway_of(attrs: &[RouteAttribute]) -> Option<IpAddr> {
     attrs.iter().find_map(|a| match a {
-        RouteAttribute::Gateway(RouteAddress::Inet(gw)) => Some(*gw),
+        RouteAttribute::Gateway(RouteAddress::Inet(gw)) => Some(IpAddr::V4(*gw)),
+        RouteAttribute::Gateway(RouteAddress::Inet6(gw)) => Some(IpAddr::V6(*gw)),
         _ => None,
     })
 }
@@ -178,7 +208,7 @@ fn oif_of(attrs: &[RouteAttribute]) -> Option<u32> {
 /// The netlink message for a rule of ours.
 pub fn rule_message(rule: &Rule) -> RuleMessage {
     let mut msg = RuleMessage::default();
-    msg.header.family = AddressFamily::Inet;
+    msg.header.family = address_family(rule.family);
     msg.header.action = RuleAction::ToTable;
     msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
     let attrs = &mut msg.attributes;
@@ -190,6 +220,10 @@ pub fn rule_message(rule: &Rule) -> RuleMessage {
         RuleMatch::FwMark { mark, mask } => {
             attrs.push(RuleAttribute::FwMark(mark));
             attrs.push(RuleAttribute::FwMask(mask));
+        }
+        RuleMatch::From6(addr) => {
+            msg.header.src_len = 128;
+            attrs.push(RuleAttribute::Source(IpAddr::V6(addr)));
         }
         RuleMatch::Prefixes { from, to } => {
             if let Some(p) = from {
@@ -214,17 +248,19 @@ fn prefix(addr: Ipv4Addr, len: u8) -> Prefix {
 
 /// Our rule from a dumped message, or `None` when it is not ours.
 pub fn parse_rule(msg: &RuleMessage) -> Option<Rule> {
-    if msg.header.family != AddressFamily::Inet || msg.header.action != RuleAction::ToTable {
+    let family = family_of(msg.header.family)?;
+    if msg.header.action != RuleAction::ToTable {
         return None;
     }
     let mut rule = Rule {
+        family,
         priority: 0,
         matcher: RuleMatch::All,
         table: u32::from(msg.header.table),
         suppress_prefixlen: None,
     };
     let (mut protocol, mut mark, mut mask) = (None, None, None);
-    let (mut from, mut to) = (None, None);
+    let (mut from, mut to, mut from6) = (None, None, None);
     for attr in &msg.attributes {
         match attr {
             RuleAttribute::Priority(p) => rule.priority = *p,
@@ -234,6 +270,7 @@ pub fn parse_rule(msg: &RuleMessage) -> Option<Rule> {
             RuleAttribute::FwMask(m) => mask = Some(*m),
             RuleAttribute::Source(IpAddr::V4(a)) => from = Some(prefix(*a, msg.header.src_len)),
             RuleAttribute::Destination(IpAddr::V4(a)) => to = Some(prefix(*a, msg.header.dst_len)),
+            RuleAttribute::Source(IpAddr::V6(a)) if msg.header.src_len == 128 => from6 = Some(*a),
             // The kernel dumps -1 for "not set" (fib_nl_fill_rule).
             RuleAttribute::SuppressPrefixLen(l) if *l != u32::MAX => {
                 rule.suppress_prefixlen = Some(*l)
@@ -243,6 +280,9 @@ pub fn parse_rule(msg: &RuleMessage) -> Option<Rule> {
     }
     if from.is_some() || to.is_some() {
         rule.matcher = RuleMatch::Prefixes { from, to };
+    }
+    if let Some(addr) = from6 {
+        rule.matcher = RuleMatch::From6(addr);
     }
     if let Some(mark) = mark {
         let mask = mask.unwrap_or(u32::MAX);
@@ -256,30 +296,58 @@ pub fn parse_rule(msg: &RuleMessage) -> Option<Rule> {
 mod tests {
     use super::*;
 
+    use std::net::Ipv6Addr;
+
     fn hop(ifindex: u32, gateway: Option<[u8; 4]>, weight: u32) -> NextHop {
         NextHop {
             ifindex,
-            gateway: gateway.map(Ipv4Addr::from),
+            gateway: gateway.map(|g| IpAddr::from(Ipv4Addr::from(g))),
             weight,
         }
+    }
+
+    #[test]
+    fn ipv6_routes_and_rules_round_trip() {
+        let route = Route {
+            family: Family::V6,
+            table: 7701,
+            nexthops: vec![NextHop {
+                ifindex: 4,
+                gateway: Some("fe80::1".parse().unwrap()),
+                weight: 1,
+            }],
+        };
+        assert_eq!(parse_route(&route_message(&route)), Some(route));
+        let rule = Rule {
+            family: Family::V6,
+            priority: 7760,
+            matcher: RuleMatch::From6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2)),
+            table: 7701,
+            suppress_prefixlen: None,
+        };
+        assert_eq!(parse_rule(&rule_message(&rule)), Some(rule));
     }
 
     #[test]
     fn routes_round_trip() {
         for route in [
             Route {
+                family: Family::V4,
                 table: 7700,
                 nexthops: vec![hop(4, Some([192, 0, 2, 1]), 1)],
             },
             Route {
+                family: Family::V4,
                 table: 7701,
                 nexthops: vec![hop(9, None, 1)],
             },
             Route {
+                family: Family::V4,
                 table: 7700,
                 nexthops: vec![hop(4, Some([192, 0, 2, 1]), 3), hop(5, None, 1)],
             },
             Route {
+                family: Family::V4,
                 table: 7741,
                 nexthops: vec![],
             },
@@ -291,6 +359,7 @@ mod tests {
     #[test]
     fn foreign_routes_are_ignored() {
         let route = Route {
+            family: Family::V4,
             table: 7700,
             nexthops: vec![hop(4, None, 1)],
         };
@@ -324,6 +393,7 @@ mod tests {
             },
         ] {
             let rule = Rule {
+                family: Family::V4,
                 priority: 7760,
                 matcher,
                 table: 7701,
@@ -336,6 +406,7 @@ mod tests {
     #[test]
     fn foreign_rules_are_ignored() {
         let rule = Rule {
+            family: Family::V4,
             priority: 7990,
             matcher: RuleMatch::All,
             table: 7700,

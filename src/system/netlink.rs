@@ -1,7 +1,7 @@
 //! rtnetlink driver: our routes and rules, link facts, and the change monitor.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -9,7 +9,7 @@ use netlink_packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REPLACE,
     NLM_F_REQUEST,
 };
-use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::rule::RuleMessage;
@@ -37,6 +37,9 @@ impl NetlinkError {
         }
     }
 }
+
+/// Both address families: routes and rules are dumped and watched for each.
+const FAMILIES: [AddressFamily; 2] = [AddressFamily::Inet, AddressFamily::Inet6];
 
 /// Talks rtnetlink to the kernel of the current network namespace.
 pub struct Netlink {
@@ -71,41 +74,51 @@ impl Netlink {
             .await
             .map_err(|e| NetlinkError::new("dump addresses", e))?
         {
-            if let (Some(addr), Some((_, facts))) = (
-                local_v4(&msg.attributes),
-                by_index.get_mut(&msg.header.index),
-            ) {
+            if let (Some(addr), Some((_, facts))) =
+                (usable_addr(&msg), by_index.get_mut(&msg.header.index))
+            {
                 facts.addrs.push(addr);
             }
         }
         for (ifindex, gateway) in self.system_gateways().await? {
             if let Some((_, facts)) = by_index.get_mut(&ifindex) {
-                facts.gateway = Some(gateway);
+                facts.system_gateways.push(gateway);
             }
         }
         Ok(by_index.into_values().collect())
     }
 
-    /// Per device, the gateway of the system's default route with the lowest metric.
-    async fn system_gateways(&mut self) -> Result<HashMap<u32, Ipv4Addr>, NetlinkError> {
-        let mut req = RouteMessage::default();
-        req.header.address_family = AddressFamily::Inet;
-        let mut defaults = self
-            .dump(
-                RouteNetlinkMessage::GetRoute(req),
-                "dump routes",
-                |m| match m {
-                    RouteNetlinkMessage::NewRoute(r) => system_default(&r),
-                    _ => None,
-                },
-            )
-            .await?;
-        // Highest metric first, so the lowest is inserted last and wins.
-        defaults.sort_by_key(|d| std::cmp::Reverse(d.metric));
-        Ok(defaults
-            .into_iter()
-            .map(|d| (d.ifindex, d.gateway))
-            .collect())
+    /// Per device and family, the gateway of the system's default route with the lowest
+    /// metric.
+    async fn system_gateways(&mut self) -> Result<Vec<(u32, IpAddr)>, NetlinkError> {
+        let mut defaults = Vec::new();
+        for family in FAMILIES {
+            let mut req = RouteMessage::default();
+            req.header.address_family = family;
+            let found = self
+                .dump(
+                    RouteNetlinkMessage::GetRoute(req),
+                    "dump routes",
+                    |m| match m {
+                        RouteNetlinkMessage::NewRoute(r) => system_default(&r),
+                        _ => None,
+                    },
+                )
+                .await?;
+            defaults.extend(found);
+        }
+        // Lowest metric first; then one per device and family.
+        defaults.sort_by_key(|d| d.metric);
+        let mut chosen: Vec<(u32, IpAddr)> = Vec::new();
+        for d in defaults {
+            let taken = chosen
+                .iter()
+                .any(|(i, g)| *i == d.ifindex && g.is_ipv4() == d.gateway.is_ipv4());
+            if !taken {
+                chosen.push((d.ifindex, d.gateway));
+            }
+        }
+        Ok(chosen)
     }
 
     async fn dump<T>(
@@ -174,20 +187,27 @@ fn link_facts(msg: &LinkMessage) -> LinkFacts {
     }
 }
 
-/// IFA_LOCAL is the device's own address; IFA_ADDRESS is the peer's on a point-to-point
-/// link (rtnetlink(7)), so prefer the former.
-fn local_v4(attrs: &[AddressAttribute]) -> Option<Ipv4Addr> {
-    let v4 = |a: &IpAddr| match a {
-        IpAddr::V4(v4) => Some(*v4),
-        IpAddr::V6(_) => None,
-    };
-    let local = attrs.iter().find_map(|a| match a {
-        AddressAttribute::Local(ip) => v4(ip),
+/// The device's own address in an address message, if it can be used now. IFA_LOCAL is
+/// the device's own address; IFA_ADDRESS is the peer's on a point-to-point link
+/// (rtnetlink(7)), so the former wins. An IPv6 address still in duplicate address
+/// detection (tentative) or that failed it cannot be bound to yet.
+fn usable_addr(msg: &AddressMessage) -> Option<IpAddr> {
+    let unusable = AddressFlags::Tentative | AddressFlags::Dadfailed;
+    let flags = msg.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Flags(f) => Some(*f),
+        _ => None,
+    });
+    let header_flags = AddressFlags::from_bits_retain(u32::from(msg.header.flags.bits()));
+    if flags.unwrap_or(header_flags).intersects(unusable) {
+        return None;
+    }
+    let local = msg.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Local(ip) => Some(*ip),
         _ => None,
     });
     local.or_else(|| {
-        attrs.iter().find_map(|a| match a {
-            AddressAttribute::Address(ip) => v4(ip),
+        msg.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(ip) => Some(*ip),
             _ => None,
         })
     })
@@ -197,31 +217,43 @@ impl Routing for Netlink {
     type Error = NetlinkError;
 
     async fn owned_routes(&mut self) -> Result<Vec<Route>, NetlinkError> {
-        let mut req = RouteMessage::default();
-        req.header.address_family = AddressFamily::Inet;
-        self.dump(
-            RouteNetlinkMessage::GetRoute(req),
-            "dump routes",
-            |m| match m {
-                RouteNetlinkMessage::NewRoute(r) => parse_route(&r),
-                _ => None,
-            },
-        )
-        .await
+        let mut routes = Vec::new();
+        for family in FAMILIES {
+            let mut req = RouteMessage::default();
+            req.header.address_family = family;
+            let found = self
+                .dump(
+                    RouteNetlinkMessage::GetRoute(req),
+                    "dump routes",
+                    |m| match m {
+                        RouteNetlinkMessage::NewRoute(r) => parse_route(&r),
+                        _ => None,
+                    },
+                )
+                .await?;
+            routes.extend(found);
+        }
+        Ok(routes)
     }
 
     async fn owned_rules(&mut self) -> Result<Vec<Rule>, NetlinkError> {
-        let mut req = RuleMessage::default();
-        req.header.family = AddressFamily::Inet;
-        self.dump(
-            RouteNetlinkMessage::GetRule(req),
-            "dump rules",
-            |m| match m {
-                RouteNetlinkMessage::NewRule(r) => parse_rule(&r),
-                _ => None,
-            },
-        )
-        .await
+        let mut rules = Vec::new();
+        for family in FAMILIES {
+            let mut req = RuleMessage::default();
+            req.header.family = family;
+            let found = self
+                .dump(
+                    RouteNetlinkMessage::GetRule(req),
+                    "dump rules",
+                    |m| match m {
+                        RouteNetlinkMessage::NewRule(r) => parse_rule(&r),
+                        _ => None,
+                    },
+                )
+                .await?;
+            rules.extend(found);
+        }
+        Ok(rules)
     }
 
     async fn apply(&mut self, change: &Change) -> Result<(), NetlinkError> {
@@ -256,6 +288,9 @@ pub fn monitor() -> Result<impl Stream<Item = KernelChange>, NetlinkError> {
         MulticastGroup::Ipv4Ifaddr,
         MulticastGroup::Ipv4Route,
         MulticastGroup::Ipv4Rule,
+        MulticastGroup::Ipv6Ifaddr,
+        MulticastGroup::Ipv6Route,
+        MulticastGroup::Ipv6Rule,
     ];
     let (conn, _handle, messages) = rtnetlink::new_multicast_connection(&groups)
         .map_err(|e| NetlinkError::new("subscribe", e))?;

@@ -93,18 +93,8 @@ impl Nft {
 fn replace_script(ruleset: &Ruleset) -> String {
     format!(
         "table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n{}{}",
-        ruleset.table,
-        share_script(&ruleset.share)
+        ruleset.table, ruleset.share
     )
-}
-
-/// Fills chain `share` with its one rule (none when `share` is empty). On its own, after a
-/// flush of the chain, it is how a change of selection is applied without touching sets.
-fn share_script(share: &str) -> String {
-    if share.is_empty() {
-        return String::new();
-    }
-    format!("add rule inet {NFT_TABLE} share {share}\n")
 }
 
 impl Firewall for Nft {
@@ -127,12 +117,10 @@ impl Firewall for Nft {
             _ => false,
         };
         self.applied = None;
+        // The share commands flush and refill their own chains, so on their own they apply a
+        // change of selection without reloading the table's sets.
         if intact {
-            let script = format!(
-                "flush chain inet {NFT_TABLE} share\n{}",
-                share_script(&ruleset.share)
-            );
-            self.run(&["-f", "-"], Some(&script), "apply load sharing")?;
+            self.run(&["-f", "-"], Some(&ruleset.share), "apply load sharing")?;
         } else {
             self.run(&["-f", "-"], Some(&replace_script(ruleset)), "apply table")?;
         }
@@ -174,7 +162,7 @@ mod tests {
     fn replace_script_declares_before_deleting() {
         let ruleset = Ruleset {
             table: "table inet uplink {\n}\n".into(),
-            share: "goto share_0".into(),
+            share: "add rule inet uplink share goto share_0\n".into(),
         };
         assert_eq!(
             replace_script(&ruleset),

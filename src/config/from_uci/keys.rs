@@ -49,6 +49,7 @@ use Kind::*;
 const UPLINK: &[Key] = &[
     key(&["device"], "device", Text),
     key(&["interface"], "interface", Text),
+    key(&["family"], "family", Text),
     key(&["gateway"], "gateway", Text),
     key(&["metric"], "metric", Number),
     key(&["weight"], "weight", Number),

@@ -70,7 +70,8 @@ uplinks = ["backup", "main"]
 
 #[test]
 fn home_router_example_sets_every_field() {
-    let targets = vec![ip("192.0.2.100"), ip("198.51.100.200")];
+    let targets: Vec<std::net::IpAddr> =
+        vec![ip("192.0.2.100").into(), ip("198.51.100.200").into()];
     let expected = Config {
         socket: PathBuf::from("/run/uplink/uplink.sock"),
         hooks: Hooks {
@@ -84,6 +85,7 @@ fn home_router_example_sets_every_field() {
                 name: "main".into(),
                 device: "pppoe-wan".into(),
                 interface: None,
+                family: crate::config::Family::V4,
                 gateway: crate::config::Gateway::None,
                 metric: 100,
                 weight: 1,
@@ -103,7 +105,8 @@ fn home_router_example_sets_every_field() {
                 name: "backup".into(),
                 device: "eth2".into(),
                 interface: None,
-                gateway: crate::config::Gateway::Fixed(ip("203.0.113.1")),
+                family: crate::config::Family::V4,
+                gateway: crate::config::Gateway::Fixed(ip("203.0.113.1").into()),
                 metric: 200,
                 weight: 1,
                 masquerade: true,

@@ -15,7 +15,7 @@ fn probe_of(keys: &str) -> Probe {
 fn targets_only_keeps_default_timing() {
     let probe = probe_of("targets = [\"192.0.2.1\", \"198.51.100.2\"]");
     let expected = Probe {
-        targets: vec![ip("192.0.2.1"), ip("198.51.100.2")],
+        targets: vec![ip("192.0.2.1").into(), ip("198.51.100.2").into()],
         ..Probe::default_timing()
     };
     assert_eq!(probe, expected);
@@ -32,15 +32,24 @@ fn empty_probe_table_follows_link_only() {
 fn target_not_an_address() {
     assert_eq!(
         error(&probe_with("targets = [\"192.0.2.1\", \"example.com\"]")),
-        r#"uplink "main": probe.targets "example.com": not an IPv4 address"#
+        r#"uplink "main": probe.targets "example.com": not an IP address"#
     );
 }
 
 #[test]
-fn target_ipv6_is_not_supported_yet() {
+fn ipv6_targets_make_an_ipv6_line_and_must_not_mix() {
+    let probe = probe_of("targets = [\"2001:db8::1\"]");
     assert_eq!(
-        error(&probe_with("targets = [\"2001:db8::1\"]")),
-        r#"uplink "main": probe.targets "2001:db8::1": IPv6 is not supported yet"#
+        probe.targets,
+        vec!["2001:db8::1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        error(&probe_with("targets = [\"2001:db8::1\", \"192.0.2.1\"]")),
+        r#"uplink "main": probe.targets "2001:db8::1": an IPv6 address on an IPv4 line (family = "ipv4")"#
+    );
+    assert_eq!(
+        error(&probe_with("targets = [\"fe80::1\"]")),
+        r#"uplink "main": probe.targets "fe80::1": a link-local address is not beyond the first hop"#
     );
 }
 

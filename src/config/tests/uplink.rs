@@ -65,11 +65,11 @@ fn duplicate_device() {
 fn gateway_not_an_address() {
     assert_eq!(
         error(&main_with("gateway = \"x.y\"")),
-        r#"uplink "main": gateway "x.y": not an IPv4 address"#
+        r#"uplink "main": gateway "x.y": not an IP address"#
     );
     assert_error(
         &main_with("gateway = \"\""),
-        &["gateway \"\": not an IPv4 address"],
+        &["gateway \"\": not an IP address"],
     );
     assert_error(
         &main_with("gateway = \"10.0.0.1/24\""),
@@ -78,10 +78,24 @@ fn gateway_not_an_address() {
 }
 
 #[test]
-fn gateway_ipv6_is_not_supported_yet() {
+fn an_ipv6_gateway_makes_an_ipv6_line() {
+    let config = parse(&main_with("gateway = \"fe80::1\"")).unwrap();
+    assert_eq!(config.uplinks[0].family, crate::config::Family::V6);
+    let both = "[[uplink]]\nname = \"main\"\ndevice = \"ppp0\"\n\
+                [[uplink]]\nname = \"main6\"\ndevice = \"ppp0\"\nfamily = \"ipv6\"\n";
+    let config = parse(both).unwrap();
     assert_eq!(
-        error(&main_with("gateway = \"2001:db8::1\"")),
-        r#"uplink "main": gateway "2001:db8::1": IPv6 is not supported yet"#
+        config.uplinks[1].family,
+        crate::config::Family::V6,
+        "one device, two families"
+    );
+    assert_eq!(
+        error(&main_with("family = \"ipv6\"\ngateway = \"192.0.2.1\"")),
+        r#"uplink "main": gateway "192.0.2.1": an IPv4 address on an IPv6 line (family = "ipv6")"#
+    );
+    assert_eq!(
+        error(&main_with("family = \"ip6\"")),
+        r#"uplink "main": family "ip6": must be "ipv4" or "ipv6""#
     );
 }
 

@@ -144,13 +144,20 @@ fn check_uplinks(obj: &str, names: &[String], uplinks: &[Uplink]) -> Result<(), 
         return Err(invalid(obj, "uplinks", "", "must name at least one uplink"));
     }
     for (i, name) in names.iter().enumerate() {
-        if !uplinks.iter().any(|u| &u.name == name) {
+        let Some(uplink) = uplinks.iter().find(|u| &u.name == name) else {
             return Err(invalid(
                 obj,
                 "uplinks",
                 "",
                 format!("unknown uplink {}", quoted(name)),
             ));
+        };
+        if uplink.family != crate::config::Family::V4 {
+            let reason = format!(
+                "uplink {} is an IPv6 line: policies match IPv4 traffic only (for now)",
+                quoted(name)
+            );
+            return Err(invalid(obj, "uplinks", "", reason));
         }
         if names[..i].contains(name) {
             return Err(invalid(

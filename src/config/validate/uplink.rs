@@ -1,12 +1,12 @@
 //! `[[uplink]]` tables and their `[uplink.probe]` subtables.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::{check_name, invalid, number, quoted};
 use crate::config::parse::{RawProbe, RawUplink};
 use crate::config::{
-    ConfigError, Flush, Gateway, Probe, Uplink, DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS,
+    ConfigError, Family, Flush, Gateway, Probe, Uplink, DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS,
     DEFAULT_METRIC, DEFAULT_RELIABILITY, DEFAULT_TIMEOUT_MS, DEFAULT_UP_AFTER_MS, DEFAULT_WEIGHT,
 };
 
@@ -39,7 +39,8 @@ fn uplink(raw: RawUplink, earlier: &[Uplink]) -> Result<Uplink, ConfigError> {
             format!("duplicate (also uplink #{})", i + 1),
         ));
     }
-    let (device, interface) = device_or_interface(&obj, &raw, earlier)?;
+    let family = super::family::family(&obj, &raw)?;
+    let (device, interface) = device_or_interface(&obj, &raw, family, earlier)?;
     let gateway = match raw.gateway.as_deref() {
         None => Gateway::None,
         Some("auto") => Gateway::Auto,
@@ -49,10 +50,11 @@ fn uplink(raw: RawUplink, earlier: &[Uplink]) -> Result<Uplink, ConfigError> {
     let weight = raw
         .weight
         .map(|v| number(&obj, "weight", v, 1..=MAX_WEIGHT));
-    Ok(Uplink {
+    let uplink = Uplink {
         name: raw.name,
         device,
         interface,
+        family,
         gateway,
         metric: metric.transpose()?.unwrap_or(DEFAULT_METRIC),
         weight: weight.transpose()?.unwrap_or(DEFAULT_WEIGHT),
@@ -61,7 +63,9 @@ fn uplink(raw: RawUplink, earlier: &[Uplink]) -> Result<Uplink, ConfigError> {
             .flush_on
             .map_or(Ok(Flush::default()), |v| flush(&obj, &v))?,
         probe: probe(&obj, raw.probe.unwrap_or_default())?,
-    })
+    };
+    super::family::check_addresses(&obj, family, uplink.gateway, &uplink.probe)?;
+    Ok(uplink)
 }
 
 fn flush(obj: &str, events: &[String]) -> Result<Flush, ConfigError> {
@@ -87,8 +91,11 @@ fn flush(obj: &str, events: &[String]) -> Result<Flush, ConfigError> {
 fn device_or_interface(
     obj: &str,
     raw: &RawUplink,
+    family: Family,
     earlier: &[Uplink],
 ) -> Result<(String, Option<String>), ConfigError> {
+    // One device may carry an IPv4 line and an IPv6 line.
+    let earlier: Vec<&Uplink> = earlier.iter().filter(|u| u.family == family).collect();
     let duplicate = |key: &str, value: &str, other: &Uplink| {
         let reason = format!("duplicate (also used by uplink {})", quoted(&other.name));
         invalid(obj, key, quoted(value), reason)
@@ -103,7 +110,7 @@ fn device_or_interface(
         }
         (None, Some(iface)) => {
             check_netifd_name(obj, iface)?;
-            let same = |u: &&Uplink| u.interface.as_ref() == Some(iface);
+            let same = |u: &&&Uplink| u.interface.as_ref() == Some(iface);
             if let Some(other) = earlier.iter().find(same) {
                 return Err(duplicate("interface", iface, other));
             }
@@ -151,21 +158,39 @@ fn check_device(obj: &str, device: &str) -> Result<(), ConfigError> {
     Err(invalid(obj, "device", quoted(device), reason))
 }
 
-fn gateway(obj: &str, text: &str) -> Result<Ipv4Addr, ConfigError> {
-    host_address(obj, "gateway", text)
+/// A next hop; an IPv6 one is usually the router's link-local address (`fe80::1`).
+fn gateway(obj: &str, text: &str) -> Result<IpAddr, ConfigError> {
+    host_address(obj, "gateway", text, true)
 }
 
-/// Parses an address that must name one IPv4 host.
-fn host_address(obj: &str, key: &str, text: &str) -> Result<Ipv4Addr, ConfigError> {
+/// Parses an address that must name one host; link-local IPv6 only where `link_local`.
+fn host_address(obj: &str, key: &str, text: &str, link_local: bool) -> Result<IpAddr, ConfigError> {
     let reason = match text.parse::<IpAddr>() {
         Ok(IpAddr::V4(addr)) => match not_a_host(addr) {
-            None => return Ok(addr),
+            None => return Ok(IpAddr::V4(addr)),
             Some(reason) => reason,
         },
-        Ok(IpAddr::V6(_)) => "IPv6 is not supported yet",
-        Err(_) => "not an IPv4 address",
+        Ok(IpAddr::V6(addr)) => match not_a_host6(addr, link_local) {
+            None => return Ok(IpAddr::V6(addr)),
+            Some(reason) => reason,
+        },
+        Err(_) => "not an IP address",
     };
     Err(invalid(obj, key, quoted(text), reason))
+}
+
+fn not_a_host6(addr: Ipv6Addr, link_local: bool) -> Option<&'static str> {
+    if addr.is_unspecified() {
+        Some("the unspecified address is not a host")
+    } else if addr.is_multicast() {
+        Some("a multicast address is not a host")
+    } else if addr.is_loopback() {
+        Some("a loopback address is the router itself")
+    } else if !link_local && addr.is_unicast_link_local() {
+        Some("a link-local address is not beyond the first hop")
+    } else {
+        None
+    }
 }
 
 fn not_a_host(addr: Ipv4Addr) -> Option<&'static str> {
@@ -215,10 +240,10 @@ fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
     Ok(Probe { quality, ..probe })
 }
 
-fn targets(obj: &str, texts: &[String]) -> Result<Vec<Ipv4Addr>, ConfigError> {
+fn targets(obj: &str, texts: &[String]) -> Result<Vec<IpAddr>, ConfigError> {
     let mut targets = Vec::with_capacity(texts.len());
     for text in texts {
-        let addr = host_address(obj, "probe.targets", text)?;
+        let addr = host_address(obj, "probe.targets", text, false)?;
         if targets.contains(&addr) {
             return Err(invalid(obj, "probe.targets", quoted(text), "duplicate"));
         }

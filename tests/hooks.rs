@@ -48,6 +48,7 @@ fn event(kind: HookKind, line: &str) -> HookEvent {
         kind,
         line: line.into(),
         device: format!("dev-{line}"),
+        family: "ipv4".into(),
         gateway: None,
         reason: "test reason".into(),
         previous_active: vec!["main".into()],

@@ -347,3 +347,57 @@ fn port_policy_marks_connections_in_nft_and_routes_the_mark() {
         "ct mark & 0x00ff0000 == 0x00400000 meta mark set meta mark & 0xff00ffff | 0x00400000"
     ));
 }
+
+#[test]
+fn a_dual_stack_line_gets_routes_and_rules_in_each_family() {
+    let mut main6 = uplink("main6", "ppp0", None, true);
+    main6.family = Family::V6;
+    let lines = vec![uplink("main", "ppp0", None, false), main6];
+    let mut facts4 = link(5, [192, 0, 2, 2], true);
+    facts4.addrs = vec![Ipv4Addr::new(192, 0, 2, 2).into()];
+    let mut facts6 = link(5, [0, 0, 0, 0], true);
+    facts6.addrs = vec!["2001:db8:1::2".parse().unwrap()];
+    let d = desired_state(
+        &lines,
+        &[Some(&facts4), Some(&facts6)],
+        &selection(vec![(0, 1), (1, 1)]),
+        &[],
+    );
+    let active: Vec<Family> = d
+        .routes
+        .iter()
+        .filter(|r| r.table == TABLE_ACTIVE)
+        .map(|r| r.family)
+        .collect();
+    assert_eq!(active, vec![Family::V4, Family::V6]);
+    assert!(d.rules.iter().any(|r| r.family == Family::V6
+        && r.matcher == RuleMatch::From6("2001:db8:1::2".parse().unwrap())));
+    let suppress: Vec<Family> = d
+        .rules
+        .iter()
+        .filter(|r| r.suppress_prefixlen.is_some())
+        .map(|r| r.family)
+        .collect();
+    assert_eq!(suppress, vec![Family::V4, Family::V6]);
+    assert!(d
+        .nft
+        .table
+        .contains("oifname \"ppp0\" meta nfproto ipv6 masquerade comment \"uplink main6\""));
+    assert!(!d.nft.table.contains("meta nfproto ipv4 masquerade"));
+}
+
+#[test]
+fn an_ipv4_only_config_touches_no_ipv6_rules() {
+    let (l0, l1) = (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    );
+    let d = desired_state(
+        &two_lines(),
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(0, 1)]),
+        &[],
+    );
+    assert!(d.rules.iter().all(|r| r.family == Family::V4));
+    assert!(d.routes.iter().all(|r| r.family == Family::V4));
+}

@@ -17,6 +17,9 @@ pub struct Status {
 pub struct LineStatus {
     pub name: String,
     pub device: String,
+    /// "ipv4" or "ipv6".
+    #[serde(default)]
+    pub family: String,
     /// "up" or "down".
     pub state: String,
     /// Carries the default route now.
@@ -54,6 +57,7 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
             LineStatus {
                 name: uplink.name.clone(),
                 device: uplink.device.clone(),
+                family: uplink.family.as_str().into(),
                 state: if line.is_up() { "up" } else { "down" }.into(),
                 active: engine.selection().contains(i),
                 drained: engine.is_drained(i),
@@ -79,13 +83,14 @@ fn round1(x: f64) -> f64 {
 /// A fixed-width table for terminals.
 pub fn render_table(status: &Status) -> String {
     let mut rows = vec![[
-        "LINE", "DEVICE", "STATE", "ACTIVE", "RTT", "LOSS", "SINCE", "REASON",
+        "LINE", "DEVICE", "FAMILY", "STATE", "ACTIVE", "RTT", "LOSS", "SINCE", "REASON",
     ]
     .map(String::from)];
     for line in &status.uplinks {
         rows.push([
             line.name.clone(),
             line.device.clone(),
+            line.family.clone(),
             state_cell(line),
             if line.active { "yes" } else { "no" }.into(),
             line.rtt_ms.map_or("-".into(), |v| format!("{v} ms")),
@@ -97,7 +102,7 @@ pub fn render_table(status: &Status) -> String {
             },
         ]);
     }
-    let widths: Vec<usize> = (0..8)
+    let widths: Vec<usize> = (0..9)
         .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -134,6 +139,7 @@ mod tests {
             uplinks: vec![LineStatus {
                 name: "main".into(),
                 device: "pppoe-wan".into(),
+                family: "ipv4".into(),
                 state: "up".into(),
                 active: true,
                 drained: false,
@@ -148,7 +154,7 @@ mod tests {
         let table = render_table(&status);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("LINE  DEVICE     STATE  ACTIVE  RTT"));
-        assert!(lines[1].starts_with("main  pppoe-wan  up     yes     12.3 ms  0%"));
+        assert!(lines[0].starts_with("LINE  DEVICE     FAMILY  STATE  ACTIVE  RTT"));
+        assert!(lines[1].starts_with("main  pppoe-wan  ipv4    up     yes     12.3 ms  0%"));
     }
 }

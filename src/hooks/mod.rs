@@ -57,6 +57,8 @@ pub struct HookEvent {
     pub line: String,
     /// `UPLINK_DEVICE`.
     pub device: String,
+    /// `UPLINK_FAMILY`: `ipv4` or `ipv6`; empty for a policy that moved to no line.
+    pub family: String,
     /// `UPLINK_GATEWAY`; not set when the line has none.
     pub gateway: Option<String>,
     /// `UPLINK_REASON`.
@@ -78,6 +80,7 @@ impl HookEvent {
             ("UPLINK_LINE", self.line.clone()),
             ("INTERFACE", self.line.clone()),
             ("UPLINK_DEVICE", self.device.clone()),
+            ("UPLINK_FAMILY", self.family.clone()),
             ("UPLINK_REASON", self.reason.clone()),
             ("UPLINK_PREVIOUS_ACTIVE", self.previous_active.join(",")),
             ("UPLINK_ACTIVE", self.active.join(",")),

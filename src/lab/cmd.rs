@@ -20,6 +20,13 @@ pub(super) fn ip_batch(ns: &Netns, cmds: &[String]) -> Result<(), LabError> {
     run_with_input(ns, cmd, &(cmds.join("\n") + "\n"))
 }
 
+/// [`ip_batch`] for IPv6 (`ip -6 -batch`): `default` then means `::/0`.
+pub(super) fn ip6_batch(ns: &Netns, cmds: &[String]) -> Result<(), LabError> {
+    let mut cmd = Command::new("ip");
+    cmd.args(["-n", ns.name(), "-6", "-batch", "-"]);
+    run_with_input(ns, cmd, &(cmds.join("\n") + "\n"))
+}
+
 /// Applies an nft script in `ns` as one transaction.
 pub(super) fn nft(ns: &Netns, script: &str) -> Result<(), LabError> {
     let mut cmd = ns.command("nft");

@@ -7,6 +7,8 @@ use super::{Lab, LabError, Line, Role};
 
 /// Table (family inet, in the ISP namespace) holding a [`Fault::Blackhole`].
 const BLACKHOLE_TABLE: &str = "labblackhole";
+/// nft table (in the ISP) of an IPv6-only blackhole.
+const BLACKHOLE6_TABLE: &str = "labblackhole6";
 /// Table (family inet, in the ISP namespace) holding a [`Fault::Loss`]; separate from the
 /// blackhole's so that injecting or clearing one leaves the other alone.
 const LOSS_TABLE: &str = "labloss";
@@ -22,6 +24,9 @@ pub enum Fault {
     /// The ISP drops everything it would forward (nft drop in its forward hook); the
     /// gateway itself still answers, the link stays up: only probes beyond it notice.
     Blackhole(Line),
+    /// Like [`Fault::Blackhole`] for IPv6 only: the line still carries IPv4 (a broken
+    /// DS-Lite tunnel or a dead prefix delegation looks like this).
+    Blackhole6(Line),
     /// The ISP drops this percentage (0..=100) of the packets it forwards *from* the router
     /// (`numgen random mod 100 < N`), so N is the loss of a request/reply exchange such
     /// as a probe; replies are not dropped a second time. [`Lab::clear`] ignores N.
@@ -35,6 +40,7 @@ impl Fault {
             Fault::IfDown(line)
             | Fault::Carrier(line)
             | Fault::Blackhole(line)
+            | Fault::Blackhole6(line)
             | Fault::Loss(line, _) => line,
         }
     }
@@ -46,6 +52,7 @@ impl fmt::Display for Fault {
             Fault::IfDown(line) => write!(f, "ifdown {line}"),
             Fault::Carrier(line) => write!(f, "carrier loss on {line}"),
             Fault::Blackhole(line) => write!(f, "blackhole beyond {line}"),
+            Fault::Blackhole6(line) => write!(f, "IPv6 blackhole beyond {line}"),
             Fault::Loss(line, pct) => write!(f, "{pct}% loss on {line}"),
         }
     }
@@ -59,6 +66,9 @@ impl Lab {
             Fault::IfDown(line) => self.set_wan_link(line, "down"),
             Fault::Carrier(line) => self.set_isp_link(line, "down"),
             Fault::Blackhole(line) => self.isp_nft(line, BLACKHOLE_TABLE, "drop"),
+            Fault::Blackhole6(line) => {
+                self.isp_nft(line, BLACKHOLE6_TABLE, "meta nfproto ipv6 drop")
+            }
             Fault::Loss(line, pct) => {
                 if pct > 100 {
                     return Err(LabError::InvalidFault(format!("{pct}% loss on {line}")));
@@ -80,6 +90,7 @@ impl Lab {
             }
             Fault::Carrier(line) => self.set_isp_link(line, "up"),
             Fault::Blackhole(line) => self.isp_nft(line, BLACKHOLE_TABLE, ""),
+            Fault::Blackhole6(line) => self.isp_nft(line, BLACKHOLE6_TABLE, ""),
             Fault::Loss(line, _) => self.isp_nft(line, LOSS_TABLE, ""),
         }
     }

@@ -23,6 +23,7 @@ pub mod demo;
 mod echo;
 mod faults;
 pub mod interrupt;
+mod ipv6;
 mod slow;
 mod topology;
 mod traffic;
@@ -40,6 +41,7 @@ pub use analysis::{Gap, PacketRecord, TrafficLog, DEFAULT_FORGIVE, LINE_AT_END_R
 pub use daemon::{two_line_config, LabDaemon, ProbeProfile};
 pub use echo::EchoServer;
 pub use faults::Fault;
+pub use ipv6::{ECHO_SERVER6, LAN_GATEWAY6, PROBE_TARGETS6};
 pub use slow::{SlowTarget, SLOW_TARGET};
 pub use topology::{Lab, LabOptions, Role};
 pub use traffic::{Traffic, TrafficConfig};

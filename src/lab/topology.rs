@@ -150,6 +150,7 @@ impl Lab {
         for host in &LAN_HOSTS {
             lab.setup_lan_host(host)?;
         }
+        lab.setup_ipv6()?;
         if opts.static_routes {
             lab.install_static_fallback()?;
         }

@@ -21,6 +21,16 @@ pub struct NetifdDevice {
 /// The device of netifd interface `iface` according to `network`; the error says why it
 /// cannot be told from the file (the running system may still know: `ubus`).
 pub fn device_of(network: &Document, iface: &str) -> Result<NetifdDevice, String> {
+    device_following_aliases(network, iface, 0)
+}
+
+/// An alias interface (`option device '@wan'`, as OpenWrt's `wan6` usually is) uses the
+/// device of the interface it names.
+fn device_following_aliases(
+    network: &Document,
+    iface: &str,
+    depth: usize,
+) -> Result<NetifdDevice, String> {
     let section = network
         .sections_of("interface")
         .find(|s| s.name.as_deref() == Some(iface))
@@ -52,8 +62,17 @@ pub fn device_of(network: &Document, iface: &str) -> Result<NetifdDevice, String
         }
     };
     let device = device.split_whitespace().next().unwrap_or("");
-    if device.is_empty() || device.starts_with('@') {
-        return Err(format!("interface {iface:?} is an alias ({device:?})"));
+    if let Some(parent) = device.strip_prefix('@') {
+        if depth >= 4 || parent == iface {
+            return Err(format!("interface {iface:?}: alias loop at {device:?}"));
+        }
+        let mut found = device_following_aliases(network, parent, depth + 1)?;
+        found.static_gateway = None;
+        found.how = format!("alias of {parent}: {}", found.how);
+        return Ok(found);
+    }
+    if device.is_empty() {
+        return Err(format!("interface {iface:?} has an empty device"));
     }
     let (device, how) = if section.get("type") == Some("bridge") {
         let how = format!("network: bridge over {device}, netifd names it br-{iface}");

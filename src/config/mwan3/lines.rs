@@ -62,8 +62,8 @@ pub(super) fn ranks(m: &Mwan3, main: Option<&Policy>) -> HashMap<String, Rank> {
     ranks
 }
 
-/// Writes the `[[uplink]]` table of `iface`, commented out with the reason when uplink
-/// cannot run it yet (disabled in mwan3, or IPv6).
+/// Writes the `[[uplink]]` table of `iface`, commented out with the reason when it is
+/// disabled in mwan3.
 pub(super) fn line(out: &mut Out, iface: &Interface, device: Device, rank: &Rank) {
     out.blank();
     out.comment(format!(
@@ -73,12 +73,16 @@ pub(super) fn line(out: &mut Out, iface: &Interface, device: Device, rank: &Rank
     if !iface.enabled {
         out.comment("disabled in mwan3 (enabled '0' or not set): left commented out");
     }
-    if iface.ipv6 {
-        out.comment("family ipv6: IPv6 lines are not supported yet: left commented out");
-    }
     let mut block = Out::default();
     block.raw("[[uplink]]");
     block.key("name", iface.name.as_str());
+    if iface.ipv6 {
+        block.key_note(
+            "family",
+            "ipv6",
+            "mwan3 family ipv6; a dual-stack WAN is two lines on one device, as in mwan3",
+        );
+    }
     let mut notes = device.notes.into_iter();
     match notes.next() {
         Some(note) => block.key_note("device", device.name.as_str(), &note),
@@ -137,7 +141,7 @@ fn probe(out: &mut Out, iface: &Interface) {
     let targets = targets(out, iface);
     if targets.is_empty() {
         out.comment(
-            "no IPv4 track_ip: mwan3 did not track this line; uplink follows its link state only",
+            "no track_ip of the line's family: mwan3 did not track this line; uplink follows its link state only",
         );
         return;
     }
@@ -154,16 +158,18 @@ fn probe(out: &mut Out, iface: &Interface) {
     timing(out, iface);
 }
 
-/// IPv4 track_ips, once each; others are noted and dropped.
+/// The track_ips of the line's family, once each; others are noted and dropped.
 fn targets(out: &mut Out, iface: &Interface) -> Vec<String> {
     let mut kept: Vec<String> = Vec::new();
     for ip in &iface.track_ip {
         match ip.parse::<IpAddr>() {
-            Ok(IpAddr::V4(_)) if !kept.contains(ip) => kept.push(ip.clone()),
-            Ok(IpAddr::V4(_)) => {}
-            _ if iface.ipv6 => kept.push(ip.clone()),
+            Ok(addr) if addr.is_ipv6() == iface.ipv6 => {
+                if !kept.contains(ip) {
+                    kept.push(ip.clone());
+                }
+            }
             _ => out.comment(format!(
-                "track_ip '{ip}' dropped: uplink probes IPv4 addresses"
+                "track_ip '{ip}' dropped: not an address of the line's family"
             )),
         }
     }

@@ -373,8 +373,8 @@ impl Mwan3 {
 }
 
 impl Interface {
-    /// Whether uplink can run this line now: enabled in mwan3 and IPv4.
+    /// Whether uplink runs this line: enabled in mwan3.
     pub(super) fn usable(&self) -> bool {
-        self.enabled && !self.ipv6
+        self.enabled
     }
 }

@@ -28,7 +28,7 @@ fn import_error(mwan3: &str, network: Option<&str>) -> String {
 fn shipped_default_gives_the_enabled_ipv4_line() {
     let (toml, config) = converted(DEFAULT, None);
     let names: Vec<&str> = config.uplinks.iter().map(|u| u.name.as_str()).collect();
-    assert_eq!(names, ["wan"], "wanb is disabled, wan6/wanb6 are IPv6");
+    assert_eq!(names, ["wan"], "wanb, wan6 and wanb6 are disabled");
     let wan = &config.uplinks[0];
     assert_eq!((wan.device.as_str(), wan.metric, wan.weight), ("wan", 1, 3));
     assert_eq!(wan.probe.targets.len(), 4);
@@ -46,7 +46,7 @@ fn shipped_default_gives_the_enabled_ipv4_line() {
     assert_eq!(wan.gateway, Gateway::Auto);
     for needle in [
         "device = \"wan\"  # FIX: mwan3 names the netifd interface \"wan\"",
-        "# family ipv6: IPv6 lines are not supported yet: left commented out",
+        "#family = \"ipv6\"  # mwan3 family ipv6",
         "#[[uplink]]\n#name = \"wanb\"",
         "# disabled in mwan3 (enabled '0' or not set)",
         "# mwan3 rule 'https' (line",
@@ -109,7 +109,11 @@ fn failover_with_network_resolves_devices_and_pins_clients() {
         )
     );
     assert!(wan.flush.down && !wan.flush.up);
-    assert_eq!(wanb.probe.targets.len(), 2, "the IPv6 track_ip is dropped");
+    assert_eq!(
+        wanb.probe.targets.len(),
+        2,
+        "the IPv6 track_ip is dropped from an IPv4 line"
+    );
     assert_eq!(
         wanb.probe.reliability, 2,
         "clamped to the number of targets"
@@ -175,7 +179,7 @@ fn dhcp_and_bridge_devices() {
     let (toml, config) = converted(mwan3, Some(network));
     assert_eq!(config.uplinks[0].device, "br-wan");
     assert_eq!(config.uplinks[0].gateway, Gateway::Auto, "{toml}");
-    assert!(toml.contains("no IPv4 track_ip"), "{toml}");
+    assert!(toml.contains("no track_ip of the line's family"), "{toml}");
 }
 
 #[test]
@@ -280,4 +284,19 @@ fn every_prefix_of_the_test_configs_imports_or_fails_cleanly() {
             }
         }
     }
+}
+
+#[test]
+fn an_ipv6_interface_becomes_an_ipv6_line_on_its_alias_device() {
+    let network = "config interface 'wan'\n\toption device 'eth0.2'\n\toption proto 'pppoe'\n\
+                   config interface 'wan6'\n\toption device '@wan'\n\toption proto 'dhcpv6'\n";
+    let mwan3 = "config interface 'wan'\n\toption enabled '1'\n\tlist track_ip '192.0.2.1'\n\
+                 config interface 'wan6'\n\toption enabled '1'\n\toption family 'ipv6'\n\
+                 \tlist track_ip '2001:db8::1'\n\tlist track_ip '192.0.2.1'\n";
+    let (toml, config) = converted(mwan3, Some(network));
+    let wan6 = &config.uplinks[1];
+    assert_eq!(wan6.family, crate::config::Family::V6, "{toml}");
+    assert_eq!(wan6.device, "pppoe-wan", "alias of wan: {toml}");
+    assert_eq!(wan6.probe.targets.len(), 1, "the IPv4 track_ip is dropped");
+    assert_eq!(config.uplinks[0].device, "pppoe-wan");
 }

@@ -120,9 +120,10 @@ pub fn render_plan(config: &Config) -> String {
                 format!("{via}dev {}{weight}", device[&h.ifindex])
             })
             .collect();
+        let six = if route.family == Family::V6 { "-6 " } else { "" };
         writeln!(
             out,
-            "  table {}: default {}",
+            "  {six}table {}: default {}",
             route.table,
             hops.join(" nexthop ")
         )

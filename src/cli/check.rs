@@ -120,7 +120,11 @@ pub fn render_plan(config: &Config) -> String {
                 format!("{via}dev {}{weight}", device[&h.ifindex])
             })
             .collect();
-        let six = if route.family == Family::V6 { "-6 " } else { "" };
+        let six = if route.family == Family::V6 {
+            "-6 "
+        } else {
+            ""
+        };
         writeln!(
             out,
             "  {six}table {}: default {}",

@@ -43,6 +43,7 @@ pub fn render_plan(config: &Config) -> String {
             weight: u.weight,
             up: true,
             degraded: false,
+            pending: false,
             link_usable: true,
         })
         .collect();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
 use super::gateway::{facts_for, resolve};
-use super::line::{LineState, LinkFacts, Transition};
+use super::line::{Health, LineState, LinkFacts, Transition};
 use super::quality::QualityChange;
 use super::select::{select, select_each_family, Candidate, Selection, SelectionBasis};
 use crate::config::{Config, Fallback, Family, Policy, Uplink};
@@ -357,6 +357,7 @@ impl Engine {
                     weight: u.weight,
                     up: l.is_up() && !drained,
                     degraded: l.degraded().is_some(),
+                    pending: l.health() == Health::Pending && l.link_usable() && !drained,
                     link_usable: l.link_usable() && !drained,
                 }
             })

@@ -13,6 +13,10 @@ pub struct Candidate {
     pub up: bool,
     /// Up, but too slow or too lossy: used only when every line that is up is.
     pub degraded: bool,
+    /// Link usable and its first probes still out (start-up, a new line): it is not up
+    /// yet, but a worse line must not take over in the meantime, or every start would
+    /// switch to whichever line answered first and back a moment later.
+    pub pending: bool,
     /// Link usable, whatever the probes say.
     pub link_usable: bool,
 }
@@ -69,11 +73,15 @@ pub fn select_each_family(candidates: &[Candidate]) -> Vec<(Family, Selection)> 
 
 /// Lowest metric wins; equal metrics share by weight. The candidates are of one family.
 pub fn select(candidates: &[Candidate]) -> Selection {
-    if let Some(members) = lowest_metric_group(candidates, |c| c.up && !c.degraded) {
-        return Selection {
-            members,
-            basis: SelectionBasis::Healthy,
+    let healthy = |c: &Candidate| (c.up && !c.degraded) || c.pending;
+    if let Some(members) = lowest_metric_group(candidates, healthy) {
+        let proven = members.iter().all(|&(i, _)| candidates[i].up);
+        let basis = if proven {
+            SelectionBasis::Healthy
+        } else {
+            SelectionBasis::LinkFallback
         };
+        return Selection { members, basis };
     }
     if let Some(members) = lowest_metric_group(candidates, |c| c.up) {
         return Selection {
@@ -122,8 +130,25 @@ mod tests {
             weight: 1,
             up,
             degraded: false,
+            pending: false,
             link_usable,
         }
+    }
+
+    #[test]
+    fn a_worse_line_does_not_take_over_while_the_better_one_is_still_pending() {
+        let mut main = cand(100, false, true);
+        main.pending = true;
+        let s = select(&[main, cand(200, true, true)]);
+        assert_eq!(s.members, vec![(0, 1)]);
+        assert_eq!(s.basis, SelectionBasis::LinkFallback);
+        main.pending = false;
+        let s = select(&[main, cand(200, true, true)]);
+        assert_eq!(
+            s.members,
+            vec![(1, 1)],
+            "once main is known down, backup takes over"
+        );
     }
 
     #[test]

@@ -51,12 +51,7 @@ fn busy_traffic(s: &Scenario) -> Traffic {
 /// Answered fresh flows sent after `since`, by line: (main, backup).
 fn fresh_split(traffic: &Traffic, since: Instant) -> (usize, usize) {
     let log = traffic.snapshot();
-    let count = |line| {
-        log.fresh
-            .iter()
-            .filter(|r| r.sent_at >= since && r.line == Some(line))
-            .count()
-    };
+    let count = |line| log.replies_via(Flow::Fresh, line, since);
     (count(Line::One), count(Line::Two))
 }
 

@@ -146,6 +146,20 @@ impl Netlink {
         Ok(out)
     }
 
+    /// [`Netlink::dump`] for each of [`FAMILIES`], results together.
+    async fn dump_families<T>(
+        &mut self,
+        request: impl Fn(AddressFamily) -> RouteNetlinkMessage,
+        op: &str,
+        pick: impl Fn(RouteNetlinkMessage) -> Option<T>,
+    ) -> Result<Vec<T>, NetlinkError> {
+        let mut out = Vec::new();
+        for family in FAMILIES {
+            out.extend(self.dump(request(family), op, &pick).await?);
+        }
+        Ok(out)
+    }
+
     async fn request_ack(
         &mut self,
         request: RouteNetlinkMessage,
@@ -217,43 +231,29 @@ impl Routing for Netlink {
     type Error = NetlinkError;
 
     async fn owned_routes(&mut self) -> Result<Vec<Route>, NetlinkError> {
-        let mut routes = Vec::new();
-        for family in FAMILIES {
+        let request = |family| {
             let mut req = RouteMessage::default();
             req.header.address_family = family;
-            let found = self
-                .dump(
-                    RouteNetlinkMessage::GetRoute(req),
-                    "dump routes",
-                    |m| match m {
-                        RouteNetlinkMessage::NewRoute(r) => parse_route(&r),
-                        _ => None,
-                    },
-                )
-                .await?;
-            routes.extend(found);
-        }
-        Ok(routes)
+            RouteNetlinkMessage::GetRoute(req)
+        };
+        self.dump_families(request, "dump routes", |m| match m {
+            RouteNetlinkMessage::NewRoute(r) => parse_route(&r),
+            _ => None,
+        })
+        .await
     }
 
     async fn owned_rules(&mut self) -> Result<Vec<Rule>, NetlinkError> {
-        let mut rules = Vec::new();
-        for family in FAMILIES {
+        let request = |family| {
             let mut req = RuleMessage::default();
             req.header.family = family;
-            let found = self
-                .dump(
-                    RouteNetlinkMessage::GetRule(req),
-                    "dump rules",
-                    |m| match m {
-                        RouteNetlinkMessage::NewRule(r) => parse_rule(&r),
-                        _ => None,
-                    },
-                )
-                .await?;
-            rules.extend(found);
-        }
-        Ok(rules)
+            RouteNetlinkMessage::GetRule(req)
+        };
+        self.dump_families(request, "dump rules", |m| match m {
+            RouteNetlinkMessage::NewRule(r) => parse_rule(&r),
+            _ => None,
+        })
+        .await
     }
 
     async fn apply(&mut self, change: &Change) -> Result<(), NetlinkError> {

@@ -108,12 +108,7 @@ fn poll(what: &str, mut done: impl FnMut() -> bool) -> Result<(), LabError> {
 
 fn fresh_via(traffic: &Traffic, since: Instant) -> (usize, usize) {
     let log = traffic.snapshot();
-    let count = |line| {
-        log.fresh
-            .iter()
-            .filter(|r| r.sent_at >= since && r.line == Some(line))
-            .count()
-    };
+    let count = |line| log.replies_via(Flow::Fresh, line, since);
     (count(Line::One), count(Line::Two))
 }
 

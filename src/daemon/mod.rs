@@ -9,6 +9,7 @@ mod interfaces;
 pub mod notify;
 mod probes;
 pub mod status;
+mod warnings;
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -30,6 +31,7 @@ use crate::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
 use control::{Pending, Request};
 use interfaces::Interfaces;
 use probes::Probes;
+use warnings::warn_about_system;
 
 /// How long to wait before retrying a failed kernel change.
 const RETRY: Duration = Duration::from_secs(1);
@@ -146,27 +148,6 @@ pub async fn run(
     let _ = std::fs::remove_file(&socket);
     daemon.shutdown().await;
     result
-}
-
-/// Warns about system settings that defeat part of what the config asks for. With strict
-/// reverse-path filtering the kernel drops, before uplink's marks can help, packets that
-/// arrive on a line that is not active and whose reply would not route back through it:
-/// port forwards, and the replies of proto/ports/set policies (README, Inbound connections).
-fn warn_about_system(config: &Config) {
-    if config.uplinks.len() < 2 {
-        return;
-    }
-    for uplink in &config.uplinks {
-        if crate::system::sysctl::rp_filter(&uplink.device) == Some(1) {
-            tracing::warn!(
-                "uplink \"{}\": strict reverse-path filtering on {dev} (rp_filter=1) drops port \
-                 forwards, and traffic of proto/ports/set policies, on this line while it is not \
-                 active; set net.ipv4.conf.{dev}.rp_filter=2 (loose) if you use either",
-                uplink.name,
-                dev = uplink.device
-            );
-        }
-    }
 }
 
 impl Daemon {

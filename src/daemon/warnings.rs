@@ -1,0 +1,24 @@
+//! Warnings about the system's own settings, read but never changed.
+
+use crate::config::Config;
+
+/// Warns about system settings that defeat part of what the config asks for. With strict
+/// reverse-path filtering the kernel drops, before uplink's marks can help, packets that
+/// arrive on a line that is not active and whose reply would not route back through it:
+/// port forwards, and the replies of proto/ports/set policies (README, Inbound connections).
+pub(super) fn warn_about_system(config: &Config) {
+    if config.uplinks.len() < 2 {
+        return;
+    }
+    for uplink in &config.uplinks {
+        if crate::system::sysctl::rp_filter(&uplink.device) == Some(1) {
+            tracing::warn!(
+                "uplink \"{}\": strict reverse-path filtering on {dev} (rp_filter=1) drops port \
+                 forwards, and traffic of proto/ports/set policies, on this line while it is not \
+                 active; set net.ipv4.conf.{dev}.rp_filter=2 (loose) if you use either",
+                uplink.name,
+                dev = uplink.device
+            );
+        }
+    }
+}

@@ -72,6 +72,22 @@ fn forwarding6(on: bool) -> Vec<String> {
 }
 
 impl Lab {
+    /// Before any device exists: devices made later skip IPv6 duplicate address detection,
+    /// link-local addresses included. Otherwise a fresh device's link-local address stays
+    /// tentative for about a second, during which neighbour discovery through it fails
+    /// and the first IPv6 probes of a test go unanswered (a lab artefact: a router's
+    /// devices have been up for longer than that).
+    pub(super) fn skip_duplicate_address_detection(&self) -> Result<(), LabError> {
+        let settings = [
+            "net.ipv6.conf.all.accept_dad=0".to_string(),
+            "net.ipv6.conf.default.accept_dad=0".to_string(),
+        ];
+        for role in Role::ALL {
+            sysctl(self.ns(role), &settings)?;
+        }
+        Ok(())
+    }
+
     /// Adds the IPv6 plane to the built (IPv4) lab.
     pub(super) fn setup_ipv6(&self) -> Result<(), LabError> {
         let router = self.ns(Role::Router);

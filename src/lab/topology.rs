@@ -142,6 +142,7 @@ impl Lab {
             static_routes: AtomicBool::new(false),
         };
         // From here on an error drops `lab`, which tears everything down.
+        lab.skip_duplicate_address_detection()?;
         lab.setup_router(opts.rp_filter)?;
         for line in Line::ALL {
             lab.setup_isp(line)?;

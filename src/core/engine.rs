@@ -101,6 +101,8 @@ pub struct Engine {
     selection: Selection,
     /// The active lines of each family as last announced, by name.
     announced: Vec<(Family, Vec<String>)>,
+    /// Set by a new config (and at start): the next selection is judged by name.
+    rejudge: bool,
     policies: Vec<PolicyChoice>,
     /// Each policy's choice as text (a line's name...), by policy name: what changes are
     /// judged against.
@@ -125,6 +127,7 @@ impl Engine {
             lines,
             selection: select(&[]),
             announced: Vec::new(),
+            rejudge: true,
             policies: Vec::new(),
             policy_moves: HashMap::new(),
             drained: BTreeSet::new(),
@@ -173,6 +176,8 @@ impl Engine {
             .retain(|name| config.uplinks.iter().any(|u| &u.name == name));
         self.nft = ruleset_of(&config);
         self.config = config;
+        // Indices may now name other lines: judge the next selection by name.
+        self.rejudge = true;
         self.reselect()
     }
 
@@ -375,6 +380,12 @@ impl Engine {
     /// name, so a reload that reorders lines reports only real changes).
     fn reselect_default(&mut self) -> Vec<Notice> {
         let next = select_each_family(&self.candidates());
+        // The common case, after most probe replies: same lines as before, same config.
+        let members: Vec<(usize, u32)> = next.iter().flat_map(|(_, s)| s.members.clone()).collect();
+        if members == self.selection.members && !self.rejudge {
+            self.selection = merged(next);
+            return Vec::new();
+        }
         let mut notices = Vec::new();
         let mut announced = Vec::new();
         for (family, selection) in &next {
@@ -401,6 +412,7 @@ impl Engine {
         }
         self.announced = announced;
         self.selection = merged(next);
+        self.rejudge = false;
         notices
     }
 }

@@ -2,12 +2,16 @@
 //! document or an error, never a panic, and an accepted config must validate or fail
 //! with an error, never panic either.
 //!
-//! Run (cargo-fuzz needs a nightly toolchain for the sanitizer flags):
+//! Run (cargo-fuzz needs nightly flags for the sanitizer; `RUSTC_BOOTSTRAP=1` lets a stable
+//! toolchain accept them, as on the machine this was run on):
 //!
 //! ```sh
 //! cargo install cargo-fuzz
 //! cd fuzz && cargo +nightly fuzz run uci -- -max_total_time=300
+//! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run uci -- -max_total_time=120   # stable
 //! ```
+//!
+//! 2026-11-25: 4,462,420 runs in 121 s (the stable command above), no crash.
 //!
 //! Crashes land in `fuzz/artifacts/uci/`; replay one with
 //! `cargo +nightly fuzz run uci fuzz/artifacts/uci/<file>`.

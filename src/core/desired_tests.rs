@@ -21,6 +21,14 @@ fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) 
     }
 }
 
+/// Both lines' links up: ifindex 5 (192.0.2.2) and 6 (198.51.100.2).
+fn both_links() -> (LinkFacts, LinkFacts) {
+    (
+        link(5, [192, 0, 2, 2], true),
+        link(6, [198, 51, 100, 2], true),
+    )
+}
+
 fn link(ifindex: u32, addr: [u8; 4], carrier: bool) -> LinkFacts {
     LinkFacts {
         ifindex,
@@ -54,10 +62,7 @@ fn selection(members: Vec<(usize, u32)>) -> Selection {
 
 #[test]
 fn both_lines_usable_main_active() {
-    let (l0, l1) = (
-        link(5, [192, 0, 2, 2], true),
-        link(6, [198, 51, 100, 2], true),
-    );
+    let (l0, l1) = both_links();
     let d = desired_state(
         &two_lines(),
         &[Some(&l0), Some(&l1)],
@@ -115,10 +120,7 @@ fn line_without_carrier_has_no_route_and_is_not_active() {
 
 #[test]
 fn equal_metric_members_make_a_weighted_multipath_route() {
-    let (l0, l1) = (
-        link(5, [192, 0, 2, 2], true),
-        link(6, [198, 51, 100, 2], true),
-    );
+    let (l0, l1) = both_links();
     let sel = selection(vec![(0, 3), (1, 1)]);
     let d = desired_state(&shared_lines(), &[Some(&l0), Some(&l1)], &sel, &[]);
     let active = d.routes.iter().find(|r| r.table == TABLE_ACTIVE).unwrap();
@@ -129,10 +131,7 @@ fn equal_metric_members_make_a_weighted_multipath_route() {
 
 #[test]
 fn shared_lines_get_serving_tables_rules_and_a_share_rule() {
-    let (l0, l1) = (
-        link(5, [192, 0, 2, 2], true),
-        link(6, [198, 51, 100, 2], true),
-    );
+    let (l0, l1) = both_links();
     let sel = selection(vec![(0, 3), (1, 1)]);
     let d = desired_state(&shared_lines(), &[Some(&l0), Some(&l1)], &sel, &[]);
     for i in 0..2 {
@@ -155,10 +154,7 @@ fn shared_lines_get_serving_tables_rules_and_a_share_rule() {
 
 #[test]
 fn a_line_out_of_the_group_loses_its_serving_route_but_keeps_its_rule() {
-    let (l0, l1) = (
-        link(5, [192, 0, 2, 2], true),
-        link(6, [198, 51, 100, 2], true),
-    );
+    let (l0, l1) = both_links();
     let sel = selection(vec![(1, 1)]);
     let d = desired_state(&shared_lines(), &[Some(&l0), Some(&l1)], &sel, &[]);
     assert!(!d.routes.iter().any(|r| r.table == share_table(0)));
@@ -172,10 +168,7 @@ fn a_line_out_of_the_group_loses_its_serving_route_but_keeps_its_rule() {
 
 #[test]
 fn failover_pair_has_no_load_sharing() {
-    let (l0, l1) = (
-        link(5, [192, 0, 2, 2], true),
-        link(6, [198, 51, 100, 2], true),
-    );
+    let (l0, l1) = both_links();
     let d = desired_state(
         &two_lines(),
         &[Some(&l0), Some(&l1)],
@@ -204,10 +197,7 @@ fn nothing_selected_leaves_active_table_empty_but_keeps_rules() {
 
 #[test]
 fn desired_state_is_deterministic() {
-    let (l0, l1) = (
-        link(5, [192, 0, 2, 2], true),
-        link(6, [198, 51, 100, 2], true),
-    );
+    let (l0, l1) = both_links();
     let a = desired_state(
         &two_lines(),
         &[Some(&l0), Some(&l1)],
@@ -241,10 +231,7 @@ fn speaker(fallback: crate::config::Fallback) -> crate::config::Policy {
 
 #[test]
 fn policy_gets_its_own_table_with_the_chosen_line_and_one_rule_per_prefix_pair() {
-    let (l0, l1) = (
-        link(5, [192, 0, 2, 2], true),
-        link(6, [198, 51, 100, 2], true),
-    );
+    let (l0, l1) = both_links();
     let policy = speaker(crate::config::Fallback::Default);
     let d = desired_state(
         &two_lines(),
@@ -314,10 +301,7 @@ fn policy_without_a_line_falls_through_or_is_unreachable() {
 
 #[test]
 fn port_policy_marks_connections_in_nft_and_routes_the_mark() {
-    let (l0, l1) = (
-        link(5, [192, 0, 2, 2], true),
-        link(6, [198, 51, 100, 2], true),
-    );
+    let (l0, l1) = both_links();
     let mut games = speaker(crate::config::Fallback::Default);
     games.to.clear();
     games.proto = Some(crate::config::Proto::Udp);
@@ -388,10 +372,7 @@ fn a_dual_stack_line_gets_routes_and_rules_in_each_family() {
 
 #[test]
 fn an_ipv4_only_config_touches_no_ipv6_rules() {
-    let (l0, l1) = (
-        link(5, [192, 0, 2, 2], true),
-        link(6, [198, 51, 100, 2], true),
-    );
+    let (l0, l1) = both_links();
     let d = desired_state(
         &two_lines(),
         &[Some(&l0), Some(&l1)],

@@ -111,6 +111,8 @@ pub struct Engine {
     drained: BTreeSet<String>,
     /// The nft ruleset, which depends on the config only (see [`nft_ruleset`]).
     nft: Arc<str>,
+    /// Changes whenever [`Engine::desired`] may have changed.
+    revision: u32,
 }
 
 impl Engine {
@@ -132,6 +134,7 @@ impl Engine {
             policy_moves: HashMap::new(),
             drained: BTreeSet::new(),
             nft,
+            revision: 0,
         };
         engine.reselect_default();
         engine.repolicy();
@@ -178,12 +181,14 @@ impl Engine {
         self.config = config;
         // Indices may now name other lines: judge the next selection by name.
         self.rejudge = true;
+        self.touch();
         self.reselect()
     }
 
     /// New link facts for every device (from a netlink dump); absent devices are gone.
     pub fn on_links(&mut self, links: &HashMap<String, LinkFacts>, now: Instant) -> Vec<Notice> {
         let mut notices = Vec::new();
+        let mut changed = false;
         for (uplink, line) in self.config.uplinks.iter().zip(&mut self.lines) {
             let facts = facts_for(
                 uplink.family,
@@ -193,7 +198,11 @@ impl Engine {
             );
             if line.link() != facts.as_ref() {
                 notices.extend(line_notice(uplink, line.on_link(facts, now)));
+                changed = true;
             }
+        }
+        if changed {
+            self.touch();
         }
         notices.extend(self.reselect());
         notices
@@ -233,6 +242,13 @@ impl Engine {
     /// The earliest time a line can change state without new evidence.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.lines.iter().filter_map(LineState::next_deadline).min()
+    }
+
+    /// A number that changes whenever [`Engine::desired`] (and the probers' settings) may
+    /// have changed, so the daemon need not rebuild and compare the desired state after
+    /// every probe reply that changes nothing.
+    pub fn revision(&self) -> u32 {
+        self.revision
     }
 
     /// What the kernel should hold now.
@@ -371,9 +387,19 @@ impl Engine {
 
     /// Recomputes the selection and the policy choices; says what changed.
     fn reselect(&mut self) -> Vec<Notice> {
+        let members = self.selection.members.clone();
+        let policies = self.policies.clone();
         let mut notices = self.reselect_default();
         notices.extend(self.repolicy());
+        if members != self.selection.members || policies != self.policies {
+            self.touch();
+        }
         notices
+    }
+
+    /// Marks the desired state as possibly changed (see [`Engine::revision`]).
+    fn touch(&mut self) {
+        self.revision = self.revision.wrapping_add(1);
     }
 
     /// Selects in each family; one notice per family whose active lines changed (judged by

@@ -305,3 +305,21 @@ fn a_degraded_line_still_carries_traffic_when_it_is_the_only_one_up() {
     assert_eq!(active_names(&engine), ["main"]);
     assert_eq!(engine.selection().basis, SelectionBasis::Degraded);
 }
+
+#[test]
+fn revision_moves_only_when_the_desired_state_may_change() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    let steady = engine.revision();
+    engine.on_probe(0, 0, Some(ms(5)), t0 + ms(500));
+    engine.on_links(&links(), t0 + ms(600));
+    assert_eq!(
+        engine.revision(),
+        steady,
+        "a reply and the same links change nothing"
+    );
+    let mut gone = links();
+    gone.remove("wan1");
+    engine.on_links(&gone, t0 + ms(700));
+    assert_ne!(engine.revision(), steady, "main's link went away");
+}

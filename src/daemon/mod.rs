@@ -72,6 +72,8 @@ struct Daemon {
     routing_applied: Option<(Vec<Route>, Vec<Rule>)>,
     /// The nft ruleset last applied or verified; `None` forces a check.
     nft_applied: Option<Ruleset>,
+    /// The engine revision the kernel was last brought in line with.
+    settled_revision: Option<u32>,
     links_dirty: bool,
     nft_check_at: Option<Instant>,
     retry_at: Option<Instant>,
@@ -120,6 +122,7 @@ pub async fn run(
         probes: Probes::new(probe_tx),
         routing_applied: None,
         nft_applied: None,
+        settled_revision: None,
         links_dirty: true,
         nft_check_at: None,
         retry_at: None,
@@ -356,13 +359,21 @@ impl Daemon {
         if self.links_dirty {
             self.refresh_links().await;
         }
+        let nft_due = self.nft_check_at.is_some_and(|at| at <= Instant::now());
+        // Most events are probe replies that change nothing: then there is nothing to
+        // rebuild, compare or apply.
+        let revision = self.engine.revision();
+        let in_line = self.routing_applied.is_some() && self.nft_applied.is_some();
+        if in_line && !nft_due && self.settled_revision == Some(revision) {
+            return;
+        }
+        self.settled_revision = Some(revision);
         self.probes.sync(&self.engine);
         let desired = self.engine.desired();
         let routing = (desired.routes, desired.rules);
         if self.routing_applied.as_ref() != Some(&routing) {
             self.apply_routing(routing).await;
         }
-        let nft_due = self.nft_check_at.is_some_and(|at| at <= Instant::now());
         let unchanged = self
             .nft_applied
             .as_ref()

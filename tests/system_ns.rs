@@ -113,7 +113,7 @@ fn routes_and_rules_are_applied_read_back_and_removed() {
     ns.run_in(|| {
         runtime().block_on(async {
             let mut nl = Netlink::connect().unwrap();
-            let links = nl.links().await.unwrap();
+            let links = nl.links(true).await.unwrap();
             let (w1, w2) = (links["wan1"].ifindex, links["wan2"].ifindex);
             assert_eq!(links["wan1"].addrs, vec![Ipv4Addr::new(192, 0, 2, 2)]);
             let desired = sample_state(w1, w2);
@@ -172,7 +172,7 @@ fn switching_the_active_line_is_one_replace() {
     ns.run_in(|| {
         runtime().block_on(async {
             let mut nl = Netlink::connect().unwrap();
-            let links = nl.links().await.unwrap();
+            let links = nl.links(true).await.unwrap();
             let active = |ifindex| Desired {
                 routes: vec![Route {
                     family: Family::V4,
@@ -311,7 +311,7 @@ fn monitors_report_owned_route_deletion_and_nft_changes() {
     ns.run_in(move || {
         runtime().block_on(async {
             let mut nl = Netlink::connect().unwrap();
-            let links = nl.links().await.unwrap();
+            let links = nl.links(true).await.unwrap();
             let mut changes = Box::pin(netlink_monitor().unwrap());
             let mut nft_changes = Box::pin(nft_monitor().unwrap());
             let desired = Desired {

@@ -20,7 +20,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, Gateway};
 use crate::core::flush::{flush_plan, FlushRequest};
 use crate::core::{Desired, Engine, Notice, Route, Rule, Ruleset};
 use crate::hooks::{HookConfig, HookRunner};
@@ -402,7 +402,13 @@ impl Daemon {
     }
 
     async fn refresh_links(&mut self) {
-        match self.netlink.links().await {
+        let auto = self
+            .engine
+            .config()
+            .uplinks
+            .iter()
+            .any(|u| u.gateway == Gateway::Auto);
+        match self.netlink.links(auto).await {
             Ok(links) => {
                 self.links_dirty = false;
                 let now = Instant::now();

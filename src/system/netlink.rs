@@ -55,8 +55,13 @@ impl Netlink {
         Ok(Netlink { handle })
     }
 
-    /// Every device's facts by name: flags and IPv4 addresses.
-    pub async fn links(&mut self) -> Result<HashMap<String, LinkFacts>, NetlinkError> {
+    /// Every device's facts by name: flags, usable addresses of both families and, with
+    /// `gateways`, the gateways of the system's default routes (a full route dump, so only
+    /// when a line has `gateway = "auto"`: a router with large tables pays for it).
+    pub async fn links(
+        &mut self,
+        gateways: bool,
+    ) -> Result<HashMap<String, LinkFacts>, NetlinkError> {
         let mut by_index: HashMap<u32, (String, LinkFacts)> = HashMap::new();
         let mut links = self.handle.link().get().execute();
         while let Some(msg) = links
@@ -80,7 +85,12 @@ impl Netlink {
                 facts.addrs.push(addr);
             }
         }
-        for (ifindex, gateway) in self.system_gateways().await? {
+        let system_gateways = if gateways {
+            self.system_gateways().await?
+        } else {
+            Vec::new()
+        };
+        for (ifindex, gateway) in system_gateways {
             if let Some((_, facts)) = by_index.get_mut(&ifindex) {
                 facts.system_gateways.push(gateway);
             }

@@ -274,8 +274,11 @@ impl Engine {
     /// The next hop of line `index` now: its fixed gateway, the learned one for
     /// `gateway = "auto"`, or none.
     pub fn gateway(&self, index: usize) -> Option<std::net::IpAddr> {
-        let link = self.lines[index].link()?;
-        resolve(self.config.uplinks[index].gateway, link)
+        let gateway = self.config.uplinks[index].gateway;
+        match self.lines[index].link() {
+            Some(link) => resolve(gateway, link),
+            None => gateway.fixed(),
+        }
     }
 
     /// Whether line `index` is drained.

@@ -74,7 +74,7 @@ fn event(engine: &Engine, kind: HookKind, name: &str, reason: &str) -> Option<Ho
         .iter()
         .position(|u| u.name == name)?;
     let uplink = &engine.config().uplinks[index];
-    let gateway = engine.gateway(index).or(uplink.gateway.fixed());
+    let gateway = engine.gateway(index);
     Some(HookEvent {
         kind,
         line: uplink.name.clone(),

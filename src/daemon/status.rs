@@ -66,10 +66,7 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
                 since: humantime::format_rfc3339_seconds(since_wall).to_string(),
                 reason: reason.to_string(),
                 degraded: line.degraded().map(String::from),
-                gateway: engine
-                    .gateway(i)
-                    .or(uplink.gateway.fixed())
-                    .map(|g| g.to_string()),
+                gateway: engine.gateway(i).map(|g| g.to_string()),
             }
         })
         .collect();

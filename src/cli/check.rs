@@ -8,8 +8,8 @@ use uplink::config::{Config, Fallback, Family, Gateway, Policy};
 use uplink::core::desired::PolicyChoice;
 use uplink::core::desired::{desired_with_ruleset, nft_ruleset};
 use uplink::core::owned::*;
-use uplink::core::select::select_each_family;
-use uplink::core::{Candidate, LinkFacts, RuleMatch, Selection, SelectionBasis};
+use uplink::core::select::{merged, select_each_family};
+use uplink::core::{Candidate, LinkFacts, RuleMatch};
 
 /// The plan for `config`, assuming every line's link is up and every line healthy.
 /// Device indices and addresses are only known at run time, so they are shown by name.
@@ -47,14 +47,7 @@ pub fn render_plan(config: &Config) -> String {
             link_usable: true,
         })
         .collect();
-    let members = select_each_family(&candidates)
-        .into_iter()
-        .flat_map(|(_, s)| s.members)
-        .collect();
-    let selection = Selection {
-        members,
-        basis: SelectionBasis::Healthy,
-    };
+    let selection = merged(select_each_family(&candidates));
     let links: Vec<Option<&LinkFacts>> = facts.iter().map(Some).collect();
     // With every line healthy each policy uses its first line.
     let policies: Vec<(&Policy, PolicyChoice)> = config

@@ -9,7 +9,7 @@ use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
 use super::gateway::{facts_for, resolve};
 use super::line::{Health, LineState, LinkFacts, Transition};
 use super::quality::QualityChange;
-use super::select::{select, select_each_family, Candidate, Selection, SelectionBasis};
+use super::select::{merged, select, select_each_family, Candidate, Selection, SelectionBasis};
 use crate::config::{Config, Fallback, Family, Policy, Uplink};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -444,18 +444,6 @@ impl Engine {
         self.rejudge = false;
         notices
     }
-}
-
-/// Every family's members in one selection (the basis of the first family).
-fn merged(per_family: Vec<(Family, Selection)>) -> Selection {
-    let basis = per_family
-        .first()
-        .map_or(SelectionBasis::Nothing, |(_, s)| s.basis);
-    let members = per_family
-        .into_iter()
-        .flat_map(|(_, s)| s.members)
-        .collect();
-    Selection { members, basis }
 }
 
 fn ruleset_of(config: &Config) -> Arc<str> {

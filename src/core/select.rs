@@ -71,6 +71,18 @@ pub fn select_each_family(candidates: &[Candidate]) -> Vec<(Family, Selection)> 
         .collect()
 }
 
+/// Every family's members in one selection (the basis of the first family).
+pub fn merged(per_family: Vec<(Family, Selection)>) -> Selection {
+    let basis = per_family
+        .first()
+        .map_or(SelectionBasis::Nothing, |(_, s)| s.basis);
+    let members = per_family
+        .into_iter()
+        .flat_map(|(_, s)| s.members)
+        .collect();
+    Selection { members, basis }
+}
+
 /// Lowest metric wins; equal metrics share by weight. The candidates are of one family.
 pub fn select(candidates: &[Candidate]) -> Selection {
     let healthy = |c: &Candidate| (c.up && !c.degraded) || c.pending;

@@ -15,7 +15,8 @@ use uplink::core::{Candidate, LinkFacts, RuleMatch};
 /// Device indices and addresses are only known at run time, so they are shown by name.
 pub fn render_plan(config: &Config) -> String {
     let uplinks = &config.uplinks;
-    // Placeholder facts: ifindex i+1 stands for device i; addresses are shown symbolically.
+    // Placeholder facts: ifindex i+1 stands for device i (so line table TABLE_ACTIVE+1+i
+    // belongs to ifindex table - TABLE_ACTIVE); addresses are shown symbolically.
     let facts: Vec<LinkFacts> = uplinks
         .iter()
         .enumerate()
@@ -132,7 +133,6 @@ pub fn render_plan(config: &Config) -> String {
         let is_source_rule = (PRIO_SOURCE_BASE..PRIO_POLICY_BASE).contains(&rule.priority);
         let text = match rule.matcher {
             RuleMatch::Prefixes { .. } | RuleMatch::From6(_) if is_source_rule => {
-                let i = (rule.table - TABLE_ACTIVE - 1) as usize;
                 let (six, family) = match rule.family {
                     Family::V4 => ("", "IPv4"),
                     Family::V6 => ("-6 ", "IPv6"),
@@ -140,7 +140,7 @@ pub fn render_plan(config: &Config) -> String {
                 format!(
                     "{six}{}: from <each {family} address of {}> lookup {}",
                     rule.priority,
-                    device[&(i as u32 + 1)],
+                    device[&(rule.table - TABLE_ACTIVE)],
                     rule.table
                 )
             }

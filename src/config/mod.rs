@@ -270,8 +270,8 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Whether the policy needs connection marking (protocol or ports) rather than
-    /// plain address rules.
+    /// Whether the policy needs connection marking (a protocol, with or without ports, or
+    /// an address set) rather than plain address rules.
     pub fn marks_connections(&self) -> bool {
         self.proto.is_some() || self.set.is_some()
     }

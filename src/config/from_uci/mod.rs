@@ -238,22 +238,13 @@ fn convert(section: &Section, option: &UciOption, key: &Key) -> Result<toml::Val
         }
         Kind::Bool => {
             let text = single()?;
-            let b = uci_bool(text)
+            let b = crate::config::uci::parse_bool(text)
                 .ok_or_else(|| bad(text, "not a boolean (1/0, yes/no, on/off, true/false)"))?;
             toml::Value::Boolean(b)
         }
         Kind::List => toml::Value::Array(words(option).map(toml::Value::from).collect()),
         Kind::Ports => toml::Value::Array(words(option).map(port).collect()),
     })
-}
-
-/// UCI's boolean spellings (those of OpenWrt's `config_get_bool`).
-fn uci_bool(text: &str) -> Option<bool> {
-    match text {
-        "1" | "yes" | "on" | "true" | "enabled" => Some(true),
-        "0" | "no" | "off" | "false" | "disabled" => Some(false),
-        _ => None,
-    }
 }
 
 /// A list's items, or an option's space-separated words; empty items are dropped so that

@@ -157,6 +157,15 @@ pub fn parse(text: &str) -> Result<Document, UciError> {
     reader::Reader::new(text).read()
 }
 
+/// A UCI boolean, as OpenWrt's scripts accept it (`config_get_bool`).
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "yes" | "on" | "true" | "enabled" => Some(true),
+        "0" | "no" | "off" | "false" | "disabled" => Some(false),
+        _ => None,
+    }
+}
+
 /// True when `text` looks like UCI rather than TOML: its first word outside comments is
 /// a `config` or `package` statement. (In TOML such a line is an error unless it is the
 /// assignment `config = ...`, which is told apart by its `=`.)

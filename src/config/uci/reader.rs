@@ -306,8 +306,7 @@ impl<'a> Reader<'a> {
         let mut next = true;
         loop {
             match self.cur() {
-                b'\'' => self.single_quote(&mut out)?,
-                b'"' => self.double_quote(&mut out)?,
+                quote @ (b'\'' | b'"') => self.quoted(&mut out, quote)?,
                 b'#' => {
                     self.buf.truncate(self.pos);
                     break;
@@ -317,12 +316,7 @@ impl<'a> Reader<'a> {
                     next = false;
                     break;
                 }
-                b'\\' => {
-                    if self.backslash() {
-                        out.push(self.cur());
-                        self.pos += 1;
-                    }
-                }
+                b'\\' => self.escaped(&mut out),
                 c => {
                     out.push(c);
                     self.pos += 1;
@@ -351,16 +345,19 @@ impl<'a> Reader<'a> {
         true
     }
 
-    fn single_quote(&mut self, out: &mut Vec<u8>) -> Result<(), UciError> {
+    /// A quoted piece: `'...'` takes everything literally, `"..."` honours backslashes
+    /// (libuci's `parse_single_quote` and `parse_double_quote`).
+    fn quoted(&mut self, out: &mut Vec<u8>, quote: u8) -> Result<(), UciError> {
         let start_line = self.line;
         self.pos += 1;
         loop {
             match self.cur() {
-                b'\'' => {
+                c if c == quote => {
                     self.pos += 1;
                     return Ok(());
                 }
                 0 => self.more_quoted(start_line)?,
+                b'\\' if quote == b'"' => self.escaped(out),
                 c => {
                     out.push(c);
                     self.pos += 1;
@@ -369,27 +366,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn double_quote(&mut self, out: &mut Vec<u8>) -> Result<(), UciError> {
-        let start_line = self.line;
-        self.pos += 1;
-        loop {
-            match self.cur() {
-                b'"' => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                0 => self.more_quoted(start_line)?,
-                b'\\' => {
-                    if self.backslash() {
-                        out.push(self.cur());
-                        self.pos += 1;
-                    }
-                }
-                c => {
-                    out.push(c);
-                    self.pos += 1;
-                }
-            }
+    /// At a backslash: the next character literally, or the next line joined.
+    fn escaped(&mut self, out: &mut Vec<u8>) {
+        if self.backslash() {
+            out.push(self.cur());
+            self.pos += 1;
         }
     }
 

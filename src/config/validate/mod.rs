@@ -110,6 +110,12 @@ fn invalid(
 }
 
 /// Renders a string value the way it would be written in TOML.
+/// An IPv4 address or prefix of `key`; errors name the object, key and text.
+fn prefix(obj: &str, key: &str, text: &str) -> Result<crate::config::Prefix, ConfigError> {
+    text.parse()
+        .map_err(|e: crate::config::PrefixError| invalid(obj, key, quoted(text), e.to_string()))
+}
+
 fn quoted(text: &str) -> String {
     format!("{text:?}")
 }

@@ -127,9 +127,7 @@ fn fallback(obj: &str, text: Option<&str>) -> Result<Fallback, ConfigError> {
 fn prefixes(obj: &str, key: &str, texts: &[String]) -> Result<Vec<Prefix>, ConfigError> {
     let mut prefixes = Vec::with_capacity(texts.len());
     for text in texts {
-        let prefix: Prefix = text.parse().map_err(|e: crate::config::PrefixError| {
-            invalid(obj, key, quoted(text), e.to_string())
-        })?;
+        let prefix = super::prefix(obj, key, text)?;
         // "10.0.0.1" and "10.0.0.1/32" are the same prefix, so compare parsed values.
         if prefixes.contains(&prefix) {
             return Err(invalid(obj, key, quoted(text), "duplicate"));

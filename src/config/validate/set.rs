@@ -26,7 +26,7 @@ pub(super) fn all(raw: Vec<RawSet>) -> Result<Vec<PrefixSet>, ConfigError> {
 fn set(obj: &str, raw: RawSet) -> Result<PrefixSet, ConfigError> {
     let mut prefixes = Vec::new();
     for text in &raw.prefixes {
-        prefixes.push(parse(obj, "prefixes", text)?);
+        prefixes.push(super::prefix(obj, "prefixes", text)?);
     }
     if let Some(file) = &raw.file {
         prefixes.extend(read_file(obj, file)?);
@@ -71,11 +71,6 @@ pub(super) fn without_overlaps(mut prefixes: Vec<Prefix>) -> Vec<Prefix> {
     kept
 }
 
-fn parse(obj: &str, key: &str, text: &str) -> Result<Prefix, ConfigError> {
-    text.parse()
-        .map_err(|e: crate::config::PrefixError| invalid(obj, key, quoted(text), e.to_string()))
-}
-
 /// One prefix per line; blank lines and `#` comments are skipped.
 fn read_file(obj: &str, file: &str) -> Result<Vec<Prefix>, ConfigError> {
     if !Path::new(file).is_absolute() {
@@ -95,7 +90,7 @@ fn read_file(obj: &str, file: &str) -> Result<Vec<Prefix>, ConfigError> {
             continue;
         }
         let key = format!("file {file} line {}", n + 1);
-        out.push(parse(obj, &key, entry)?);
+        out.push(super::prefix(obj, &key, entry)?);
     }
     Ok(out)
 }

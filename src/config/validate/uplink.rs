@@ -86,7 +86,6 @@ fn flush(obj: &str, events: &[String]) -> Result<Flush, ConfigError> {
     Ok(flush)
 }
 
-/// The kernel's rules for interface names (`dev_valid_name`).
 /// Exactly one of `device` and `interface`, each unique among the lines.
 fn device_or_interface(
     obj: &str,
@@ -141,6 +140,7 @@ fn check_netifd_name(obj: &str, name: &str) -> Result<(), ConfigError> {
     Err(invalid(obj, "interface", quoted(name), reason))
 }
 
+/// The kernel's rules for interface names (`dev_valid_name`).
 fn check_device(obj: &str, device: &str) -> Result<(), ConfigError> {
     let reason = if device.is_empty() {
         "must not be empty".to_owned()

@@ -107,7 +107,7 @@ pub(super) fn line(out: &mut Out, iface: &Interface, device: Device, rank: &Rank
             "mwan3 option {option} '{value}': no equivalent, ignored"
         ));
     }
-    out.append(block, !iface.usable());
+    out.append(block, !iface.enabled);
 }
 
 /// mwan3 flushes the whole conntrack table on the listed events; uplink deletes only the

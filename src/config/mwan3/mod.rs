@@ -94,10 +94,8 @@ fn header(
 ) {
     out.comment("uplink config converted from mwan3 by `uplink import-mwan3`.");
     out.comment("Read every comment (FIX ones need an edit), then: uplink check -c <this file>");
-    if !m.interfaces.iter().any(|i| i.usable()) {
-        out.comment(
-            "FIX: no enabled IPv4 interface in mwan3: uncomment at least one [[uplink]] below",
-        );
+    if !m.interfaces.iter().any(|i| i.enabled) {
+        out.comment("FIX: no enabled interface in mwan3: uncomment at least one [[uplink]] below");
     }
     match (main_rule, main_policy) {
         (Some(i), Some(p)) => {

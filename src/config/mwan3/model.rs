@@ -150,15 +150,13 @@ impl<'a> Options<'a> {
         let Some(text) = self.section.get(option) else {
             return Ok(default);
         };
-        match text {
-            "1" | "yes" | "on" | "true" | "enabled" => Ok(true),
-            "0" | "no" | "off" | "false" | "disabled" => Ok(false),
-            _ => Err(self.error(
+        crate::config::uci::parse_bool(text).ok_or_else(|| {
+            self.error(
                 option,
                 text,
                 "not a boolean (1/0, yes/no, on/off, true/false)",
-            )),
-        }
+            )
+        })
     }
 
     fn one_of(&self, option: &str, default: &str, allowed: &[&str]) -> Result<String, ImportError> {
@@ -369,12 +367,5 @@ impl Mwan3 {
 
     pub(super) fn policy(&self, name: &str) -> Option<&Policy> {
         self.policies.iter().find(|p| p.name == name)
-    }
-}
-
-impl Interface {
-    /// Whether uplink runs this line: enabled in mwan3.
-    pub(super) fn usable(&self) -> bool {
-        self.enabled
     }
 }

@@ -196,7 +196,10 @@ fn uplinks(out: &mut Out, m: &Mwan3, policy: &Policy, reasons: &mut Vec<String>)
     let mut usable: Vec<&str> = Vec::new();
     let mut dropped: Vec<&str> = Vec::new();
     for mem in &members {
-        let ok = m.interface(&mem.interface).is_some_and(|i| i.usable());
+        // uplink's policies take IPv4 lines only.
+        let ok = m
+            .interface(&mem.interface)
+            .is_some_and(|i| i.enabled && !i.ipv6);
         let list = if ok { &mut usable } else { &mut dropped };
         if !list.contains(&mem.interface.as_str()) {
             list.push(&mem.interface);

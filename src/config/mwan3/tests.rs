@@ -300,3 +300,18 @@ fn an_ipv6_interface_becomes_an_ipv6_line_on_its_alias_device() {
     assert_eq!(wan6.probe.targets.len(), 1, "the IPv4 track_ip is dropped");
     assert_eq!(config.uplinks[0].device, "pppoe-wan");
 }
+
+#[test]
+fn a_rule_policy_keeps_only_its_ipv4_lines() {
+    let mwan3 = "config interface 'wan'\n\toption enabled '1'\n\tlist track_ip '192.0.2.1'\n\
+                 config interface 'wan6'\n\toption enabled '1'\n\toption family 'ipv6'\n\
+                 \tlist track_ip '2001:db8::1'\n\
+                 config member 'wan_m1'\n\toption interface 'wan'\n\toption metric '1'\n\
+                 config member 'wan6_m1'\n\toption interface 'wan6'\n\toption metric '1'\n\
+                 config policy 'both'\n\tlist use_member 'wan_m1'\n\tlist use_member 'wan6_m1'\n\
+                 config rule 'dns'\n\toption dest_ip '192.0.2.53'\n\toption use_policy 'both'\n";
+    let (toml, config) = converted(mwan3, None);
+    assert_eq!(config.policies.len(), 1, "{toml}");
+    assert_eq!(config.policies[0].uplinks, ["wan"], "{toml}");
+    assert!(toml.contains("left out (disabled or IPv6): wan6"), "{toml}");
+}

@@ -71,17 +71,17 @@ pub fn route_message(route: &Route) -> RouteMessage {
 }
 
 fn push_hop_attributes(attrs: &mut Vec<RouteAttribute>, hop: &NextHop) {
-    if let Some(gw) = hop.gateway {
-        attrs.push(RouteAttribute::Gateway(route_address(gw)));
-    }
+    attrs.extend(gateway_attribute(hop));
     attrs.push(RouteAttribute::Oif(hop.ifindex));
 }
 
+fn gateway_attribute(hop: &NextHop) -> Option<RouteAttribute> {
+    hop.gateway
+        .map(|gw| RouteAttribute::Gateway(route_address(gw)))
+}
+
 fn multipath_hop(hop: &NextHop) -> RouteNextHop {
-    let mut attributes = Vec::new();
-    if let Some(gw) = hop.gateway {
-        attributes.push(RouteAttribute::Gateway(route_address(gw)));
-    }
+    let attributes = gateway_attribute(hop).into_iter().collect();
     let mut next_hop = RouteNextHop::default();
     // rtnh_hops holds weight - 1 (ip-route(8): "weight NUMBER").
     next_hop.hops = (hop.weight.clamp(1, 256) - 1) as u8;

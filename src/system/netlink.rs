@@ -193,6 +193,13 @@ impl Netlink {
     }
 }
 
+/// A route dump request for `family`.
+fn route_request(family: AddressFamily) -> RouteNetlinkMessage {
+    let mut req = RouteMessage::default();
+    req.header.address_family = family;
+    RouteNetlinkMessage::GetRoute(req)
+}
+
 fn link_name(msg: &LinkMessage) -> Option<String> {
     msg.attributes.iter().find_map(|a| match a {
         LinkAttribute::IfName(name) => Some(name.clone()),
@@ -241,12 +248,7 @@ impl Routing for Netlink {
     type Error = NetlinkError;
 
     async fn owned_routes(&mut self) -> Result<Vec<Route>, NetlinkError> {
-        let request = |family| {
-            let mut req = RouteMessage::default();
-            req.header.address_family = family;
-            RouteNetlinkMessage::GetRoute(req)
-        };
-        self.dump_families(request, "dump routes", |m| match m {
+        self.dump_families(route_request, "dump routes", |m| match m {
             RouteNetlinkMessage::NewRoute(r) => parse_route(&r),
             _ => None,
         })

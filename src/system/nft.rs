@@ -104,7 +104,16 @@ impl Firewall for Nft {
         let Some((applied, listed)) = &self.applied else {
             return Ok(false);
         };
-        Ok(applied.same_as(ruleset) && self.current()?.as_ref() == Some(listed))
+        if !applied.same_as(ruleset) {
+            return Ok(false);
+        }
+        let intact = self.current()?.as_ref() == Some(listed);
+        if !intact {
+            // Changed behind our back: the next apply replaces the whole table without
+            // listing it again.
+            self.applied = None;
+        }
+        Ok(intact)
     }
 
     /// Only the share rule when nothing else differs from our last apply and the table
@@ -131,7 +140,7 @@ impl Firewall for Nft {
 
     fn remove(&mut self) -> Result<(), NftError> {
         self.applied = None;
-        let script = format!("table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n");
+        let script = replace_script(&Ruleset::default());
         self.run(&["-f", "-"], Some(&script), "remove table")?;
         Ok(())
     }

@@ -32,12 +32,6 @@ fn wait_for(traffic: &Traffic, within: Duration, cond: impl Fn(&TrafficLog) -> b
     false
 }
 
-fn both_via(log: &TrafficLog, line: Line, since: Instant) -> bool {
-    Flow::ALL
-        .iter()
-        .all(|&flow| log.recovered_via(flow, line, since))
-}
-
 fn describe(log: &TrafficLog, from: Instant) -> String {
     let bin = Duration::from_millis(50);
     let lines = Flow::ALL.map(|flow| format!("{flow}: {}", log.timeline_string(flow, from, bin)));
@@ -61,7 +55,7 @@ fn static_routes_fail_over_on_ifdown_and_come_back() {
         .expect("traffic");
     let start = traffic.origin();
     let up = wait_for(&traffic, Duration::from_secs(5), |log| {
-        both_via(log, Line::One, start)
+        log.all_recovered_via(Line::One, start)
     });
     assert!(
         up,
@@ -72,7 +66,7 @@ fn static_routes_fail_over_on_ifdown_and_come_back() {
     let fault_at = Instant::now();
     lab.inject(Fault::IfDown(Line::One)).expect("inject");
     let moved = wait_for(&traffic, Duration::from_secs(10), |log| {
-        both_via(log, Line::Two, fault_at)
+        log.all_recovered_via(Line::Two, fault_at)
     });
     assert!(
         moved,
@@ -83,7 +77,7 @@ fn static_routes_fail_over_on_ifdown_and_come_back() {
     let cleared_at = Instant::now();
     lab.clear(Fault::IfDown(Line::One)).expect("clear");
     let back = wait_for(&traffic, Duration::from_secs(10), |log| {
-        both_via(log, Line::One, cleared_at)
+        log.all_recovered_via(Line::One, cleared_at)
     });
     let log = traffic.stop();
     assert!(
@@ -109,7 +103,7 @@ fn static_routes_never_recover_from_a_blackhole() {
         .expect("traffic");
     let start = traffic.origin();
     let up = wait_for(&traffic, Duration::from_secs(5), |log| {
-        both_via(log, Line::One, start)
+        log.all_recovered_via(Line::One, start)
     });
     assert!(
         up,
@@ -134,7 +128,7 @@ fn static_routes_never_recover_from_a_blackhole() {
     let cleared_at = Instant::now();
     lab.clear(Fault::Blackhole(Line::One)).expect("clear");
     let back = wait_for(&traffic, Duration::from_secs(5), |log| {
-        both_via(log, Line::One, cleared_at)
+        log.all_recovered_via(Line::One, cleared_at)
     });
     assert!(
         back,

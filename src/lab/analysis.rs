@@ -142,12 +142,13 @@ impl TrafficLog {
         fault_at: Instant,
         forgive: usize,
     ) -> Option<Duration> {
-        if !self.settled(flow).iter().any(|r| r.sent_at >= fault_at) {
+        let settled = self.settled(flow);
+        if !settled.iter().any(|r| r.sent_at >= fault_at) {
             return None;
         }
         let mut run_start = None;
         let mut lost_in_row = 0;
-        for record in self.settled(flow).iter().rev() {
+        for record in settled.iter().rev() {
             match record.reply_at {
                 Some(reply_at) => {
                     run_start = Some(reply_at);
@@ -220,6 +221,14 @@ impl TrafficLog {
             .iter()
             .filter(|r| r.sent_at >= since && r.reply_at.is_some() && r.line == Some(line))
             .count()
+    }
+
+    /// Whether both flows have recovered via `line` since `since` (see
+    /// [`TrafficLog::recovered_via`]).
+    pub fn all_recovered_via(&self, line: Line, since: Instant) -> bool {
+        Flow::ALL
+            .iter()
+            .all(|&flow| self.recovered_via(flow, line, since))
     }
 
     /// Whether `flow` is alive at the end of the log and on `line`: it has replies via

@@ -15,15 +15,19 @@ pub(super) fn sysctl(ns: &Netns, settings: &[String]) -> Result<(), LabError> {
 
 /// Runs `ip` commands in `ns` in one process (`ip -batch`), one fork instead of dozens.
 pub(super) fn ip_batch(ns: &Netns, cmds: &[String]) -> Result<(), LabError> {
-    let mut cmd = Command::new("ip");
-    cmd.args(["-n", ns.name(), "-batch", "-"]);
-    run_with_input(ns, cmd, &(cmds.join("\n") + "\n"))
+    batch(ns, &[], cmds)
 }
 
 /// [`ip_batch`] for IPv6 (`ip -6 -batch`): `default` then means `::/0`.
 pub(super) fn ip6_batch(ns: &Netns, cmds: &[String]) -> Result<(), LabError> {
+    batch(ns, &["-6"], cmds)
+}
+
+fn batch(ns: &Netns, options: &[&str], cmds: &[String]) -> Result<(), LabError> {
     let mut cmd = Command::new("ip");
-    cmd.args(["-n", ns.name(), "-6", "-batch", "-"]);
+    cmd.args(["-n", ns.name()])
+        .args(options)
+        .args(["-batch", "-"]);
     run_with_input(ns, cmd, &(cmds.join("\n") + "\n"))
 }
 

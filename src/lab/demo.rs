@@ -173,7 +173,7 @@ fn play(
             if down && result.detected.is_none() {
                 result.detected = Some(fault_at.elapsed());
             }
-            t.is_some_and(|t| recovered(&t.snapshot(), Line::Two, fault_at))
+            t.is_some_and(|t| t.snapshot().all_recovered_via(Line::Two, fault_at))
         },
     )?;
     let log = traffic.snapshot();
@@ -199,7 +199,7 @@ fn play(
         Some(&traffic),
         Duration::from_secs(40),
         "traffic back on wan1",
-        |t, _| t.is_some_and(|t| recovered(&t.snapshot(), Line::One, cleared)),
+        |t, _| t.is_some_and(|t| t.snapshot().all_recovered_via(Line::One, cleared)),
     )?;
     let log = traffic.stop();
     result.failback = log
@@ -219,10 +219,6 @@ fn latest_line(log: &TrafficLog) -> Option<Line> {
         .find(|r| r.reply_at.is_some())?;
     let fresh = newest.reply_at?.elapsed() < Duration::from_millis(300);
     fresh.then_some(newest.line).flatten()
-}
-
-fn recovered(log: &TrafficLog, line: Line, since: Instant) -> bool {
-    Flow::ALL.iter().all(|&f| log.recovered_via(f, line, since))
 }
 
 fn outages(failover: &[Option<Duration>; 2]) -> String {

@@ -37,3 +37,24 @@ pub fn sleep(how_long: std::time::Duration) -> Result<(), LabError> {
     }
     interrupted()
 }
+
+/// Checks `done` every `every` until it holds, for at most `within`; an error naming `what`
+/// when it never does, or when interrupted.
+pub fn poll(
+    within: std::time::Duration,
+    every: std::time::Duration,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) -> Result<(), LabError> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < within {
+        if done() {
+            return Ok(());
+        }
+        sleep(every)?;
+    }
+    Err(LabError::Timeout(format!(
+        "{what}: not within {} s",
+        within.as_secs()
+    )))
+}

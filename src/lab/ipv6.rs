@@ -12,7 +12,7 @@
 use std::net::{Ipv6Addr, SocketAddrV6};
 
 use super::cmd::{ip6_batch, sysctl};
-use super::topology::Role;
+use super::topology::{net_device, Role, LAN_HOSTS};
 use super::{Lab, LabError, Line};
 
 /// IPv6 hosts beyond both ISPs that a prober can ping (on `net`'s loopback).
@@ -20,7 +20,7 @@ pub const PROBE_TARGETS6: [Ipv6Addr; 2] = [
     Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0x100),
     Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0x200),
 ];
-/// The UDP echo server's IPv6 address (see [`Lab::start_echo_server6`]).
+/// The IPv6 address and port for a UDP echo server in `net` (the IPv6 tests run their own).
 pub const ECHO_SERVER6: SocketAddrV6 = SocketAddrV6::new(
     Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0x10),
     7,
@@ -105,9 +105,11 @@ impl Lab {
             self.setup_isp6(line)?;
         }
         self.setup_net6()?;
-        for (role, host) in [(Role::Lan, 2), (Role::Lan2, 3)] {
-            let ns = self.ns(role);
-            let addr = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, host);
+        for host in &LAN_HOSTS {
+            // The same host number as its IPv4 address (198.18.1.2 -> 2001:db8:10::2).
+            let ns = self.ns(host.role);
+            let number = u16::from(host.addr.octets()[3]);
+            let addr = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, number);
             ip6_batch(
                 ns,
                 &[
@@ -140,10 +142,7 @@ impl Lab {
             .collect();
         for line in Line::ALL {
             let (isp_side, net_side) = transit6(line);
-            let dev = match line {
-                Line::One => "isp1",
-                Line::Two => "isp2",
-            };
+            let dev = net_device(line);
             cmds.push(format!("addr add {net_side}/64 dev {dev} nodad"));
             // Only the ISP's customer /64: traffic not masqueraded finds no way back.
             cmds.push(format!(

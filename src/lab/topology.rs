@@ -88,14 +88,14 @@ impl fmt::Display for Role {
 
 /// A host on the router's LAN bridge `lan0`. A second host is one more entry in
 /// [`LAN_HOSTS`] (and a [`Role`] for its namespace): the bridge already exists for it.
-struct LanHost {
-    role: Role,
+pub(super) struct LanHost {
+    pub(super) role: Role,
     /// The router-side veth end, enslaved to `lan0`.
     port: &'static str,
-    addr: Ipv4Addr,
+    pub(super) addr: Ipv4Addr,
 }
 
-const LAN_HOSTS: [LanHost; 2] = [
+pub(super) const LAN_HOSTS: [LanHost; 2] = [
     LanHost {
         role: Role::Lan,
         port: "lanp1",
@@ -339,7 +339,7 @@ fn transit(line: Line) -> (Ipv4Addr, Ipv4Addr) {
 }
 
 /// `net`'s end of the link to the ISP of `line`.
-fn net_device(line: Line) -> &'static str {
+pub(super) fn net_device(line: Line) -> &'static str {
     match line {
         Line::One => "isp1",
         Line::Two => "isp2",

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use uplink::daemon::status::Status;
 use uplink::lab::{
-    two_line_config, EchoServer, Flow, Lab, LabDaemon, LabOptions, Line, ProbeProfile, Role,
-    Traffic,
+    two_line_config, EchoServer, Lab, LabDaemon, LabOptions, Line, ProbeProfile, Role, Traffic,
 };
 
 /// Generous bound for "recovers": tests prove behaviour, benchmarks measure time.
@@ -101,8 +100,7 @@ impl Scenario {
         within: Duration,
     ) {
         self.wait_until(&format!("both flows via {line}"), within, |_| {
-            let log = traffic.snapshot();
-            Flow::ALL.iter().all(|&f| log.recovered_via(f, line, since))
+            traffic.snapshot().all_recovered_via(line, since)
         });
     }
 

@@ -10,7 +10,7 @@ use super::{BenchOptions, Case, Contender, Sample};
 use crate::lab::interrupt;
 use crate::lab::{
     EchoServer, Fault, Flow, Lab, LabDaemon, LabError, LabOptions, Line, ProbeProfile, Traffic,
-    TrafficConfig, TrafficLog,
+    TrafficConfig,
 };
 
 const POLL: Duration = Duration::from_millis(20);
@@ -46,7 +46,7 @@ fn rig(exe: &Path, contender: Contender) -> Result<Rig, LabError> {
     };
     let origin = rig.traffic.origin();
     poll(WINDOW, "traffic via wan1", || {
-        recovered(&rig.traffic.snapshot(), Line::One, origin)
+        rig.traffic.snapshot().all_recovered_via(Line::One, origin)
     })?;
     Ok(rig)
 }
@@ -60,22 +60,8 @@ fn start_daemon(exe: &Path, lab: &Lab, profile: ProbeProfile) -> Result<LabDaemo
     Ok(daemon)
 }
 
-fn poll(within: Duration, what: &str, mut done: impl FnMut() -> bool) -> Result<(), LabError> {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if done() {
-            return Ok(());
-        }
-        interrupt::sleep(POLL)?;
-    }
-    Err(LabError::Timeout(format!(
-        "bench: {what}: not within {} s",
-        within.as_secs()
-    )))
-}
-
-fn recovered(log: &TrafficLog, line: Line, since: Instant) -> bool {
-    Flow::ALL.iter().all(|&f| log.recovered_via(f, line, since))
+fn poll(within: Duration, what: &str, done: impl FnMut() -> bool) -> Result<(), LabError> {
+    interrupt::poll(within, POLL, &format!("bench: {what}"), done)
 }
 
 /// Runs `case` for `contender` on a fresh lab; the default contender's blackhole also
@@ -119,7 +105,11 @@ fn failover(rig: &Rig, fault: Fault, sample: &mut Sample) -> Result<Timeline, La
         if detected.is_none() && main_down(rig) {
             detected = Some(fault_at.elapsed());
         }
-        if recovered(&rig.traffic.snapshot(), Line::Two, fault_at) {
+        if rig
+            .traffic
+            .snapshot()
+            .all_recovered_via(Line::Two, fault_at)
+        {
             break;
         }
         interrupt::sleep(POLL)?;
@@ -127,7 +117,7 @@ fn failover(rig: &Rig, fault: Fault, sample: &mut Sample) -> Result<Timeline, La
     // Let the final run of replies show it lasts.
     std::thread::sleep(Duration::from_millis(500));
     let log = rig.traffic.snapshot();
-    if recovered(&log, Line::Two, fault_at) {
+    if log.all_recovered_via(Line::Two, fault_at) {
         sample.long_lived = log.outage_after(Flow::LongLived, fault_at);
         sample.fresh = log.outage_after(Flow::Fresh, fault_at);
     }
@@ -172,16 +162,18 @@ fn failback(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
     let fault_at = Instant::now();
     rig.lab.inject(Fault::Blackhole(Line::One))?;
     let _ = poll(WINDOW, "failover", || {
-        recovered(&rig.traffic.snapshot(), Line::Two, fault_at)
+        rig.traffic
+            .snapshot()
+            .all_recovered_via(Line::Two, fault_at)
     });
     std::thread::sleep(Duration::from_secs(1));
     let cleared = Instant::now();
     rig.lab.clear(Fault::Blackhole(Line::One))?;
     let _ = poll(Duration::from_secs(40), "failback", || {
-        recovered(&rig.traffic.snapshot(), Line::One, cleared)
+        rig.traffic.snapshot().all_recovered_via(Line::One, cleared)
     });
     let log = rig.traffic.snapshot();
-    if recovered(&log, Line::One, cleared) {
+    if log.all_recovered_via(Line::One, cleared) {
         let back = |flow| {
             log.first_reply_via(flow, Line::One, cleared)
                 .map(|at| at - cleared)
@@ -209,7 +201,7 @@ fn flap(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
     };
     let ok = poll(Duration::from_secs(30), "settle on main", on_main).is_ok()
         && poll(WINDOW, "traffic on main", || {
-            recovered(&rig.traffic.snapshot(), Line::One, settled)
+            rig.traffic.snapshot().all_recovered_via(Line::One, settled)
         })
         .is_ok();
     sample.ended_right = Some(ok);

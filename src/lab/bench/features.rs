@@ -95,15 +95,8 @@ fn start(exe: &Path, lab: &Lab, edit: impl Fn(String) -> String) -> Result<LabDa
     Ok(daemon)
 }
 
-fn poll(what: &str, mut done: impl FnMut() -> bool) -> Result<(), LabError> {
-    let start = Instant::now();
-    while start.elapsed() < WINDOW {
-        if done() {
-            return Ok(());
-        }
-        interrupt::sleep(POLL)?;
-    }
-    Err(LabError::Timeout(format!("bench features: {what}")))
+fn poll(what: &str, done: impl FnMut() -> bool) -> Result<(), LabError> {
+    interrupt::poll(WINDOW, POLL, &format!("bench features: {what}"), done)
 }
 
 fn fresh_via(traffic: &Traffic, since: Instant) -> (usize, usize) {

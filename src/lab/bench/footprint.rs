@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::lab::interrupt;
 use crate::lab::{LabDaemon, LabError, ProbeProfile};
 use crate::netns::{unique_prefix, Netns};
 
@@ -166,19 +167,21 @@ fn measure_profile(
     let mut daemon = LabDaemon::new(exe, profile)?;
     daemon.write_config(&config(&daemon.socket(), profile))?;
     daemon.start_in(&router)?;
-    let start = Instant::now();
-    while daemon
-        .status()
-        .is_none_or(|s| s.uplinks.iter().any(|l| l.state != "up"))
-    {
-        if start.elapsed() > Duration::from_secs(20) {
-            return Err(LabError::Timeout(format!(
-                "footprint: lines up\n{}",
-                daemon.log()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let all_up = || {
+        daemon
+            .status()
+            .is_some_and(|s| s.uplinks.iter().all(|l| l.state == "up"))
+    };
+    interrupt::poll(
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        "footprint: lines up",
+        all_up,
+    )
+    .map_err(|e| match e {
+        LabError::Timeout(what) => LabError::Timeout(format!("{what}\n{}", daemon.log())),
+        other => other,
+    })?;
     let pid = daemon
         .pid()
         .ok_or_else(|| LabError::Timeout("footprint: daemon pid".into()))?;

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use common::{root, Scenario, RECOVERY};
-use uplink::lab::{two_line_config, Flow, Line, ProbeProfile, Role, TrafficConfig};
+use uplink::lab::{two_line_config, Flow, Line, ProbeProfile, TrafficConfig};
 
 const RENEWED_GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
 
@@ -32,17 +32,9 @@ fn auto_scenario(label: &str) -> Scenario {
     s
 }
 
-/// Our routes in the router, as `ip route` prints them.
-fn owned_routes(s: &Scenario) -> String {
-    let router = s.lab.ns(Role::Router);
-    router
-        .ip(&["route", "show", "table", "all", "proto", "197"])
-        .unwrap()
-}
-
 fn wait_main_routes_via(s: &Scenario, gateway: Ipv4Addr) {
     s.wait_until(&format!("main's routes via {gateway}"), RECOVERY, |s| {
-        let routes = owned_routes(s);
+        let routes = s.owned_routes(&[]);
         routes.contains(&format!("default via {gateway} dev wan1"))
             && !routes
                 .lines()
@@ -90,7 +82,11 @@ fn an_unplugged_device_fails_over_and_is_taken_back_when_plugged_in() {
     s.lab.unplug(Line::One).unwrap();
     s.wait_active("backup", RECOVERY);
     s.wait_traffic_via(&traffic, Line::Two, unplugged, RECOVERY);
-    assert!(!owned_routes(&s).contains("wan1"), "{}", owned_routes(&s));
+    assert!(
+        !s.owned_routes(&[]).contains("wan1"),
+        "{}",
+        s.owned_routes(&[])
+    );
 
     let plugged = Instant::now();
     s.lab.plug(Line::One, Line::One.gateway()).unwrap();

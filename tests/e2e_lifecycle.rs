@@ -49,11 +49,7 @@ fn g_sigkill_and_restart_adopts_leftovers_without_duplicates() {
     s.start_daemon();
     s.wait_active("main", RECOVERY);
     assert_eq!(s.owned_rules(), rules, "no duplicate or stale rules");
-    let routes = s
-        .lab
-        .ns(Role::Router)
-        .ip(&["route", "show", "table", "all", "proto", "197"])
-        .unwrap();
+    let routes = s.owned_routes(&[]);
     assert_eq!(routes.lines().count(), 3, "{routes}");
     let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
     s.wait_traffic_via(&traffic, Line::One, traffic.origin(), RECOVERY);

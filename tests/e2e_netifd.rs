@@ -53,9 +53,7 @@ fn a_netifd_interface_is_resolved_and_followed_to_a_new_device() {
     });
     s.wait_active("main", RECOVERY);
     s.wait_traffic_via(&traffic, Line::One, moved, RECOVERY);
-    let routes = router
-        .ip(&["route", "show", "table", "all", "proto", "197"])
-        .unwrap();
+    let routes = s.owned_routes(&[]);
     assert!(
         routes.contains("dev wan9") && !routes.contains("wan1"),
         "{routes}"

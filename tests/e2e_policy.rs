@@ -118,14 +118,11 @@ fn unreachable_fallback_never_leaks_through_another_line() {
         return;
     }
     let mut s = Scenario::new("strict", false);
-    let _echo = s.lab.start_echo_server().unwrap();
     let strict = SPEAKER.replace(
         "uplinks = [\"backup\", \"main\"]",
         "uplinks = [\"backup\"]\nfallback = \"unreachable\"",
     );
-    with_policy(&s, &strict);
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = s.start(&strict);
     let b = traffic_from(&s, Role::Lan2);
     s.wait_traffic_via(&b, Line::Two, b.origin(), RECOVERY);
 
@@ -353,14 +350,11 @@ fn port_policy_moves_only_the_matching_flow() {
     // Strict rp_filter drops the replies of marked connections on a non-active line (the
     // kernel's reverse-path lookup ignores marks unless src_valid_mark is set): documented.
     let mut s = Scenario::new("port", false);
-    let _echo = s.lab.start_echo_server().unwrap();
     let _other = udp_responder(&s, Role::Net, "203.0.113.10", 9, |_, peer| {
         peer.ip().to_string().into_bytes()
     });
     let games = "\n[[policy]]\nname = \"echo\"\nproto = \"udp\"\nports = [7]\nuplinks = [\"backup\", \"main\"]\n";
-    with_policy(&s, games);
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = s.start(games);
     let a = traffic_from(&s, Role::Lan);
     // UDP to port 7 matches: backup. UDP to port 9 does not: main.
     s.wait_traffic_via(&a, Line::Two, a.origin(), RECOVERY);
@@ -387,7 +381,6 @@ fn policy_by_a_100k_entry_set_loads_and_matches() {
         return;
     }
     let mut s = Scenario::new("set", false);
-    let _echo = s.lab.start_echo_server().unwrap();
     let _other = s
         .lab
         .ns(Role::Net)
@@ -399,10 +392,8 @@ fn policy_by_a_100k_entry_set_loads_and_matches() {
         "\n[[set]]\nname = \"big\"\nfile = \"{}\"\n\n[[policy]]\nname = \"media\"\nset = \"big\"\nuplinks = [\"backup\", \"main\"]\n",
         file.display()
     );
-    with_policy(&s, &policy);
     let started = Instant::now();
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = s.start(&policy);
     eprintln!(
         "daemon with a 100k-entry set up in {} ms",
         started.elapsed().as_millis()

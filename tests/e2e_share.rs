@@ -23,19 +23,7 @@ fn shared_config(s: &Scenario, extra: &str) -> String {
 fn start_shared(s: &mut Scenario, config: &str) {
     s.daemon.write_config(config).unwrap();
     s.start_daemon();
-    wait_members(s, &["main", "backup"]);
-}
-
-/// Waits until exactly `names` are up and active.
-fn wait_members(s: &Scenario, names: &[&str]) {
-    s.wait_until(&format!("active: {names:?}"), RECOVERY, |s| {
-        s.status().is_some_and(|st| {
-            st.uplinks.iter().all(|l| {
-                let member = names.contains(&l.name.as_str());
-                l.active == member && (!member || l.state == "up")
-            })
-        })
-    });
+    s.wait_members(&["main", "backup"], RECOVERY);
 }
 
 /// Fresh flows every 10 ms (a new source port each), and the usual long-lived flow.
@@ -97,7 +85,7 @@ fn weights_three_to_one_split_fresh_flows_and_a_down_member_gets_none() {
     );
 
     s.lab.inject(Fault::Blackhole(Line::Two)).unwrap();
-    wait_members(&s, &["main"]);
+    s.wait_members(&["main"], RECOVERY);
     let out = Instant::now();
     wait_fresh(&s, &traffic, out, 100);
     let (main, backup) = fresh_split(&traffic, out);
@@ -141,9 +129,9 @@ fn connections_keep_their_line_while_it_stays_and_move_when_it_fails() {
     // The other line leaves the group and comes back: the flow is not remapped.
     let first_fault = Instant::now();
     s.lab.inject(Fault::Blackhole(other)).unwrap();
-    wait_members(&s, &[own_name]);
+    s.wait_members(&[own_name], RECOVERY);
     s.lab.clear(Fault::Blackhole(other)).unwrap();
-    wait_members(&s, &["main", "backup"]);
+    s.wait_members(&["main", "backup"], RECOVERY);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(
         long_lived_lines(&traffic, start),

@@ -67,13 +67,26 @@ impl Scenario {
 
     /// Waits until `name` is up and the only active line.
     pub fn wait_active(&self, name: &str, within: Duration) {
-        self.wait_until(&format!("uplink \"{name}\" active"), within, |s| {
+        self.wait_members(&[name], within);
+    }
+
+    /// Waits until exactly `names` are active, each of them up.
+    pub fn wait_members(&self, names: &[&str], within: Duration) {
+        self.wait_until(&format!("active: {names:?}"), within, |s| {
             s.status().is_some_and(|st| {
-                st.uplinks
-                    .iter()
-                    .all(|l| l.active == (l.name == name) && (l.name != name || l.state == "up"))
+                st.uplinks.iter().all(|l| {
+                    let member = names.contains(&l.name.as_str());
+                    l.active == member && (!member || l.state == "up")
+                })
             })
         });
+    }
+
+    /// Our routes in the router, as `ip [-6] route show table all proto 197` prints them;
+    /// `family` is `[]` or `["-6"]`.
+    pub fn owned_routes(&self, family: &[&str]) -> String {
+        let args = [family, &["route", "show", "table", "all", "proto", "197"]].concat();
+        self.lab.ns(Role::Router).ip(&args).unwrap()
     }
 
     /// Polls `check` every 50 ms; panics with the daemon's log when it stays false.

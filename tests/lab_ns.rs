@@ -21,15 +21,24 @@ fn lab(label: &str, static_routes: bool) -> Lab {
 }
 
 /// Polls `cond` on fresh snapshots until it holds or `within` has passed.
-fn wait_for(traffic: &Traffic, within: Duration, cond: impl Fn(&TrafficLog) -> bool) -> bool {
+/// Waits up to `within` for both flows to recover via `line` since `since`; panics with
+/// `what` and the traffic timeline from `start` when they do not.
+fn expect_via(
+    traffic: &Traffic,
+    line: Line,
+    since: Instant,
+    within: Duration,
+    what: &str,
+    start: Instant,
+) {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if cond(&traffic.snapshot()) {
-            return true;
+        if traffic.snapshot().all_recovered_via(line, since) {
+            return;
         }
         sleep(Duration::from_millis(100));
     }
-    false
+    panic!("{what}:\n{}", describe(&traffic.snapshot(), start));
 }
 
 fn describe(log: &TrafficLog, from: Instant) -> String {
@@ -54,37 +63,37 @@ fn static_routes_fail_over_on_ifdown_and_come_back() {
         .start_traffic(TrafficConfig::default())
         .expect("traffic");
     let start = traffic.origin();
-    let up = wait_for(&traffic, Duration::from_secs(5), |log| {
-        log.all_recovered_via(Line::One, start)
-    });
-    assert!(
-        up,
-        "no traffic via wan1:\n{}",
-        describe(&traffic.snapshot(), start)
+    expect_via(
+        &traffic,
+        Line::One,
+        start,
+        Duration::from_secs(5),
+        "no traffic via wan1",
+        start,
     );
 
     let fault_at = Instant::now();
     lab.inject(Fault::IfDown(Line::One)).expect("inject");
-    let moved = wait_for(&traffic, Duration::from_secs(10), |log| {
-        log.all_recovered_via(Line::Two, fault_at)
-    });
-    assert!(
-        moved,
-        "no failover:\n{}",
-        describe(&traffic.snapshot(), start)
+    expect_via(
+        &traffic,
+        Line::Two,
+        fault_at,
+        Duration::from_secs(10),
+        "no failover",
+        start,
     );
 
     let cleared_at = Instant::now();
     lab.clear(Fault::IfDown(Line::One)).expect("clear");
-    let back = wait_for(&traffic, Duration::from_secs(10), |log| {
-        log.all_recovered_via(Line::One, cleared_at)
-    });
-    let log = traffic.stop();
-    assert!(
-        back,
-        "static route not restored:\n{}",
-        describe(&log, start)
+    expect_via(
+        &traffic,
+        Line::One,
+        cleared_at,
+        Duration::from_secs(10),
+        "static route not restored",
+        start,
     );
+    let log = traffic.stop();
     for flow in Flow::ALL {
         let outage = log.outage_after(flow, fault_at);
         eprintln!("ifdown wan1, static routes: {flow} outage {outage:?}");
@@ -102,13 +111,13 @@ fn static_routes_never_recover_from_a_blackhole() {
         .start_traffic(TrafficConfig::default())
         .expect("traffic");
     let start = traffic.origin();
-    let up = wait_for(&traffic, Duration::from_secs(5), |log| {
-        log.all_recovered_via(Line::One, start)
-    });
-    assert!(
-        up,
-        "no traffic via wan1:\n{}",
-        describe(&traffic.snapshot(), start)
+    expect_via(
+        &traffic,
+        Line::One,
+        start,
+        Duration::from_secs(5),
+        "no traffic via wan1",
+        start,
     );
 
     let fault_at = Instant::now();
@@ -127,13 +136,13 @@ fn static_routes_never_recover_from_a_blackhole() {
 
     let cleared_at = Instant::now();
     lab.clear(Fault::Blackhole(Line::One)).expect("clear");
-    let back = wait_for(&traffic, Duration::from_secs(5), |log| {
-        log.all_recovered_via(Line::One, cleared_at)
-    });
-    assert!(
-        back,
-        "no traffic after clear:\n{}",
-        describe(&traffic.snapshot(), start)
+    expect_via(
+        &traffic,
+        Line::One,
+        cleared_at,
+        Duration::from_secs(5),
+        "no traffic after clear",
+        start,
     );
 }
 

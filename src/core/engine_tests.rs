@@ -1,42 +1,10 @@
 use super::*;
 use crate::config::parse;
-use std::net::Ipv4Addr;
+use crate::core::fixtures::{ms, two_links, TWO_LINES};
 
-const TWO_LINES: &str = r#"
-[[uplink]]
-name = "main"
-device = "wan1"
-gateway = "192.0.2.1"
-metric = 100
-[uplink.probe]
-targets = ["203.0.113.100"]
-
-[[uplink]]
-name = "backup"
-device = "wan2"
-gateway = "198.51.100.1"
-metric = 200
-masquerade = true
-[uplink.probe]
-targets = ["203.0.113.100"]
-"#;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
+/// Both lines' links up.
 fn links() -> HashMap<String, LinkFacts> {
-    let facts = |ifindex, addr: [u8; 4]| LinkFacts {
-        ifindex,
-        admin_up: true,
-        carrier: true,
-        addrs: vec![Ipv4Addr::from(addr).into()],
-        ..LinkFacts::default()
-    };
-    HashMap::from([
-        ("wan1".to_string(), facts(2, [192, 0, 2, 2])),
-        ("wan2".to_string(), facts(3, [198, 51, 100, 2])),
-    ])
+    two_links(true, true)
 }
 
 fn active_names(engine: &Engine) -> Vec<&str> {

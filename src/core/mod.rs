@@ -3,6 +3,8 @@
 
 pub mod desired;
 pub mod engine;
+#[cfg(test)]
+mod fixtures;
 pub mod flush;
 pub mod gateway;
 pub mod line;

@@ -189,17 +189,17 @@ fn timing(out: &mut Out, i: &Interface) {
     out.key_note(
         "interval_ms",
         interval,
-        &format!("mwan3 interval {} s", i.interval),
+        format!("mwan3 interval {} s", i.interval),
     );
     out.key_note(
         "timeout_ms",
         timeout,
-        &format!("mwan3 timeout {} s", i.timeout),
+        format!("mwan3 timeout {} s", i.timeout),
     );
     out.key_note(
         "down_after_ms",
         down_after,
-        &format!(
+        format!(
             "mwan3 down {} × failure_interval {} s",
             i.down, i.failure_interval
         ),
@@ -207,7 +207,7 @@ fn timing(out: &mut Out, i: &Interface) {
     out.key_note(
         "up_after_ms",
         up_after,
-        &format!(
+        format!(
             "mwan3 up {} × recovery_interval {} s",
             i.up, i.recovery_interval
         ),
@@ -243,12 +243,12 @@ fn quality(out: &mut Out, i: &Interface, timeout: i64, interval: i64, down_after
     out.key_note(
         "max_rtt_ms",
         max_rtt,
-        &format!("mwan3 failure_latency {} ms", i.failure_latency),
+        format!("mwan3 failure_latency {} ms", i.failure_latency),
     );
     out.key_note(
         "max_loss_pct",
         max_loss,
-        &format!("mwan3 failure_loss {} %", i.failure_loss),
+        format!("mwan3 failure_loss {} %", i.failure_loss),
     );
     out.key_note(
         "quality_window_ms",

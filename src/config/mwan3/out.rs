@@ -30,7 +30,8 @@ impl Out {
     }
 
     /// `key = value  # note`.
-    pub fn key_note(&mut self, key: &str, value: impl Into<toml::Value>, note: &str) {
+    pub fn key_note(&mut self, key: &str, value: impl Into<toml::Value>, note: impl AsRef<str>) {
+        let note = note.as_ref();
         self.lines
             .push(format!("{key} = {}  # {note}", value.into()));
     }

@@ -113,7 +113,7 @@ fn policy_block(out: &mut Out, m: &Mwan3, rule: &Rule, policy: &Policy, name: &s
         block.key_note(
             "name",
             name,
-            &format!(
+            format!(
                 "mwan3 rule '{}'; uplink names have at most {MAX_NAME} characters",
                 rule.name
             ),
@@ -193,32 +193,24 @@ fn parse_ports(text: &str) -> Option<Vec<toml::Value>> {
 fn uplinks(out: &mut Out, m: &Mwan3, policy: &Policy, reasons: &mut Vec<String>) {
     let mut members: Vec<_> = policy.members.iter().filter_map(|n| m.member(n)).collect();
     members.sort_by_key(|mem| mem.metric);
-    let mut usable: Vec<&str> = Vec::new();
-    let mut dropped: Vec<&str> = Vec::new();
+    // Each line once, in member-metric order.
+    let mut lines: Vec<&str> = Vec::new();
     for mem in &members {
-        // uplink's policies take IPv4 lines only.
-        let ok = m
-            .interface(&mem.interface)
-            .is_some_and(|i| i.enabled && !i.ipv6);
-        let list = if ok { &mut usable } else { &mut dropped };
-        if !list.contains(&mem.interface.as_str()) {
-            list.push(&mem.interface);
+        if !lines.contains(&mem.interface.as_str()) {
+            lines.push(&mem.interface);
         }
     }
+    // uplink's policies take IPv4 lines only.
+    let (usable, dropped): (Vec<&str>, Vec<&str>) = lines
+        .iter()
+        .partition(|name| m.interface(name).is_some_and(|i| i.enabled && !i.ipv6));
     let note = format!("mwan3 policy {}, lowest member metric first", policy.name);
     if usable.is_empty() {
         reasons.push(format!("policy {} has no enabled IPv4 line", policy.name));
     }
     if !reasons.is_empty() {
         // Commented out anyway: show every line, for whoever enables them later.
-        let all = members.iter().map(|mem| mem.interface.as_str());
-        let mut all_lines: Vec<&str> = Vec::new();
-        all.for_each(|i| {
-            if !all_lines.contains(&i) {
-                all_lines.push(i)
-            }
-        });
-        out.key_note("uplinks", all_lines, &note);
+        out.key_note("uplinks", lines, &note);
         return;
     }
     out.key_note("uplinks", usable.clone(), &note);

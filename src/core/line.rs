@@ -102,6 +102,9 @@ pub struct LineState {
     reason: String,
     /// Latency and loss verdict, when the line has limits.
     quality: Option<Quality>,
+    /// Why the kernel refused the line's own route (a gateway that is not on-link, say):
+    /// such a line cannot carry traffic, whatever its link says.
+    route_refused: Option<String>,
 }
 
 impl LineState {
@@ -123,6 +126,7 @@ impl LineState {
                 let expected = per_target as usize * timing.targets.len();
                 Quality::new(limits, timing.up_after, expected)
             }),
+            route_refused: None,
         }
     }
 
@@ -159,9 +163,15 @@ impl LineState {
         &self.known_addrs
     }
 
-    /// Whether the link can carry a default route (the fallback when probes fail everywhere).
+    /// Whether the link can carry a default route (the fallback when probes fail
+    /// everywhere): usable by what netlink says, and its route accepted by the kernel.
     pub fn link_usable(&self) -> bool {
-        self.link.as_ref().is_some_and(LinkFacts::usable)
+        self.link.as_ref().is_some_and(LinkFacts::usable) && self.route_refused.is_none()
+    }
+
+    /// Why the kernel refused the line's route, if it did.
+    pub fn route_refused(&self) -> Option<&str> {
+        self.route_refused.as_deref()
     }
 
     /// New facts from netlink (`None`: the device is gone). Losing the link is acted on at
@@ -172,6 +182,22 @@ impl LineState {
             self.known_addrs.clone_from(addrs);
         }
         self.link = facts;
+        self.usability_changed(was_usable, now)
+    }
+
+    /// The kernel refused the line's own route (`Some(why)`), or holds it (`None`). A
+    /// refusal takes the line out of service at once, as a lost link does; acceptance
+    /// restarts probing.
+    pub fn on_route(&mut self, refused: Option<String>, now: Instant) -> Option<Transition> {
+        if self.route_refused == refused {
+            return None;
+        }
+        let was_usable = self.link_usable();
+        self.route_refused = refused;
+        self.usability_changed(was_usable, now)
+    }
+
+    fn usability_changed(&mut self, was_usable: bool, now: Instant) -> Option<Transition> {
         if was_usable && !self.link_usable() {
             self.health = Health::Down;
             self.good_since = None;
@@ -270,6 +296,9 @@ impl LineState {
         };
         if let Some(fault) = link.fault() {
             return (false, fault.into());
+        }
+        if let Some(why) = &self.route_refused {
+            return (false, format!("the kernel refused its route: {why}"));
         }
         if self.timing.targets.is_empty() {
             return (

@@ -29,24 +29,21 @@ impl Interfaces {
         }
     }
 
-    /// Fills in the device of every interface line. One that cannot be resolved keeps an
-    /// empty device (the line stays down, "device not found") and is retried later.
+    /// The resolver, for lookups done beside the event loop (see [`resolve_devices`]).
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    /// Resolves on the spot (start-up, before the event loop runs).
     pub fn resolve_all(&mut self, config: &mut Config, now: Instant) {
-        for uplink in &mut config.uplinks {
-            let Some(interface) = uplink.interface.clone() else {
-                continue;
-            };
+        resolve_devices(&self.resolver, config);
+        self.looked_up(config, now);
+    }
+
+    /// Records that `config`'s interface lines were just looked up, for [`RETRY`].
+    pub fn looked_up(&mut self, config: &Config, now: Instant) {
+        for uplink in config.uplinks.iter().filter(|u| u.interface.is_some()) {
             self.last_lookup.insert(uplink.name.clone(), now);
-            match self.resolver.device(&interface) {
-                Ok(device) => {
-                    tracing::info!(
-                        "uplink \"{}\": interface {interface} is device {device}",
-                        uplink.name
-                    );
-                    uplink.device = device;
-                }
-                Err(e) => tracing::warn!("uplink \"{}\": {e}", uplink.name),
-            }
         }
     }
 
@@ -96,5 +93,26 @@ impl Interfaces {
     /// When to look again for a line whose device is missing, if a lookup was held back.
     pub fn held_back(&self) -> Option<Instant> {
         self.held_back
+    }
+}
+
+/// Fills in the device of every interface line. One that cannot be resolved keeps an
+/// empty device (the line stays down, "device not found") and is retried later. May run
+/// `ubus`: call it beside the event loop.
+pub fn resolve_devices(resolver: &Resolver, config: &mut Config) {
+    for uplink in &mut config.uplinks {
+        let Some(interface) = uplink.interface.clone() else {
+            continue;
+        };
+        match resolver.device(&interface) {
+            Ok(device) => {
+                tracing::info!(
+                    "uplink \"{}\": interface {interface} is device {device}",
+                    uplink.name
+                );
+                uplink.device = device;
+            }
+            Err(e) => tracing::warn!("uplink \"{}\": {e}", uplink.name),
+        }
     }
 }

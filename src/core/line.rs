@@ -194,7 +194,21 @@ impl LineState {
         }
         let was_usable = self.link_usable();
         self.route_refused = refused;
-        self.usability_changed(was_usable, now)
+        let transition = self.usability_changed(was_usable, now);
+        if transition.is_some() || self.route_refused.is_none() {
+            return transition;
+        }
+        // Already down (starting, say): still a new reason worth a log line and a hook.
+        let (_, reason) = self.verdict(now);
+        self.since = now;
+        self.reason = reason.clone();
+        Some(Transition { up: false, reason })
+    }
+
+    /// Why the line is in its state now (the reason of the last transition may be stale:
+    /// "starting", or "1/2 targets answering" while both answer).
+    pub fn reason_now(&self, now: Instant) -> String {
+        self.verdict(now).1
     }
 
     fn usability_changed(&mut self, was_usable: bool, now: Instant) -> Option<Transition> {

@@ -64,7 +64,7 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
                 rtt_ms: line.rtt().map(|d| round1(d.as_secs_f64() * 1000.0)),
                 loss_pct: line.loss_pct().map(round1),
                 since: humantime::format_rfc3339_seconds(since_wall).to_string(),
-                reason: reason.to_string(),
+                reason: live_reason(line, reason, now),
                 degraded: line.degraded().map(String::from),
                 gateway: engine.gateway(i).map(|g| g.to_string()),
             }
@@ -124,6 +124,15 @@ fn state_cell(line: &LineStatus) -> String {
         cell += ", drained";
     }
     cell
+}
+
+/// The line's reason now; for a line that is up, the reason it came up (how long it has
+/// been good is in `since`).
+fn live_reason(line: &crate::core::LineState, transition: &str, now: Instant) -> String {
+    match line.is_up() {
+        true => transition.to_string(),
+        false => line.reason_now(now),
+    }
 }
 
 #[cfg(test)]

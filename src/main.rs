@@ -83,7 +83,26 @@ fn init_logging() {
 fn check(path: &std::path::Path, format: Option<uplink::config::Format>) -> anyhow::Result<()> {
     let config = uplink::config::load_as(path, format)?;
     print!("{}", cli::check::render_plan(&config));
+    match current_links() {
+        Ok(links) => {
+            for warning in cli::check::system_warnings(&config, &links) {
+                eprintln!("warning: {warning}");
+            }
+        }
+        Err(e) => eprintln!("note: devices not checked: {e}"),
+    }
     Ok(())
+}
+
+/// This network namespace's devices, as the daemon would see them.
+fn current_links() -> anyhow::Result<std::collections::HashMap<String, uplink::core::LinkFacts>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut netlink = uplink::system::Netlink::connect()?;
+        Ok(netlink.links(false).await?)
+    })
 }
 
 fn import_mwan3(file: &std::path::Path, network: Option<&std::path::Path>) -> anyhow::Result<()> {

@@ -54,6 +54,14 @@ fn an_off_link_gateway_on_one_line_leaves_the_other_working() {
     s.wait_traffic_via(&traffic, Line::One, traffic.origin(), RECOVERY);
     let log = s.daemon.log();
     assert!(log.contains("refused its route"), "{log}");
+    let config = s.daemon.config();
+    let check = s.run_uplink(&["check", "-c", config.to_str().unwrap()]);
+    let warned = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{warned}");
+    assert!(
+        warned.contains("uplink \"backup\": gateway 198.18.200.1 is not on-link on \"wan2\""),
+        "{warned}"
+    );
 }
 
 /// Main's gateway is off-link at start (the modem moved to another subnet, the router's

@@ -216,3 +216,70 @@ fn render_policies(config: &Config) -> String {
     }
     out
 }
+
+/// Warnings about the system as it is now: a fixed gateway that no address of its device
+/// covers (the kernel would refuse the line's route, so the line would stay down), or a
+/// device that does not exist yet. `links` is a netlink dump by device name.
+pub fn system_warnings(config: &Config, links: &HashMap<String, LinkFacts>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for uplink in &config.uplinks {
+        let name = &uplink.name;
+        let Some(link) = links.get(&uplink.device) else {
+            if !uplink.device.is_empty() {
+                warnings.push(format!(
+                    "uplink {name:?}: device {:?} does not exist (yet): the line stays down until it does",
+                    uplink.device
+                ));
+            }
+            continue;
+        };
+        let Some(gateway) = uplink.gateway.fixed() else {
+            continue;
+        };
+        let networks: Vec<(IpAddr, u8)> = link
+            .networks
+            .iter()
+            .copied()
+            .filter(|(a, _)| Family::of(a) == uplink.family)
+            .collect();
+        if link.point_to_point || uplink::core::gateway::on_link(gateway, &networks) {
+            continue;
+        }
+        let shown: Vec<String> = networks.iter().map(|(a, l)| format!("{a}/{l}")).collect();
+        warnings.push(format!(
+            "uplink {name:?}: gateway {gateway} is not on-link on {:?} (addresses: {}): the kernel would refuse its route and the line would stay down",
+            uplink.device,
+            if shown.is_empty() { "none".to_string() } else { shown.join(", ") }
+        ));
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_off_link_gateway_and_a_missing_device_are_warned_about() {
+        let config = uplink::config::parse(
+            "[[uplink]]\nname = \"main\"\ndevice = \"wan1\"\ngateway = \"198.18.200.1\"\n\
+             [[uplink]]\nname = \"backup\"\ndevice = \"wan2\"\ngateway = \"198.51.100.1\"\n\
+             [[uplink]]\nname = \"lte\"\ndevice = \"wwan0\"\ngateway = \"203.0.113.1\"\n",
+        )
+        .unwrap();
+        let link = |addr: &str, len| LinkFacts {
+            networks: vec![(addr.parse().unwrap(), len)],
+            ..LinkFacts::default()
+        };
+        let links = HashMap::from([
+            ("wan1".to_string(), link("192.0.2.2", 24)),
+            ("wan2".to_string(), link("198.51.100.2", 24)),
+        ]);
+        let warnings = system_warnings(&config, &links);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with(
+            "uplink \"main\": gateway 198.18.200.1 is not on-link on \"wan1\" (addresses: 192.0.2.2/24)"
+        ));
+        assert!(warnings[1].contains("device \"wwan0\" does not exist"));
+    }
+}

@@ -312,10 +312,16 @@ fn a_blip_on_the_backup_while_main_is_dead_keeps_traffic_on_the_backup() {
     let silent = last_reply + ms(2000);
     let notices = engine.tick(silent);
     assert!(
-        notices.iter().any(|n| n.to_string().starts_with("uplink \"backup\" down")),
+        notices
+            .iter()
+            .any(|n| n.to_string().starts_with("uplink \"backup\" down")),
         "{notices:?}"
     );
-    assert_eq!(active_names(&engine), ["backup"], "not back to the dead main line");
+    assert_eq!(
+        active_names(&engine),
+        ["backup"],
+        "not back to the dead main line"
+    );
     assert_eq!(engine.selection().basis, SelectionBasis::LinkFallback);
     assert!(
         crate::core::flush::flush_plan(&engine, &notices).is_empty(),

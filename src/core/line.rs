@@ -23,6 +23,9 @@ pub struct LinkFacts {
     /// Addresses on the device: as dumped, of both families; for a line, only those of
     /// its family (global ones for IPv6), see [`crate::core::gateway::facts_for`].
     pub addrs: Vec<IpAddr>,
+    /// The device's addresses with their prefix lengths: the networks a gateway must be in
+    /// for the kernel to accept a route via it (on-link).
+    pub networks: Vec<(IpAddr, u8)>,
     /// `IFF_POINTOPOINT`: routes through it need no gateway.
     pub point_to_point: bool,
     /// The gateways of the system's own default routes on this device (lowest metric per

@@ -95,6 +95,7 @@ impl Netlink {
                 (usable_addr(&msg), by_index.get_mut(&msg.header.index))
             {
                 facts.addrs.push(addr);
+                facts.networks.push((addr, msg.header.prefix_len));
             }
         }
         let system_gateways = if gateways {

@@ -58,6 +58,11 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Lab { fault, keep } => lab(fault, keep),
         #[cfg(feature = "lab")]
         Command::Bench(args) => bench(args),
+        #[cfg(feature = "lab")]
+        Command::Soak {
+            secs,
+            max_rss_growth_kib,
+        } => soak(secs, max_rss_growth_kib),
     }
 }
 
@@ -159,6 +164,29 @@ fn lab(fault: cli::LabFault, keep: bool) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let result = run(&exe, fault, keep)?;
     anyhow::ensure!(result.success(), "failover or failback did not happen");
+    Ok(())
+}
+
+#[cfg(feature = "lab")]
+fn soak(secs: u64, max_rss_growth_kib: i64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        uplink::netns::is_root(),
+        "the soak test needs root (it creates network namespaces)"
+    );
+    uplink::netns::delete_all_on_panic();
+    uplink::lab::interrupt::catch_interrupts();
+    let exe = std::env::current_exe()?;
+    let length = std::time::Duration::from_secs(secs);
+    let report = uplink::lab::soak::run(&exe, length, |line| eprintln!("{line}"))?;
+    print!("{}", report.render());
+    anyhow::ensure!(report.alive, "the daemon died");
+    anyhow::ensure!(report.unanswered == 0, "the daemon stopped answering");
+    anyhow::ensure!(report.mismatches.is_empty(), "status and kernel disagreed");
+    anyhow::ensure!(report.fd_growth() <= 0, "open descriptors grew");
+    anyhow::ensure!(
+        report.rss_growth_kib() <= max_rss_growth_kib,
+        "RSS grew by more than {max_rss_growth_kib} KiB"
+    );
     Ok(())
 }
 

@@ -225,3 +225,21 @@ fn big_set_file(path: &std::path::Path, count: u32, marker: u8) {
     }
     std::fs::write(path, text).unwrap();
 }
+
+/// A short soak (the 10-minute one is `uplink soak`, see BENCHMARKS.md): carrier flaps,
+/// blackholes, loss and reload storms with a status request every second. The daemon stays
+/// alive and answering, its status always matches the kernel, and it leaks no descriptors.
+#[test]
+fn a_short_soak_keeps_status_in_line_with_the_kernel() {
+    if !root("a_short_soak_keeps_status_in_line_with_the_kernel") {
+        return;
+    }
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_uplink"));
+    let report = uplink::lab::soak::run(exe, Duration::from_secs(45), |_| {}).unwrap();
+    let text = report.render();
+    assert!(report.alive, "{text}");
+    assert_eq!(report.unanswered, 0, "{text}");
+    assert!(report.mismatches.is_empty(), "{text}");
+    assert!(report.compared >= 30, "{text}");
+    assert!(report.fd_growth() <= 0, "{text}");
+}

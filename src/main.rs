@@ -27,7 +27,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("uplink: {e:#}");
+            // Messages quote config text and system names: no raw control characters.
+            let message = format!("{e:#}");
+            eprintln!("uplink: {}", uplink::text::printable_lines(&message));
             ExitCode::FAILURE
         }
     }

@@ -1,5 +1,6 @@
 //! `uplink check`: what the config means in kernel objects, without touching the kernel.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -10,6 +11,7 @@ use uplink::core::desired::{desired_with_ruleset, nft_ruleset};
 use uplink::core::owned::*;
 use uplink::core::select::{merged, select_each_family};
 use uplink::core::{Candidate, LinkFacts, RuleMatch};
+use uplink::text::printable_lines;
 
 /// The plan for `config`, assuming every line's link is up and every line healthy.
 /// Device indices and addresses are only known at run time, so they are shown by name.
@@ -158,7 +160,12 @@ pub fn render_plan(config: &Config) -> String {
         out += "\nload sharing (chain share, replaced when the group changes; every line up):\n";
         writeln!(out, "  {}", desired.nft.share).unwrap();
     }
-    out
+    // Validation leaves no control character in a name; should one get through all the
+    // same, it is shown escaped rather than sent to the terminal.
+    match printable_lines(&out) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(escaped) => escaped,
+    }
 }
 
 fn render_lines(config: &Config) -> String {
@@ -281,5 +288,24 @@ mod tests {
             "uplink \"main\": gateway 198.18.200.1 is not on-link on \"wan1\" (addresses: 192.0.2.2/24)"
         ));
         assert!(warnings[1].contains("device \"wwan0\" does not exist"));
+    }
+
+    /// A device name with an escape sequence, as if it had slipped past validation: shown
+    /// escaped in every part of the plan, and its nft rules left out.
+    #[test]
+    fn control_characters_in_names_are_shown_escaped() {
+        let mut config = uplink::config::parse(
+            "[[uplink]]\nname = \"main\"\ndevice = \"eth0\"\nmasquerade = true\n",
+        )
+        .unwrap();
+        config.uplinks[0].device = "eth0\u{1b}[2J".into();
+        let plan = render_plan(&config);
+        assert!(!plan.contains('\u{1b}'), "{plan:?}");
+        assert!(
+            plan.contains("main on eth0\\u{1b}[2J: point-to-point"),
+            "{plan}"
+        );
+        assert!(plan.contains("default dev eth0\\u{1b}[2J"), "{plan}");
+        assert!(!plan.contains("oifname"), "{plan}");
     }
 }

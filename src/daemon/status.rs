@@ -5,6 +5,7 @@ use std::time::{Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::core::Engine;
+use crate::text::printable;
 
 /// What `uplink status --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +100,11 @@ pub fn render_table(status: &Status) -> String {
             },
         ]);
     }
+    // What the daemon sends is shown, not obeyed: no control character reaches the
+    // terminal, and a newline cannot forge a row.
+    for cell in rows.iter_mut().flatten() {
+        *cell = printable(cell).into_owned();
+    }
     let widths: Vec<usize> = (0..9)
         .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
         .collect();
@@ -162,5 +168,33 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("LINE  DEVICE     FAMILY  STATE  ACTIVE  RTT"));
         assert!(lines[1].starts_with("main  pppoe-wan  ipv4    up     yes     12.3 ms  0%"));
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        let line = LineStatus {
+            name: "main".into(),
+            device: "wan\u{1b}[2J".into(),
+            family: "ipv4".into(),
+            state: "down".into(),
+            active: false,
+            drained: false,
+            rtt_ms: None,
+            loss_pct: None,
+            since: "2026-11-25T06:00:00Z".into(),
+            reason: "device \"x\ny\" not found".into(),
+            degraded: Some("slow\r".into()),
+            gateway: None,
+        };
+        let table = render_table(&Status {
+            uplinks: vec![line],
+        });
+        assert_eq!(table.lines().count(), 2, "{table}");
+        assert!(
+            !table.chars().any(|c| c.is_control() && c != '\n'),
+            "{table:?}"
+        );
+        assert!(table.contains("main  wan\\u{1b}[2J  ipv4"), "{table}");
+        assert!(table.contains("device \"x\\ny\" not found (degraded: slow\\r)"));
     }
 }

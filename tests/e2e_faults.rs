@@ -243,3 +243,34 @@ fn a_short_soak_keeps_status_in_line_with_the_kernel() {
     assert!(report.compared >= 30, "{text}");
     assert!(report.fd_growth() <= 0, "{text}");
 }
+
+/// A reload that leaves the lines as they were keeps their probers (and the probes in
+/// flight): no prober restarts, no line goes through "waiting for replies" again.
+#[test]
+fn a_reload_keeps_unchanged_lines_probing() {
+    if !root("a_reload_keeps_unchanged_lines_probing") {
+        return;
+    }
+    let mut s = Scenario::new("keep", false);
+    s.daemon.set_env("RUST_LOG", "info,uplink::probe=debug");
+    let _echo = s.start("");
+    s.wait_until("backup up", RECOVERY, |s| line_state(s, "backup").0 == "up");
+    let started = |s: &Scenario| s.daemon.log().matches("probing started").count();
+    assert_eq!(started(&s), 2, "{}", s.daemon.log());
+    let config = std::fs::read_to_string(s.daemon.config()).unwrap();
+    s.daemon
+        .write_config(&format!(
+            "# touched\n{}",
+            config.replace("metric = 200", "metric = 150")
+        ))
+        .unwrap();
+    s.daemon.signal(libc::SIGHUP);
+    s.wait_until("reload taken", RECOVERY, |s| {
+        s.daemon.log().contains("reload: new config")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(started(&s), 2, "a prober restarted:\n{}", s.daemon.log());
+    for name in ["main", "backup"] {
+        assert_eq!(line_state(&s, name).0, "up");
+    }
+}

@@ -97,9 +97,6 @@ struct Daemon {
     /// Conntrack flushes waiting for the routing change that makes them useful.
     pending_flushes: Vec<FlushRequest>,
     hooks: HookRunner,
-    /// Set by a reload: probe events still queued came from the old probers, whose line
-    /// numbers may now mean other lines, so they are dropped.
-    stale_probe_events: bool,
     /// systemd's notify socket, if any.
     notifier: notify::Notifier,
     /// READY=1 goes out once, after the first reconcile.
@@ -147,7 +144,6 @@ pub async fn run(
         links_dirty: true,
         nft_check_at: None,
         retry_at: None,
-        stale_probe_events: false,
         pending_flushes: Vec::new(),
         hooks: HookRunner::new(HookConfig::new(hooks.dir, hooks.timeout)),
         notifier: notify::Notifier::from_env(),
@@ -194,9 +190,6 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         let mut watchdog = self.notifier.watchdog_period().map(tokio::time::interval);
         loop {
-            if std::mem::take(&mut self.stale_probe_events) {
-                while probe_rx.try_recv().is_ok() {}
-            }
             self.settle().await;
             self.announce_ready();
             let wake = self.next_wake();
@@ -283,13 +276,15 @@ impl Daemon {
     }
 
     fn on_probe(&mut self, event: ProbeEvent) {
+        // Events of a prober replaced since (a reload, a new address) are stale.
+        let Some(line) = self.probes.line_of(event.line) else {
+            return;
+        };
         let rtt = match event.outcome {
             ProbeOutcome::Reply { rtt } => Some(rtt),
             ProbeOutcome::Lost => None,
         };
-        let notices = self
-            .engine
-            .on_probe(event.line, event.target, rtt, event.at);
+        let notices = self.engine.on_probe(line, event.target, rtt, event.at);
         self.handle(notices);
     }
 
@@ -415,10 +410,11 @@ impl Daemon {
 
     /// Runs `config` from now on; lines whose settings did not change keep their state.
     fn adopt(&mut self, config: Config) {
-        self.probes.clear();
-        self.stale_probe_events = true;
         warn_about_system(&config);
         let notices = self.engine.reconfigure(config, Instant::now());
+        // At once: an event of a prober is mapped to its line through the slots, which
+        // must follow the new line order before the next event is taken.
+        self.probes.sync(&self.engine);
         self.handle(notices);
         self.links_dirty = true;
         self.routing_applied = None;

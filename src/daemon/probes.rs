@@ -1,5 +1,6 @@
 //! Keeps one prober running per line that has probe targets and a usable link, restarting
-//! it when its device address changes.
+//! it when its device, address or settings change. A reload that leaves a line as it was
+//! leaves its prober running: its probes in flight and its queued replies still count.
 
 use std::net::IpAddr;
 
@@ -12,6 +13,8 @@ use crate::probe::{self, ProbeEvent, ProbeSpec, Prober};
 /// What a running prober was started with; a different key means restart.
 #[derive(Debug, Clone, PartialEq)]
 struct Key {
+    /// By name too: a reload that reorders lines gives an index another line.
+    name: String,
     device: String,
     source: IpAddr,
     targets: Vec<IpAddr>,
@@ -24,6 +27,9 @@ enum Slot {
     /// The prober runs until dropped.
     Running {
         key: Key,
+        /// Copied into the prober's events as their `line`, so that an event of a prober
+        /// that has since been replaced is recognised and dropped.
+        tag: usize,
         _prober: Prober,
     },
     /// Start failed for this key; retried on the next sync without repeating the warning.
@@ -35,6 +41,7 @@ pub struct Probes {
     slots: Vec<Slot>,
     events: UnboundedSender<ProbeEvent>,
     ident_base: u16,
+    next_tag: usize,
 }
 
 impl Probes {
@@ -45,12 +52,21 @@ impl Probes {
             slots: Vec::new(),
             events,
             ident_base: (std::process::id() as u16).wrapping_mul(64),
+            next_tag: 0,
         }
     }
 
-    /// Stops every prober (on reload the line indices may change).
+    /// Stops every prober.
     pub fn clear(&mut self) {
         self.slots.clear();
+    }
+
+    /// The line (index) whose current prober sent an event tagged `tag`; `None` for an
+    /// event of a prober that has been stopped or replaced since.
+    pub fn line_of(&self, tag: usize) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|slot| matches!(slot, Slot::Running { tag: t, .. } if *t == tag))
     }
 
     /// Starts, restarts or stops probers to match the engine's lines.
@@ -73,10 +89,12 @@ impl Probes {
         }
     }
 
-    fn start(&self, index: usize, key: Key) -> Slot {
+    fn start(&mut self, index: usize, key: Key) -> Slot {
         let already_failed = matches!(&self.slots[index], Slot::Failed(k) if *k == key);
+        let tag = self.next_tag;
+        self.next_tag = self.next_tag.wrapping_add(1);
         let spec = ProbeSpec {
-            line: index,
+            line: tag,
             device: key.device.clone(),
             source: key.source,
             mark: line_mark(index),
@@ -88,6 +106,7 @@ impl Probes {
         match probe::start(spec, self.events.clone()) {
             Ok(prober) => Slot::Running {
                 key,
+                tag,
                 _prober: prober,
             },
             Err(e) => {
@@ -107,6 +126,7 @@ fn wanted_key(engine: &Engine, index: usize) -> Option<Key> {
         return None;
     }
     Some(Key {
+        name: uplink.name.clone(),
         device: uplink.device.clone(),
         source: *link.addrs.first()?,
         targets: uplink.probe.targets.clone(),

@@ -135,7 +135,10 @@ impl cli::DaemonTarget {
 }
 
 async fn drain(request: control::Request, target: &cli::DaemonTarget) -> anyhow::Result<()> {
-    control::request(&target.socket_path(), &request).await?;
+    let answer = control::request(&target.socket_path(), &request).await?;
+    if let Some(warning) = answer.get("warning").and_then(|w| w.as_str()) {
+        eprintln!("warning: {}", uplink::text::printable(warning));
+    }
     Ok(())
 }
 

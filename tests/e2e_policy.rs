@@ -110,6 +110,13 @@ fn drain_and_undrain_move_traffic_without_loss_for_fresh_flows() {
     let out = s.run_uplink(&["drain", "lte", "--socket", socket]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown uplink \"lte\""));
+
+    // Draining every line is allowed, but said out loud.
+    s.run_uplink(&["drain", "main", "--socket", socket]);
+    let out = s.run_uplink(&["drain", "backup", "--socket", socket]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("warning: every line is drained"), "{said}");
 }
 
 #[test]

@@ -240,6 +240,12 @@ pub fn system_warnings(config: &Config, links: &HashMap<String, LinkFacts>) -> V
             }
             continue;
         };
+        if let Some(own) = uplink.probe.targets.iter().find(|t| link.addrs.contains(t)) {
+            warnings.push(format!(
+                "uplink {name:?}: probe target {own} is an address of {:?} itself: it always answers, so it cannot tell whether the line works",
+                uplink.device
+            ));
+        }
         let Some(gateway) = uplink.gateway.fixed() else {
             continue;
         };
@@ -271,10 +277,12 @@ mod tests {
         let config = uplink::config::parse(
             "[[uplink]]\nname = \"main\"\ndevice = \"wan1\"\ngateway = \"198.18.200.1\"\n\
              [[uplink]]\nname = \"backup\"\ndevice = \"wan2\"\ngateway = \"198.51.100.1\"\n\
+             [uplink.probe]\ntargets = [\"198.51.100.2\"]\n\
              [[uplink]]\nname = \"lte\"\ndevice = \"wwan0\"\ngateway = \"203.0.113.1\"\n",
         )
         .unwrap();
         let link = |addr: &str, len| LinkFacts {
+            addrs: vec![addr.parse().unwrap()],
             networks: vec![(addr.parse().unwrap(), len)],
             ..LinkFacts::default()
         };
@@ -283,11 +291,14 @@ mod tests {
             ("wan2".to_string(), link("198.51.100.2", 24)),
         ]);
         let warnings = system_warnings(&config, &links);
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings[0].starts_with(
             "uplink \"main\": gateway 198.18.200.1 is not on-link on \"wan1\" (addresses: 192.0.2.2/24)"
         ));
-        assert!(warnings[1].contains("device \"wwan0\" does not exist"));
+        assert!(warnings[1].starts_with(
+            "uplink \"backup\": probe target 198.51.100.2 is an address of \"wan2\" itself"
+        ));
+        assert!(warnings[2].contains("device \"wwan0\" does not exist"));
     }
 
     /// A device name with an escape sequence, as if it had slipped past validation: shown

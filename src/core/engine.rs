@@ -341,6 +341,14 @@ impl Engine {
         Ok(notices)
     }
 
+    /// Whether every line is drained (then the system's own routes carry the traffic).
+    pub fn all_drained(&self) -> bool {
+        self.config
+            .uplinks
+            .iter()
+            .all(|u| self.drained.contains(&u.name))
+    }
+
     /// Whether line `index` may carry traffic: up by its own evidence and not drained.
     fn serves(&self, index: usize) -> bool {
         self.lines[index].is_up() && !self.is_drained(index)

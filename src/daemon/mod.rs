@@ -351,6 +351,11 @@ impl Daemon {
         match self.engine.set_drained(&line, drained) {
             Ok(notices) => {
                 self.handle(notices);
+                if drained && self.engine.all_drained() {
+                    let warning = "every line is drained: uplink routes nothing, the system's own default routes (if any) carry the traffic";
+                    tracing::warn!("{warning}");
+                    return serde_json::json!({ "ok": true, "warning": warning });
+                }
                 serde_json::json!({ "ok": true })
             }
             Err(e) => serde_json::json!({ "error": e }),

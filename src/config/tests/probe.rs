@@ -29,6 +29,17 @@ fn empty_probe_table_follows_link_only() {
 }
 
 #[test]
+fn at_most_sixteen_targets() {
+    let list: Vec<String> = (1..=17).map(|i| format!("\"203.0.113.{i}\"")).collect();
+    assert_eq!(
+        error(&probe_with(&format!("targets = [{}]", list.join(", ")))),
+        r#"uplink "main": probe.targets 17 entries: at most 16"#
+    );
+    let list = &list[..16];
+    assert!(parse(&probe_with(&format!("targets = [{}]", list.join(", ")))).is_ok());
+}
+
+#[test]
 fn target_not_an_address() {
     assert_eq!(
         error(&probe_with("targets = [\"192.0.2.1\", \"example.com\"]")),

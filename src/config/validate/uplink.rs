@@ -227,7 +227,20 @@ fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
     Ok(Probe { quality, ..probe })
 }
 
+/// More targets than this per line only load the event loop and the targets: two or three
+/// independent hosts are what judging a line needs.
+const MAX_TARGETS: usize = 16;
+
 fn targets(obj: &str, texts: &[String]) -> Result<Vec<IpAddr>, ConfigError> {
+    if texts.len() > MAX_TARGETS {
+        let count = format!("{} entries", texts.len());
+        return Err(invalid(
+            obj,
+            "probe.targets",
+            count,
+            format!("at most {MAX_TARGETS}"),
+        ));
+    }
     let mut targets = Vec::with_capacity(texts.len());
     for text in texts {
         let addr = host_address(obj, "probe.targets", text, false)?;

@@ -39,15 +39,16 @@ fn also_us(own: u32) -> String {
 /// Checks `path` (a hook, a hooks directory) and every directory above it, both as written
 /// and after resolving symbolic links: `path` itself must not be writable by group or others;
 /// a directory above it may be only if it has the sticky bit (like /tmp, where others cannot
-/// rename or remove what root owns).
-pub fn check(path: &Path) -> Result<(), TrustError> {
+/// rename or remove what root owns). Returns the resolved path that was checked.
+pub fn check(path: &Path) -> Result<PathBuf, TrustError> {
     let real = resolve(path)?;
     check_one(&real, false)?;
     // A symlinked hook may live elsewhere: the directories above its target count too.
     if let Some(dir) = real.parent() {
         check_dirs(dir)?;
     }
-    check_parents(path)
+    check_parents(path)?;
+    Ok(real)
 }
 
 /// Checks the directories above `path` (which need not exist yet), as written and resolved:

@@ -60,6 +60,7 @@ fn mib(bytes: u64) -> String {
 /// The kind of a file that is not a regular file, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
+    Regular,
     Directory,
     Fifo,
     CharDevice,
@@ -70,11 +71,11 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    /// The kind of `meta` (from `stat` or `lstat`); `None` for a regular file.
-    pub fn of(meta: &std::fs::Metadata) -> Option<FileKind> {
+    /// The kind of `meta` (from `stat` or `lstat`).
+    pub fn of(meta: &std::fs::Metadata) -> FileKind {
         let t = meta.file_type();
-        Some(if t.is_file() {
-            return None;
+        if t.is_file() {
+            FileKind::Regular
         } else if t.is_dir() {
             FileKind::Directory
         } else if t.is_fifo() {
@@ -89,13 +90,14 @@ impl FileKind {
             FileKind::Symlink
         } else {
             FileKind::Other
-        })
+        }
     }
 }
 
 impl fmt::Display for FileKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            FileKind::Regular => "regular file",
             FileKind::Directory => "directory",
             FileKind::Fifo => "FIFO",
             FileKind::CharDevice => "character device",
@@ -125,7 +127,8 @@ fn read_text(path: &Path, limit: u64) -> Result<String, ReadFailure> {
         .open(path)?;
     // fstat of the opened file, not stat of the path: the path may be swapped in between.
     let meta = file.metadata()?;
-    if let Some(kind) = FileKind::of(&meta) {
+    let kind = FileKind::of(&meta);
+    if kind != FileKind::Regular {
         return Err(ReadFailure::NotRegular(kind));
     }
     if meta.len() > limit {

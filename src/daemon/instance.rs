@@ -51,11 +51,8 @@ pub enum InstanceError {
     )]
     Running(Holder),
     /// The socket could not be created or bound for another reason.
-    #[error("single-instance lock @{name}: {source}")]
-    Io {
-        name: String,
-        source: std::io::Error,
-    },
+    #[error("single-instance lock @{name}: {error}")]
+    Io { name: String, error: std::io::Error },
 }
 
 /// Who holds the lock, as far as the kernel tells.
@@ -85,9 +82,9 @@ impl fmt::Display for Holder {
 
 /// Takes the lock of this network namespace, or says who holds it.
 pub fn acquire() -> Result<InstanceLock, InstanceError> {
-    let io = |source| InstanceError::Io {
+    let io = |error| InstanceError::Io {
         name: LOCK_NAME.to_string(),
-        source,
+        error,
     };
     // A leading NUL makes the address abstract: no file, gone with the process.
     let addr = SockAddr::unix(format!("\0{LOCK_NAME}")).map_err(io)?;

@@ -35,8 +35,9 @@ pub struct ReadError {
 /// Why a file could not be read, without its name (for callers that name it themselves).
 #[derive(Debug, Error)]
 pub enum ReadFailure {
-    /// open, fstat or read failed.
-    #[error("{0}")]
+    /// open, fstat or read failed. Transparent: the chain printed with `{:#}` would
+    /// otherwise repeat the system's message.
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// A directory, FIFO, device or socket.
     #[error("is a {0}, not a regular file")]

@@ -15,10 +15,10 @@ const WRITABLE_BY_OTHERS: u32 = 0o022;
 #[derive(Debug, Error)]
 pub enum TrustError {
     /// The path (or a directory above it) cannot be examined.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Stat {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Owned by another user, who could change it.
     #[error("{} is owned by uid {uid}, not by root{}", path.display(), also_us(*own))]
@@ -79,18 +79,18 @@ fn check_dirs(dir: &Path) -> Result<(), TrustError> {
 }
 
 fn resolve(path: &Path) -> Result<PathBuf, TrustError> {
-    std::fs::canonicalize(path).map_err(|source| TrustError::Stat {
+    std::fs::canonicalize(path).map_err(|error| TrustError::Stat {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
 /// One path, symlinks followed: owned by root or us; not writable by others unless it is a
 /// directory above the checked path with the sticky bit.
 fn check_one(path: &Path, above: bool) -> Result<(), TrustError> {
-    let meta = std::fs::metadata(path).map_err(|source| TrustError::Stat {
+    let meta = std::fs::metadata(path).map_err(|error| TrustError::Stat {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let own = effective_uid();
     if meta.uid() != 0 && meta.uid() != own {

@@ -295,6 +295,9 @@ fn load_names_an_unreadable_path() {
         err.to_string().contains("/nonexistent/uplink/config.toml"),
         "{err}"
     );
+    // `uplink` prints the whole chain ({:#}): the system's message once, not twice.
+    let text = err.to_string();
+    assert_eq!(format!("{:#}", anyhow::Error::from(err)), text);
 }
 
 #[test]

@@ -50,10 +50,11 @@ pub type Pending = (Request, oneshot::Sender<serde_json::Value>);
 pub enum ControlError {
     #[error("control socket {path}: another uplink daemon is already listening there")]
     InUse { path: PathBuf },
-    #[error("control socket {path}: {source}")]
+    // The system's message is in the text, so it is not also a `source` (printed twice).
+    #[error("control socket {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "control socket {path}: no daemon is listening (is `uplink run` running with this socket?)"
@@ -69,10 +70,10 @@ pub enum ControlError {
     NotSocket { path: PathBuf, kind: FileKind },
     /// Another user could replace the socket (or the directory it is in).
     #[error(
-        "control socket {path}: unsafe directory: {source} (it must be owned by root and \
+        "control socket {path}: unsafe directory: {reason} (it must be owned by root and \
          writable by no one else)"
     )]
-    Untrusted { path: PathBuf, source: TrustError },
+    Untrusted { path: PathBuf, reason: TrustError },
     /// The process answering is neither root nor us: it is not a daemon we started.
     #[error(
         "control socket {path}: answered by a process of uid {uid} (pid {pid}), not by root: \
@@ -84,9 +85,9 @@ pub enum ControlError {
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ControlError + '_ {
-    move |source| ControlError::Io {
+    move |error| ControlError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

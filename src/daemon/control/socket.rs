@@ -31,9 +31,9 @@ pub async fn bind(path: &Path) -> Result<UnixListener, ControlError> {
             .create(dir)
             .map_err(io_error(path))?;
     }
-    trust::check_parents(path).map_err(|source| ControlError::Untrusted {
+    trust::check_parents(path).map_err(|reason| ControlError::Untrusted {
         path: path.to_path_buf(),
-        source,
+        reason,
     })?;
     remove_stale(path).await?;
     bind_unreachable_then_link(dir, path)

@@ -321,6 +321,9 @@ async fn bind_refuses_a_directory_another_user_owns_or_anyone_can_write() {
             .contains("has mode 0777: writable by group or others"),
         "{err}"
     );
+    // `uplink` prints the whole chain ({:#}): each fact once.
+    let text = err.to_string();
+    assert_eq!(format!("{:#}", anyhow::Error::from(err)), text);
     if !root("bind_refuses_a_directory_another_user_owns_or_anyone_can_write") {
         return;
     }

@@ -18,11 +18,20 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends one request and returns the daemon's JSON answer.
 pub async fn request(path: &Path, request: &Request) -> Result<serde_json::Value, ControlError> {
-    tokio::time::timeout(CLIENT_TIMEOUT, exchange(path, request))
+    request_within(path, request, CLIENT_TIMEOUT).await
+}
+
+/// [`request`] with another time limit (tests).
+pub(super) async fn request_within(
+    path: &Path,
+    request: &Request,
+    limit: Duration,
+) -> Result<serde_json::Value, ControlError> {
+    tokio::time::timeout(limit, exchange(path, request))
         .await
         .map_err(|_| ControlError::Timeout {
             path: path.to_path_buf(),
-            after: CLIENT_TIMEOUT,
+            after: limit,
         })?
 }
 

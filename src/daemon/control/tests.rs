@@ -292,6 +292,51 @@ async fn the_client_does_not_believe_a_socket_another_user_listens_on() {
     assert!(text.ends_with("not by root: not trusting it"), "{text}");
 }
 
+/// A daemon stand-in (root, so trusted) that answers every request with `answer`, then
+/// stays connected without a newline.
+async fn odd_daemon(s: &Scratch, answer: &'static [u8]) {
+    let listener = bind(&s.socket()).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = stream.write_all(answer).await;
+                tokio::time::sleep(PATIENCE * 2).await;
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn the_client_reads_at_most_1_mib_and_waits_a_bounded_time() {
+    let s = Scratch::new("ctlclient");
+    static HUGE: std::sync::LazyLock<Vec<u8>> =
+        std::sync::LazyLock::new(|| vec![b'x'; RESPONSE_LIMIT + 10]);
+    odd_daemon(&s, &HUGE).await;
+    let err = request(&s.socket(), &Request::Status).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "control socket {}: bad response: longer than 1048576 bytes",
+            s.socket().display()
+        )
+    );
+    let mute = Scratch::new("ctlmute");
+    odd_daemon(&mute, b"{\"uplinks\":").await;
+    let start = Instant::now();
+    let limit = Duration::from_millis(300);
+    let err = client::request_within(&mute.socket(), &Request::Status, limit)
+        .await
+        .unwrap_err();
+    assert!(start.elapsed() < PATIENCE);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "control socket {}: no answer within 300 ms",
+            mute.socket().display()
+        )
+    );
+}
+
 #[tokio::test]
 async fn bind_makes_a_missing_directory_0700_and_the_socket_0600() {
     let s = Scratch::new("ctlmode");

@@ -41,10 +41,9 @@ fn a_second_daemon_in_the_namespace_refuses_and_one_in_another_namespace_runs() 
     // Its own directory, config and control socket: only the namespace is shared.
     let mut second = LabDaemon::new(exe, ProbeProfile::Test).unwrap();
     second.start(&s.lab).unwrap();
-    wait("the second daemon to exit", Duration::from_secs(10), || {
-        second.exited()
-    });
-    let status = second.stop(Duration::from_secs(1)).unwrap();
+    let status = second
+        .wait_exit(Duration::from_secs(10))
+        .expect("the second daemon kept running");
     assert!(!status.success(), "{}", second.log());
     let log = second.log();
     assert!(

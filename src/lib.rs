@@ -16,3 +16,4 @@ pub mod netns;
 pub mod probe;
 pub mod reconcile;
 pub mod system;
+pub mod text;

@@ -27,7 +27,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("uplink: {e:#}");
+            // Messages quote config text and system names: no raw control characters.
+            let message = format!("{e:#}");
+            eprintln!("uplink: {}", uplink::text::printable_lines(&message));
             ExitCode::FAILURE
         }
     }
@@ -58,6 +60,11 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Lab { fault, keep } => lab(fault, keep),
         #[cfg(feature = "lab")]
         Command::Bench(args) => bench(args),
+        #[cfg(feature = "lab")]
+        Command::Soak {
+            secs,
+            max_rss_growth_kib,
+        } => soak(secs, max_rss_growth_kib),
     }
 }
 
@@ -83,7 +90,26 @@ fn init_logging() {
 fn check(path: &std::path::Path, format: Option<uplink::config::Format>) -> anyhow::Result<()> {
     let config = uplink::config::load_as(path, format)?;
     print!("{}", cli::check::render_plan(&config));
+    match current_links() {
+        Ok(links) => {
+            for warning in cli::check::system_warnings(&config, &links) {
+                eprintln!("warning: {warning}");
+            }
+        }
+        Err(e) => eprintln!("note: devices not checked: {e}"),
+    }
     Ok(())
+}
+
+/// This network namespace's devices, as the daemon would see them.
+fn current_links() -> anyhow::Result<std::collections::HashMap<String, uplink::core::LinkFacts>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut netlink = uplink::system::Netlink::connect()?;
+        Ok(netlink.links(false).await?)
+    })
 }
 
 fn import_mwan3(file: &std::path::Path, network: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -140,6 +166,29 @@ fn lab(fault: cli::LabFault, keep: bool) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let result = run(&exe, fault, keep)?;
     anyhow::ensure!(result.success(), "failover or failback did not happen");
+    Ok(())
+}
+
+#[cfg(feature = "lab")]
+fn soak(secs: u64, max_rss_growth_kib: i64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        uplink::netns::is_root(),
+        "the soak test needs root (it creates network namespaces)"
+    );
+    uplink::netns::delete_all_on_panic();
+    uplink::lab::interrupt::catch_interrupts();
+    let exe = std::env::current_exe()?;
+    let length = std::time::Duration::from_secs(secs);
+    let report = uplink::lab::soak::run(&exe, length, |line| eprintln!("{line}"))?;
+    print!("{}", report.render());
+    anyhow::ensure!(report.alive, "the daemon died");
+    anyhow::ensure!(report.unanswered == 0, "the daemon stopped answering");
+    anyhow::ensure!(report.mismatches.is_empty(), "status and kernel disagreed");
+    anyhow::ensure!(report.fd_growth() <= 0, "open descriptors grew");
+    anyhow::ensure!(
+        report.rss_growth_kib() <= max_rss_growth_kib,
+        "RSS grew by more than {max_rss_growth_kib} KiB"
+    );
     Ok(())
 }
 

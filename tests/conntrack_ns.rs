@@ -153,3 +153,74 @@ fn entries_are_deleted_by_nat_address_or_mark_and_only_those() {
     assert_eq!(delete(&lab, marked), 1);
     assert!(!entries(&lab).contains("dport=7"), "{}", entries(&lab));
 }
+
+/// IPv6 entries (a NAT66 line's connections) are deleted by reply destination too, and the
+/// other line's IPv6 entry and the IPv4 ones stay.
+#[test]
+fn ipv6_entries_are_deleted_by_nat_address() {
+    if !require_root("ipv6_entries_are_deleted_by_nat_address") {
+        return;
+    }
+    let ns = uplink::netns::Netns::create(&uplink::netns::unique_prefix("ct6")).unwrap();
+    // The family follows from the addresses (`-f` is not allowed with -I).
+    let insert = |src: &str, dst: &str, reply_dst: &str, port: &str| {
+        ns.exec(&[
+            "conntrack",
+            "-I",
+            "-p",
+            "udp",
+            "-s",
+            src,
+            "-d",
+            dst,
+            "--sport",
+            port,
+            "--dport",
+            "7",
+            "--reply-src",
+            dst,
+            "--reply-dst",
+            reply_dst,
+            "--reply-port-src",
+            "7",
+            "--reply-port-dst",
+            port,
+            "-t",
+            "100",
+            "-u",
+            "SEEN_REPLY",
+        ])
+        .unwrap();
+    };
+    insert("2001:db8:a::2", "2001:db8:ff::1", "2001:db8:1::2", "41001");
+    insert("2001:db8:a::2", "2001:db8:ff::1", "2001:db8:2::2", "41002");
+    insert("198.18.1.2", "203.0.113.10", "192.0.2.2", "41003");
+    let listed = |family: &str| {
+        ns.exec(&["conntrack", "-L", "-f", family])
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        listed("ipv6").matches("sport=41").count(),
+        2,
+        "{}",
+        listed("ipv6")
+    );
+    let line1 = ConntrackFilter::NatAddress("2001:db8:1::2".parse().unwrap());
+    let deleted = ns
+        .run_in(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(delete_matching(line1)).unwrap()
+        })
+        .unwrap();
+    assert_eq!(deleted, 1);
+    let v6 = listed("ipv6");
+    assert!(!v6.contains("sport=41001"), "{v6}");
+    assert!(
+        v6.contains("sport=41002"),
+        "the other line's entry stays: {v6}"
+    );
+    assert!(listed("ipv4").contains("sport=41003"), "IPv4 entries stay");
+}

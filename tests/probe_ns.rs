@@ -443,3 +443,38 @@ fn send_errors_count_as_losses_and_probing_goes_on() {
     assert!(!while_down.iter().any(is_reply), "{while_down:?}");
     assert!(after_up.is_some(), "no reply after the device came back");
 }
+
+/// The runtime thread is blocked for twice the timeout (a slow nft, a busy CPU) while
+/// replies are on their way (the target answers after 300 ms): they are replies, with
+/// their true round-trip time, not losses.
+#[cfg(feature = "lab")]
+#[test]
+fn replies_that_arrive_while_the_runtime_is_blocked_are_not_lost() {
+    use uplink::lab::{SlowTarget, SLOW_TARGET};
+    if !require_root("replies_that_arrive_while_the_runtime_is_blocked_are_not_lost") {
+        return;
+    }
+    let lab = Lab::build("stall");
+    let never = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _slow = SlowTarget::start_in(&lab.b, ms(300), never).unwrap();
+    let events = in_runtime(&lab.r, || async {
+        let (tx, mut rx) = unbounded_channel();
+        let _prober = start(spec(1, "wan2", WAN2_SOURCE, vec![SLOW_TARGET]), tx).unwrap();
+        first_reply(&mut rx, ms(3000)).await.expect("a first reply");
+        // Probes are out and their replies due within 300 ms; the only runtime thread is
+        // blocked, so the prober cannot read its socket meanwhile.
+        std::thread::sleep(ms(2000));
+        collect_for(&mut rx, ms(100)).await
+    });
+    let (replies, lost) = tally(&events, 1, 0);
+    assert_eq!(
+        lost, 0,
+        "replies read late were counted as lost: {events:?}"
+    );
+    assert!(replies >= 1, "{events:?}");
+    for event in &events {
+        if let ProbeOutcome::Reply { rtt } = event.outcome {
+            assert!(rtt < ms(900), "the rtt includes the stall: {rtt:?}");
+        }
+    }
+}

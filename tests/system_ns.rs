@@ -120,7 +120,8 @@ fn routes_and_rules_are_applied_read_back_and_removed() {
             let applied = reconcile_routing(&mut nl, &desired, Change::to_string)
                 .await
                 .unwrap();
-            assert_eq!(applied.len(), 6);
+            assert_eq!(applied.applied.len(), 6);
+            assert!(applied.complete());
             let mut routes = nl.owned_routes().await.unwrap();
             routes.sort();
             assert_eq!(routes, desired.routes);
@@ -131,6 +132,7 @@ fn routes_and_rules_are_applied_read_back_and_removed() {
             assert!(reconcile_routing(&mut nl, &desired, Change::to_string)
                 .await
                 .unwrap()
+                .applied
                 .is_empty());
         })
     })
@@ -188,7 +190,7 @@ fn switching_the_active_line_is_one_replace() {
                 reconcile_routing(&mut nl, &active(links["wan2"].ifindex), Change::to_string)
                     .await
                     .unwrap();
-            assert_eq!(changes.len(), 1, "{changes:?}");
+            assert_eq!(changes.applied.len(), 1, "{changes:?}");
             let routes = nl.owned_routes().await.unwrap();
             assert_eq!(routes[0].nexthops[0].ifindex, links["wan2"].ifindex);
         })
@@ -205,28 +207,32 @@ fn nft_table_is_applied_verified_and_repaired_after_flush() {
     let ruleset = sample_state(1, 2).nft;
     let r = ruleset.clone();
     ns.run_in(move || {
-        let mut nft = Nft::default();
-        assert!(reconcile_firewall(&mut nft, &r).unwrap());
-        assert!(
-            !reconcile_firewall(&mut nft, &r).unwrap(),
-            "second pass is a no-op"
-        );
+        runtime().block_on(async {
+            let mut nft = Nft::default();
+            assert!(reconcile_firewall(&mut nft, &r).await.unwrap());
+            assert!(
+                !reconcile_firewall(&mut nft, &r).await.unwrap(),
+                "second pass is a no-op"
+            );
+        })
     })
     .unwrap();
     let listed = ns.exec(&["nft", "list", "ruleset"]).unwrap();
     assert!(listed.contains("oifname \"wan2\" masquerade"), "{listed}");
     ns.exec(&["nft", "flush", "ruleset"]).unwrap();
     ns.run_in(move || {
-        let mut nft = Nft::default();
-        nft.apply(&ruleset).unwrap();
-        std::process::Command::new("nft")
-            .args(["delete", "table", "inet", "uplink"])
-            .status()
-            .unwrap();
-        assert!(!nft.holds(&ruleset).unwrap());
-        assert!(reconcile_firewall(&mut nft, &ruleset).unwrap());
-        nft.remove().unwrap();
-        nft.remove().unwrap();
+        runtime().block_on(async {
+            let mut nft = Nft::default();
+            nft.apply(&ruleset).await.unwrap();
+            std::process::Command::new("nft")
+                .args(["delete", "table", "inet", "uplink"])
+                .status()
+                .unwrap();
+            assert!(!nft.holds(&ruleset).await.unwrap());
+            assert!(reconcile_firewall(&mut nft, &ruleset).await.unwrap());
+            nft.remove().await.unwrap();
+            nft.remove().await.unwrap();
+        })
     })
     .unwrap();
     assert_eq!(ns.exec(&["nft", "list", "ruleset"]).unwrap(), "");
@@ -260,10 +266,12 @@ fn share_rule_is_replaced_without_reloading_the_table() {
     };
     let (b, o) = (both.clone(), one.clone());
     ns.run_in(move || {
-        let mut nft = Nft::default();
-        assert!(reconcile_firewall(&mut nft, &b).unwrap());
-        assert!(reconcile_firewall(&mut nft, &o).unwrap());
-        assert!(nft.holds(&o).unwrap() && !nft.holds(&b).unwrap());
+        runtime().block_on(async {
+            let mut nft = Nft::default();
+            assert!(reconcile_firewall(&mut nft, &b).await.unwrap());
+            assert!(reconcile_firewall(&mut nft, &o).await.unwrap());
+            assert!(nft.holds(&o).await.unwrap() && !nft.holds(&b).await.unwrap());
+        })
     })
     .unwrap();
     let chain = ns
@@ -281,10 +289,12 @@ fn share_rule_is_replaced_without_reloading_the_table() {
     ns.exec(&["nft", "delete", "table", "inet", "uplink"])
         .unwrap();
     ns.run_in(move || {
-        let mut nft = Nft::default();
-        nft.apply(&one).unwrap();
-        nft.apply(&both).unwrap();
-        assert!(nft.holds(&both).unwrap());
+        runtime().block_on(async {
+            let mut nft = Nft::default();
+            nft.apply(&one).await.unwrap();
+            nft.apply(&both).await.unwrap();
+            assert!(nft.holds(&both).await.unwrap());
+        })
     })
     .unwrap();
     let chain = ns

@@ -1,5 +1,6 @@
 //! `uplink check`: what the config means in kernel objects, without touching the kernel.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -10,6 +11,7 @@ use uplink::core::desired::{desired_with_ruleset, nft_ruleset};
 use uplink::core::owned::*;
 use uplink::core::select::{merged, select_each_family};
 use uplink::core::{Candidate, LinkFacts, RuleMatch};
+use uplink::text::printable_lines;
 
 /// The plan for `config`, assuming every line's link is up and every line healthy.
 /// Device indices and addresses are only known at run time, so they are shown by name.
@@ -46,6 +48,7 @@ pub fn render_plan(config: &Config) -> String {
             degraded: false,
             pending: false,
             link_usable: true,
+            recency: 0,
         })
         .collect();
     let selection = merged(select_each_family(&candidates));
@@ -157,7 +160,12 @@ pub fn render_plan(config: &Config) -> String {
         out += "\nload sharing (chain share, replaced when the group changes; every line up):\n";
         writeln!(out, "  {}", desired.nft.share).unwrap();
     }
-    out
+    // Validation leaves no control character in a name; should one get through all the
+    // same, it is shown escaped rather than sent to the terminal.
+    match printable_lines(&out) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(escaped) => escaped,
+    }
 }
 
 fn render_lines(config: &Config) -> String {
@@ -214,4 +222,90 @@ fn render_policies(config: &Config) -> String {
         .unwrap();
     }
     out
+}
+
+/// Warnings about the system as it is now: a fixed gateway that no address of its device
+/// covers (the kernel would refuse the line's route, so the line would stay down), or a
+/// device that does not exist yet. `links` is a netlink dump by device name.
+pub fn system_warnings(config: &Config, links: &HashMap<String, LinkFacts>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for uplink in &config.uplinks {
+        let name = &uplink.name;
+        let Some(link) = links.get(&uplink.device) else {
+            if !uplink.device.is_empty() {
+                warnings.push(format!(
+                    "uplink {name:?}: device {:?} does not exist (yet): the line stays down until it does",
+                    uplink.device
+                ));
+            }
+            continue;
+        };
+        let Some(gateway) = uplink.gateway.fixed() else {
+            continue;
+        };
+        let networks: Vec<(IpAddr, u8)> = link
+            .networks
+            .iter()
+            .copied()
+            .filter(|(a, _)| Family::of(a) == uplink.family)
+            .collect();
+        if link.point_to_point || uplink::core::gateway::on_link(gateway, &networks) {
+            continue;
+        }
+        let shown: Vec<String> = networks.iter().map(|(a, l)| format!("{a}/{l}")).collect();
+        warnings.push(format!(
+            "uplink {name:?}: gateway {gateway} is not on-link on {:?} (addresses: {}): the kernel would refuse its route and the line would stay down",
+            uplink.device,
+            if shown.is_empty() { "none".to_string() } else { shown.join(", ") }
+        ));
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_off_link_gateway_and_a_missing_device_are_warned_about() {
+        let config = uplink::config::parse(
+            "[[uplink]]\nname = \"main\"\ndevice = \"wan1\"\ngateway = \"198.18.200.1\"\n\
+             [[uplink]]\nname = \"backup\"\ndevice = \"wan2\"\ngateway = \"198.51.100.1\"\n\
+             [[uplink]]\nname = \"lte\"\ndevice = \"wwan0\"\ngateway = \"203.0.113.1\"\n",
+        )
+        .unwrap();
+        let link = |addr: &str, len| LinkFacts {
+            networks: vec![(addr.parse().unwrap(), len)],
+            ..LinkFacts::default()
+        };
+        let links = HashMap::from([
+            ("wan1".to_string(), link("192.0.2.2", 24)),
+            ("wan2".to_string(), link("198.51.100.2", 24)),
+        ]);
+        let warnings = system_warnings(&config, &links);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with(
+            "uplink \"main\": gateway 198.18.200.1 is not on-link on \"wan1\" (addresses: 192.0.2.2/24)"
+        ));
+        assert!(warnings[1].contains("device \"wwan0\" does not exist"));
+    }
+
+    /// A device name with an escape sequence, as if it had slipped past validation: shown
+    /// escaped in every part of the plan, and its nft rules left out.
+    #[test]
+    fn control_characters_in_names_are_shown_escaped() {
+        let mut config = uplink::config::parse(
+            "[[uplink]]\nname = \"main\"\ndevice = \"eth0\"\nmasquerade = true\n",
+        )
+        .unwrap();
+        config.uplinks[0].device = "eth0\u{1b}[2J".into();
+        let plan = render_plan(&config);
+        assert!(!plan.contains('\u{1b}'), "{plan:?}");
+        assert!(
+            plan.contains("main on eth0\\u{1b}[2J: point-to-point"),
+            "{plan}"
+        );
+        assert!(plan.contains("default dev eth0\\u{1b}[2J"), "{plan}");
+        assert!(!plan.contains("oifname"), "{plan}");
+    }
 }

@@ -142,6 +142,20 @@ pub enum Command {
     /// something.
     #[cfg(feature = "lab")]
     Bench(BenchArgs),
+    /// Soak test in a namespace lab (needs root): the daemon under carrier flaps,
+    /// blackholes, loss and reload storms (valid and invalid configs, a changing 10k set)
+    /// with a status request every second. Prints RSS and open descriptors every 10 s and
+    /// fails when status and kernel disagree, the daemon dies or stops answering, or
+    /// descriptors or memory grow.
+    #[cfg(feature = "lab")]
+    Soak {
+        /// How long, in seconds.
+        #[arg(long, default_value_t = 600)]
+        secs: u64,
+        /// Largest RSS growth accepted after warm-up, in KiB.
+        #[arg(long, default_value_t = 1024)]
+        max_rss_growth_kib: i64,
+    },
 }
 
 /// The syntax of a config file (`--format`).

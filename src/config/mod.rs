@@ -33,6 +33,7 @@
 //! ```
 
 mod from_uci;
+pub mod ifname;
 pub mod mwan3;
 pub mod netifd;
 mod parse;

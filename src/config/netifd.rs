@@ -1,6 +1,7 @@
 //! OpenWrt netifd interfaces (`wan`, `wwan`...) and the Linux device each one uses, read
 //! from `/etc/config/network`. Shared by `interface = "..."` lines and `import-mwan3`.
 
+use super::ifname::check_ifname;
 use super::uci::Document;
 
 /// netifd protocols whose device is the `<proto>-<interface>` PPP device.
@@ -19,9 +20,14 @@ pub struct NetifdDevice {
 }
 
 /// The device of netifd interface `iface` according to `network`; the error says why it
-/// cannot be told from the file (the running system may still know: `ubus`).
+/// cannot be told from the file (the running system may still know: `ubus`). A name that
+/// is not a valid interface name is an error too: it can name no device, and would reach
+/// routes and the nft table otherwise.
 pub fn device_of(network: &Document, iface: &str) -> Result<NetifdDevice, String> {
-    device_following_aliases(network, iface, 0)
+    let found = device_following_aliases(network, iface, 0)?;
+    check_ifname(&found.device)
+        .map_err(|why| format!("interface {iface:?}: device {:?}: {why}", found.device))?;
+    Ok(found)
 }
 
 /// An alias interface (`option device '@wan'`, as OpenWrt's `wan6` usually is) uses the
@@ -75,7 +81,9 @@ fn device_following_aliases(
         return Err(format!("interface {iface:?} has an empty device"));
     }
     let (device, how) = if section.get("type") == Some("bridge") {
-        let how = format!("network: bridge over {device}, netifd names it br-{iface}");
+        // Quoted: the port's name is not checked (it is not the line's device), and this
+        // text ends up in logs and comments.
+        let how = format!("network: bridge over {device:?}, netifd names it br-{iface}");
         (format!("br-{iface}"), how)
     } else {
         (device.to_owned(), format!("network: option {option}"))

@@ -113,6 +113,10 @@ pub struct Engine {
     nft: Arc<str>,
     /// Changes whenever [`Engine::desired`] may have changed.
     revision: u32,
+    /// Counts changes of the active lines; see [`Candidate::recency`].
+    epoch: u32,
+    /// The epoch at which each line (by name) last stopped carrying traffic.
+    served: HashMap<String, u32>,
 }
 
 impl Engine {
@@ -135,6 +139,8 @@ impl Engine {
             drained: BTreeSet::new(),
             nft,
             revision: 0,
+            epoch: 0,
+            served: HashMap::new(),
         };
         engine.reselect_default();
         engine.repolicy();
@@ -175,14 +181,42 @@ impl Engine {
             })
             .collect();
         self.lines = lines;
-        self.drained
-            .retain(|name| config.uplinks.iter().any(|u| &u.name == name));
+        let known = |name: &String| config.uplinks.iter().any(|u| &u.name == name);
+        self.drained.retain(known);
+        self.served.retain(|name, _| known(name));
         self.nft = ruleset_of(&config);
         self.config = config;
         // Indices may now name other lines: judge the next selection by name.
         self.rejudge = true;
         self.touch();
         self.reselect()
+    }
+
+    /// Lines found carrying traffic when the daemon started (our active table survives a
+    /// restart): until probes say otherwise they count as the lines that carried traffic
+    /// last, so a restart during a failover does not send traffic back to the dead line.
+    pub fn adopt_active(&mut self, names: &[String]) {
+        self.epoch = self.epoch.max(1);
+        for name in names {
+            self.served.insert(name.clone(), self.epoch);
+        }
+        self.touch();
+        self.reselect();
+    }
+
+    /// Whether the kernel accepted each line's own route (`None`) or refused it (`Some(why)`),
+    /// in config order; a line whose route is refused cannot carry traffic.
+    pub fn on_routes(&mut self, refused: Vec<Option<String>>, now: Instant) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        let lines = self.config.uplinks.iter().zip(&mut self.lines);
+        for ((uplink, line), refused) in lines.zip(refused) {
+            if line.route_refused() != refused.as_deref() {
+                notices.extend(line_notice(uplink, line.on_route(refused, now)));
+                self.revision = self.revision.wrapping_add(1);
+            }
+        }
+        notices.extend(self.reselect());
+        notices
     }
 
     /// New link facts for every device (from a netlink dump); absent devices are gone.
@@ -383,9 +417,22 @@ impl Engine {
                     degraded: l.degraded().is_some(),
                     pending: l.health() == Health::Pending && l.link_usable() && !drained,
                     link_usable: l.link_usable() && !drained,
+                    recency: self.recency(u),
                 }
             })
             .collect()
+    }
+
+    /// See [`Candidate::recency`]: judged by name, so it survives a reload.
+    fn recency(&self, uplink: &Uplink) -> u32 {
+        let active = self
+            .announced
+            .iter()
+            .any(|(f, names)| *f == uplink.family && names.contains(&uplink.name));
+        match active {
+            true => u32::MAX,
+            false => self.served.get(&uplink.name).copied().unwrap_or(0),
+        }
     }
 
     /// Recomputes the selection and the policy choices; says what changed.
@@ -430,6 +477,10 @@ impl Engine {
                 .map(|(_, names)| names.clone())
                 .unwrap_or_default();
             if from != to {
+                self.epoch = self.epoch.saturating_add(1);
+                for name in from.iter().filter(|n| !to.contains(n)) {
+                    self.served.insert(name.clone(), self.epoch);
+                }
                 notices.push(Notice::Active {
                     family: *family,
                     from,

@@ -291,3 +291,78 @@ fn revision_moves_only_when_the_desired_state_may_change() {
     engine.on_links(&gone, t0 + ms(700));
     assert_ne!(engine.revision(), steady, "main's link went away");
 }
+
+/// Main dead by probe and backup carrying traffic, when backup's replies stop for a moment.
+fn main_dead_backup_active(t0: Instant) -> (Engine, Instant) {
+    let mut engine = running(t0);
+    let mut now = t0 + ms(10);
+    while now < t0 + ms(3000) {
+        now += ms(500);
+        engine.on_probe(1, 0, Some(ms(5)), now);
+        engine.tick(now);
+    }
+    assert_eq!(active_names(&engine), ["backup"]);
+    (engine, now)
+}
+
+#[test]
+fn a_blip_on_the_backup_while_main_is_dead_keeps_traffic_on_the_backup() {
+    let t0 = Instant::now();
+    let (mut engine, last_reply) = main_dead_backup_active(t0);
+    let silent = last_reply + ms(2000);
+    let notices = engine.tick(silent);
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.to_string().starts_with("uplink \"backup\" down")),
+        "{notices:?}"
+    );
+    assert_eq!(
+        active_names(&engine),
+        ["backup"],
+        "not back to the dead main line"
+    );
+    assert_eq!(engine.selection().basis, SelectionBasis::LinkFallback);
+    assert!(
+        crate::core::flush::flush_plan(&engine, &notices).is_empty(),
+        "the backup's connections are kept: traffic stays there"
+    );
+}
+
+#[test]
+fn a_refused_route_takes_the_line_out_and_acceptance_brings_it_back() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    let now = t0 + ms(100);
+    let why = "Network is unreachable (gateway 192.0.2.1 is not on-link)";
+    let notices = engine.on_routes(vec![Some(why.into()), None], now);
+    let text: Vec<String> = notices.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text[0],
+        format!("uplink \"main\" down: the kernel refused its route: {why}")
+    );
+    assert_eq!(active_names(&engine), ["backup"]);
+    // Even when backup fails its probes too, main is no candidate.
+    engine.tick(now + ms(5000));
+    assert_eq!(active_names(&engine), ["backup"]);
+    // The route goes in: main is probed again and returns once good for up_after.
+    engine.on_routes(vec![None, None], now + ms(6000));
+    assert!(!engine.line(0).is_up());
+    for i in 0..=25 {
+        let at = now + ms(6000 + 500 * i);
+        engine.on_probe(0, 0, Some(ms(5)), at);
+        engine.on_probe(1, 0, Some(ms(5)), at);
+    }
+    assert_eq!(active_names(&engine), ["main"]);
+}
+
+#[test]
+fn lines_found_active_at_start_keep_traffic_until_probes_judge() {
+    let t0 = Instant::now();
+    let mut engine = Engine::new(parse(TWO_LINES).unwrap(), t0);
+    engine.adopt_active(&["backup".to_string()]);
+    engine.on_links(&links(), t0);
+    assert_eq!(active_names(&engine), ["backup"], "main is unproven");
+    engine.on_probe(0, 0, Some(ms(5)), t0 + ms(10));
+    assert_eq!(active_names(&engine), ["main"], "main proven up");
+}

@@ -2,7 +2,7 @@
 //! flows (games, VoIP, WireGuard) move at once. Only the entries of the lines concerned,
 //! never a global flush, and never when no other line can take the traffic.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::engine::{Engine, Notice};
 use super::owned::{line_mark, share_mark};
@@ -12,7 +12,7 @@ use super::owned::{line_mark, share_mark};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlushRequest {
     pub line: String,
-    pub addrs: Vec<Ipv4Addr>,
+    pub addrs: Vec<IpAddr>,
     pub marks: Vec<u32>,
     /// For the log: why.
     pub reason: &'static str,
@@ -44,16 +44,7 @@ fn request(engine: &Engine, name: &str, reason: &'static str) -> Option<FlushReq
         .position(|u| u.name == name)?;
     Some(FlushRequest {
         line: name.to_string(),
-        // Deleting by NAT address is IPv4-only in the conntrack driver; marks cover IPv6.
-        addrs: engine
-            .line(index)
-            .known_addrs()
-            .iter()
-            .filter_map(|a| match a {
-                std::net::IpAddr::V4(v4) => Some(*v4),
-                std::net::IpAddr::V6(_) => None,
-            })
-            .collect(),
+        addrs: engine.line(index).known_addrs().to_vec(),
         marks: vec![line_mark(index), share_mark(index)],
         reason,
     })

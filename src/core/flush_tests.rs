@@ -23,7 +23,7 @@ fn line_down_flushes_its_entries_by_address_and_mark() {
         plan,
         [FlushRequest {
             line: "main".into(),
-            addrs: vec![Ipv4Addr::new(192, 0, 2, 2)],
+            addrs: vec![std::net::Ipv4Addr::new(192, 0, 2, 2).into()],
             marks: vec![0x10000, 0x800000],
             reason: "line down",
         }]
@@ -69,5 +69,8 @@ fn addresses_are_remembered_after_they_are_gone() {
     gone.get_mut("wan1").unwrap().addrs.clear();
     let notices = engine.on_links(&gone, t0 + ms(20));
     let plan = flush_plan(&engine, &notices);
-    assert_eq!(plan[0].addrs, [Ipv4Addr::new(192, 0, 2, 2)]);
+    assert_eq!(
+        plan[0].addrs,
+        [IpAddr::from(std::net::Ipv4Addr::new(192, 0, 2, 2))]
+    );
 }

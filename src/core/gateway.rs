@@ -32,6 +32,7 @@ pub fn facts_for(
 ) -> Option<LinkFacts> {
     let mut facts = dumped?.clone();
     facts.addrs.retain(|a| of_line(family, a));
+    facts.networks.retain(|(a, _)| Family::of(a) == family);
     // Kept facts hold only what the line follows, so unrelated route churn changes nothing.
     let system_gateways = std::mem::take(&mut facts.system_gateways);
     facts.gateway = None;
@@ -128,5 +129,57 @@ mod tests {
         let facts = facts_for(Family::V6, Gateway::Auto, Some(&link), None).unwrap();
         assert_eq!(facts.addrs, vec!["2001:db8::2".parse::<IpAddr>().unwrap()]);
         assert_eq!(facts.gateway, Some("fe80::1".parse().unwrap()));
+    }
+}
+
+/// Whether the kernel will take a route via `gateway` on a device with `networks` (its
+/// addresses and prefix lengths): the gateway is in one of them, or is an IPv6 link-local
+/// address (always on-link).
+pub fn on_link(gateway: IpAddr, networks: &[(IpAddr, u8)]) -> bool {
+    if let IpAddr::V6(v6) = gateway {
+        if v6.is_unicast_link_local() {
+            return true;
+        }
+    }
+    networks
+        .iter()
+        .any(|&(addr, len)| same_network(addr, gateway, len))
+}
+
+fn same_network(a: IpAddr, b: IpAddr, len: u8) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod on_link_tests {
+    use super::on_link;
+
+    #[test]
+    fn a_gateway_is_on_link_only_inside_a_network_of_the_device() {
+        let nets = [("192.0.2.2".parse().unwrap(), 24)];
+        assert!(on_link("192.0.2.1".parse().unwrap(), &nets));
+        assert!(!on_link("198.18.200.1".parse().unwrap(), &nets));
+        let host = [("192.0.2.2".parse().unwrap(), 32)];
+        assert!(!on_link("192.0.2.1".parse().unwrap(), &host));
+        assert!(on_link("fe80::1".parse().unwrap(), &[]));
+        let v6 = [("2001:db8:1::2".parse().unwrap(), 64)];
+        assert!(on_link("2001:db8:1::1".parse().unwrap(), &v6));
+        assert!(!on_link("2001:db8:2::1".parse().unwrap(), &v6));
+        let everything = [("0.0.0.0".parse().unwrap(), 0)];
+        assert!(on_link("198.18.200.1".parse().unwrap(), &everything));
     }
 }

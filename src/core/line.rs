@@ -23,6 +23,9 @@ pub struct LinkFacts {
     /// Addresses on the device: as dumped, of both families; for a line, only those of
     /// its family (global ones for IPv6), see [`crate::core::gateway::facts_for`].
     pub addrs: Vec<IpAddr>,
+    /// The device's addresses with their prefix lengths: the networks a gateway must be in
+    /// for the kernel to accept a route via it (on-link).
+    pub networks: Vec<(IpAddr, u8)>,
     /// `IFF_POINTOPOINT`: routes through it need no gateway.
     pub point_to_point: bool,
     /// The gateways of the system's own default routes on this device (lowest metric per
@@ -102,6 +105,9 @@ pub struct LineState {
     reason: String,
     /// Latency and loss verdict, when the line has limits.
     quality: Option<Quality>,
+    /// Why the kernel refused the line's own route (a gateway that is not on-link, say):
+    /// such a line cannot carry traffic, whatever its link says.
+    route_refused: Option<String>,
 }
 
 impl LineState {
@@ -123,6 +129,7 @@ impl LineState {
                 let expected = per_target as usize * timing.targets.len();
                 Quality::new(limits, timing.up_after, expected)
             }),
+            route_refused: None,
         }
     }
 
@@ -159,9 +166,15 @@ impl LineState {
         &self.known_addrs
     }
 
-    /// Whether the link can carry a default route (the fallback when probes fail everywhere).
+    /// Whether the link can carry a default route (the fallback when probes fail
+    /// everywhere): usable by what netlink says, and its route accepted by the kernel.
     pub fn link_usable(&self) -> bool {
-        self.link.as_ref().is_some_and(LinkFacts::usable)
+        self.link.as_ref().is_some_and(LinkFacts::usable) && self.route_refused.is_none()
+    }
+
+    /// Why the kernel refused the line's route, if it did.
+    pub fn route_refused(&self) -> Option<&str> {
+        self.route_refused.as_deref()
     }
 
     /// New facts from netlink (`None`: the device is gone). Losing the link is acted on at
@@ -172,6 +185,36 @@ impl LineState {
             self.known_addrs.clone_from(addrs);
         }
         self.link = facts;
+        self.usability_changed(was_usable, now)
+    }
+
+    /// The kernel refused the line's own route (`Some(why)`), or holds it (`None`). A
+    /// refusal takes the line out of service at once, as a lost link does; acceptance
+    /// restarts probing.
+    pub fn on_route(&mut self, refused: Option<String>, now: Instant) -> Option<Transition> {
+        if self.route_refused == refused {
+            return None;
+        }
+        let was_usable = self.link_usable();
+        self.route_refused = refused;
+        let transition = self.usability_changed(was_usable, now);
+        if transition.is_some() || self.route_refused.is_none() {
+            return transition;
+        }
+        // Already down (starting, say): still a new reason worth a log line and a hook.
+        let (_, reason) = self.verdict(now);
+        self.since = now;
+        self.reason = reason.clone();
+        Some(Transition { up: false, reason })
+    }
+
+    /// Why the line is in its state now (the reason of the last transition may be stale:
+    /// "starting", or "1/2 targets answering" while both answer).
+    pub fn reason_now(&self, now: Instant) -> String {
+        self.verdict(now).1
+    }
+
+    fn usability_changed(&mut self, was_usable: bool, now: Instant) -> Option<Transition> {
         if was_usable && !self.link_usable() {
             self.health = Health::Down;
             self.good_since = None;
@@ -270,6 +313,9 @@ impl LineState {
         };
         if let Some(fault) = link.fault() {
             return (false, fault.into());
+        }
+        if let Some(why) = &self.route_refused {
+            return (false, format!("the kernel refused its route: {why}"));
         }
         if self.timing.targets.is_empty() {
             return (

@@ -4,11 +4,19 @@
 
 use super::owned::*;
 use super::share::{share_chains, share_jump, shares_load};
+use crate::config::ifname::nft_ifname;
 use crate::config::{Policy, Prefix, PrefixSet, Uplink};
 
 /// The whole table, always present (it also holds the inbound-symmetry chains) so that
 /// its disappearance, e.g. `nft flush ruleset`, is noticed and repaired.
+///
+/// Every name is checked again here, although config validation and the netifd resolver
+/// refuse bad ones: one name nft cannot parse fails the whole table (no masquerade: the
+/// LAN offline), and one it reads as a wildcard masquerades traffic on other devices. A
+/// line, set or policy whose name cannot be rendered is left out and logged instead.
 pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) -> String {
+    let devices: Vec<Option<String>> = uplinks.iter().map(line_device).collect();
+    let sets: Vec<&PrefixSet> = sets.iter().filter(|s| renderable_set(s)).collect();
     let mut out = format!("table inet {NFT_TABLE} {{\n");
     for set in sets
         .iter()
@@ -16,26 +24,61 @@ pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet])
     {
         out += &nft_set(set);
     }
-    out += &marking_chains(uplinks, policies, sets);
+    out += &marking_chains(uplinks, &devices, policies, &sets);
     out += "\tchain postrouting {\n";
     // After fw4's srcnat (100): its own masquerade, if any, keeps precedence.
     out += "\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n";
-    // A line given by netifd interface has no device until it is resolved.
-    for uplink in uplinks
-        .iter()
-        .filter(|u| u.masquerade && !u.device.is_empty())
-    {
+    for (uplink, device) in uplinks.iter().zip(&devices) {
+        let Some(device) = device.as_ref().filter(|_| uplink.masquerade) else {
+            continue;
+        };
         // Per family: a dual-stack device carries an IPv4 line and an IPv6 line, and the
         // one's masquerade must not apply to the other's traffic.
         out += &format!(
-            "\t\toifname \"{}\" meta nfproto {} masquerade comment \"uplink {}\"\n",
-            uplink.device,
+            "\t\toifname {device} meta nfproto {} masquerade comment \"uplink {}\"\n",
             uplink.family.as_str(),
             uplink.name
         );
     }
     out += "\t}\n}\n";
     out
+}
+
+/// The quoted device of a line for nft (see [`nft_ifname`]); `None` while a line given
+/// by netifd interface has no device yet, and (logged) when its device or name cannot be
+/// rendered safely.
+fn line_device(uplink: &Uplink) -> Option<String> {
+    if uplink.device.is_empty() {
+        return None;
+    }
+    // The name goes into a comment: the config allows only these characters.
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let device = nft_ifname(&uplink.device).filter(|_| uplink.name.chars().all(plain));
+    if device.is_none() {
+        tracing::error!(
+            "uplink {:?}: device {:?}: cannot be written into the nft table; the line's nft rules are left out",
+            uplink.name,
+            uplink.device
+        );
+    }
+    device
+}
+
+/// Whether a set's name makes an nft identifier (a letter or `_`, then letters, digits,
+/// `_` and `-`), as config validation requires; logged when not.
+fn renderable_set(set: &PrefixSet) -> bool {
+    let mut chars = set.name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        tracing::error!(
+            "set {:?}: not an nft name; the set and the policies using it are left out of the nft table",
+            set.name
+        );
+    }
+    ok
 }
 
 /// Connection marks, in our bits of the conntrack mark:
@@ -47,14 +90,15 @@ pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet])
 /// Packets of a marked connection that come from inside (not from a line) get the mark as
 /// firewall mark, which an ip rule routes through the line's or policy's table; when that
 /// table is empty the rule falls through to normal routing.
-fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) -> String {
-    let mut devices: Vec<String> = uplinks
-        .iter()
-        .filter(|u| !u.device.is_empty())
-        .map(|u| format!("\"{}\"", u.device))
-        .collect();
-    devices.sort();
-    devices.dedup();
+fn marking_chains(
+    uplinks: &[Uplink],
+    devices: &[Option<String>],
+    policies: &[&Policy],
+    sets: &[&PrefixSet],
+) -> String {
+    let mut inbound: Vec<&str> = devices.iter().flatten().map(String::as_str).collect();
+    inbound.sort();
+    inbound.dedup();
     let mut marks: Vec<u32> = (0..uplinks.len()).map(line_mark).collect();
     let sharing = shares_load(uplinks);
     // Before the base chains that jump to them: nft resolves a jump when it reads it.
@@ -64,19 +108,18 @@ fn marking_chains(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet]) 
         String::new()
     };
     out += "\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle + 10; policy accept;\n";
-    for (i, uplink) in uplinks.iter().enumerate() {
-        let dev = &uplink.device;
-        if dev.is_empty() {
+    for (i, (uplink, dev)) in uplinks.iter().zip(devices).enumerate() {
+        let Some(dev) = dev else {
             continue;
-        }
+        };
         out += &format!(
-            "\t\tct state new iifname \"{dev}\" meta nfproto {} {}\n",
+            "\t\tct state new iifname {dev} meta nfproto {} {}\n",
             uplink.family.as_str(),
             set_ct_mark(line_mark(i))
         );
     }
-    if !devices.is_empty() {
-        out += &format!("\t\tiifname {{ {} }} return\n", devices.join(", "));
+    if !inbound.is_empty() {
+        out += &format!("\t\tiifname {{ {} }} return\n", inbound.join(", "));
     }
     for (k, policy) in policies
         .iter()
@@ -145,14 +188,15 @@ fn restore_mark(mark: u32) -> String {
 }
 
 /// The nft matches of a policy: one, or one per half of its set.
-fn policy_matches(policy: &Policy, sets: &[PrefixSet]) -> Vec<String> {
+/// None when the policy's set is missing (left out by [`renderable_set`]): without it
+/// the policy would match every destination.
+fn policy_matches(policy: &Policy, sets: &[&PrefixSet]) -> Vec<String> {
     let base = policy_match(policy);
-    let Some(set) = policy
-        .set
-        .as_ref()
-        .and_then(|n| sets.iter().find(|s| &s.name == n))
-    else {
+    let Some(name) = &policy.set else {
         return vec![base];
+    };
+    let Some(set) = sets.iter().find(|s| &s.name == name) else {
+        return Vec::new();
     };
     set_halves(set)
         .into_iter()
@@ -192,3 +236,7 @@ fn policy_match(policy: &Policy) -> String {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "nft_tests.rs"]
+mod tests;

@@ -19,6 +19,9 @@ pub struct Candidate {
     pub pending: bool,
     /// Link usable, whatever the probes say.
     pub link_usable: bool,
+    /// How recently the line carried traffic: `u32::MAX` while it does, then the number
+    /// of the selection change that took it out (larger is more recent), 0 if never.
+    pub recency: u32,
 }
 
 /// Why the selection is what it is.
@@ -84,8 +87,21 @@ pub fn merged(per_family: Vec<(Family, Selection)>) -> Selection {
 }
 
 /// Lowest metric wins; equal metrics share by weight. The candidates are of one family.
+///
+/// When no line passes its probes, the line that carried traffic most recently stays (or
+/// comes back): it failed last, so it is the likeliest to work again first, and a blip on
+/// the backup while the main line is dead must not send traffic to the dead main line.
+/// For the same reason a line still waiting for its first replies holds off a worse line
+/// only when no line carried traffic more recently than it did (start-up, not a reload that
+/// adds a line, nor a restart that found traffic on the backup).
 pub fn select(candidates: &[Candidate]) -> Selection {
-    let healthy = |c: &Candidate| (c.up && !c.degraded) || c.pending;
+    let newest = candidates
+        .iter()
+        .filter(|c| c.link_usable)
+        .map(|c| c.recency)
+        .max();
+    let latest = |c: &Candidate| c.link_usable && Some(c.recency) == newest;
+    let healthy = |c: &Candidate| (c.up && !c.degraded) || (c.pending && latest(c));
     if let Some(members) = lowest_metric_group(candidates, healthy) {
         let proven = members.iter().all(|&(i, _)| candidates[i].up);
         let basis = if proven {
@@ -101,7 +117,7 @@ pub fn select(candidates: &[Candidate]) -> Selection {
             basis: SelectionBasis::Degraded,
         };
     }
-    if let Some(members) = lowest_metric_group(candidates, |c| c.link_usable) {
+    if let Some(members) = lowest_metric_group(candidates, latest) {
         return Selection {
             members,
             basis: SelectionBasis::LinkFallback,
@@ -144,7 +160,48 @@ mod tests {
             degraded: false,
             pending: false,
             link_usable,
+            recency: 0,
         }
+    }
+
+    #[test]
+    fn all_down_by_probe_keeps_the_line_that_carried_traffic_last() {
+        let mut main = cand(100, false, true);
+        main.recency = 3;
+        let mut backup = cand(200, false, true);
+        backup.recency = u32::MAX;
+        let s = select(&[main, backup]);
+        assert_eq!(
+            s.members,
+            vec![(1, 1)],
+            "not back to the main line that died"
+        );
+        assert_eq!(s.basis, SelectionBasis::LinkFallback);
+        backup.recency = 2;
+        let s = select(&[main, backup]);
+        assert_eq!(
+            s.members,
+            vec![(0, 1)],
+            "main carried traffic more recently"
+        );
+    }
+
+    #[test]
+    fn a_pending_line_does_not_hold_off_the_line_carrying_traffic() {
+        let mut main = cand(100, false, true);
+        main.pending = true;
+        let mut backup = cand(200, true, true);
+        backup.recency = 1;
+        let s = select(&[main, backup]);
+        assert_eq!(
+            s.members,
+            vec![(1, 1)],
+            "adopted backup stays until main is proven"
+        );
+        main.up = true;
+        main.pending = false;
+        let s = select(&[main, backup]);
+        assert_eq!(s.members, vec![(0, 1)]);
     }
 
     #[test]

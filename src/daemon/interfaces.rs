@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::core::LinkFacts;
-use crate::system::netifd::Resolver;
+use crate::system::netifd::{NetifdError, Resolver};
 
 /// Shortest time between two lookups for the same line: a lookup may fork `ubus`.
 const RETRY: Duration = Duration::from_secs(5);
@@ -18,6 +18,8 @@ pub struct Interfaces {
     last_lookup: HashMap<String, Instant>,
     /// When a lookup held back by [`RETRY`] is due: the daemon re-reads links then.
     held_back: Option<Instant>,
+    /// The last failed lookup of each line, logged once rather than at every retry.
+    failed: HashMap<String, NetifdError>,
 }
 
 impl Interfaces {
@@ -26,26 +28,28 @@ impl Interfaces {
             resolver,
             last_lookup: HashMap::new(),
             held_back: None,
+            failed: HashMap::new(),
         }
     }
 
-    /// Fills in the device of every interface line. One that cannot be resolved keeps an
-    /// empty device (the line stays down, "device not found") and is retried later.
+    /// The resolver, for lookups done beside the event loop (see [`resolve_devices`]).
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    /// Resolves on the spot (start-up, before the event loop runs).
     pub fn resolve_all(&mut self, config: &mut Config, now: Instant) {
-        for uplink in &mut config.uplinks {
-            let Some(interface) = uplink.interface.clone() else {
-                continue;
-            };
+        resolve_devices(&self.resolver, config);
+        self.looked_up(config, now);
+    }
+
+    /// Records that `config`'s interface lines were just looked up, for [`RETRY`].
+    pub fn looked_up(&mut self, config: &Config, now: Instant) {
+        for uplink in config.uplinks.iter().filter(|u| u.interface.is_some()) {
             self.last_lookup.insert(uplink.name.clone(), now);
-            match self.resolver.device(&interface) {
-                Ok(device) => {
-                    tracing::info!(
-                        "uplink \"{}\": interface {interface} is device {device}",
-                        uplink.name
-                    );
-                    uplink.device = device;
-                }
-                Err(e) => tracing::warn!("uplink \"{}\": {e}", uplink.name),
+            // A failed lookup leaves the device empty and was logged by resolve_devices.
+            if !uplink.device.is_empty() {
+                self.failed.remove(&uplink.name);
             }
         }
     }
@@ -74,20 +78,33 @@ impl Interfaces {
                 continue;
             }
             self.last_lookup.insert(uplink.name.clone(), now);
-            if let Ok(device) = self.resolver.device(&interface) {
-                if device != uplink.device {
-                    tracing::info!(
-                        "uplink \"{}\": interface {interface} moved from device {} to {device}",
-                        uplink.name,
-                        if uplink.device.is_empty() {
-                            "(none)"
-                        } else {
-                            &uplink.device
-                        }
-                    );
-                    uplink.device = device;
-                    changed = true;
+            let device = match self.resolver.device(&interface) {
+                Ok(device) => {
+                    self.failed.remove(&uplink.name);
+                    device
                 }
+                Err(e) => {
+                    // A name that is no valid interface name arrives here too: the line
+                    // keeps its old device (or none), and the log says why, once.
+                    if self.failed.get(&uplink.name) != Some(&e) {
+                        tracing::warn!("uplink \"{}\": {e}", uplink.name);
+                        self.failed.insert(uplink.name.clone(), e);
+                    }
+                    continue;
+                }
+            };
+            if device != uplink.device {
+                tracing::info!(
+                    "uplink \"{}\": interface {interface} moved from device {} to {device}",
+                    uplink.name,
+                    if uplink.device.is_empty() {
+                        "(none)"
+                    } else {
+                        &uplink.device
+                    }
+                );
+                uplink.device = device;
+                changed = true;
             }
         }
         changed.then_some(next)
@@ -96,5 +113,54 @@ impl Interfaces {
     /// When to look again for a line whose device is missing, if a lookup was held back.
     pub fn held_back(&self) -> Option<Instant> {
         self.held_back
+    }
+}
+
+/// Fills in the device of every interface line. One that cannot be resolved keeps an
+/// empty device (the line stays down, "device not found") and is retried later. May run
+/// `ubus`: call it beside the event loop.
+pub fn resolve_devices(resolver: &Resolver, config: &mut Config) {
+    for uplink in &mut config.uplinks {
+        let Some(interface) = uplink.interface.clone() else {
+            continue;
+        };
+        match resolver.device(&interface) {
+            Ok(device) => {
+                tracing::info!(
+                    "uplink \"{}\": interface {interface} is device {device}",
+                    uplink.name
+                );
+                uplink.device = device;
+            }
+            Err(e) => tracing::warn!("uplink \"{}\": {e}", uplink.name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A device name from netifd that is no valid interface name never becomes a line's
+    /// device, at start or when followed later: the line stays unresolved.
+    #[test]
+    fn an_invalid_device_from_netifd_is_never_taken() {
+        let dir = std::env::temp_dir().join(crate::netns::unique_prefix("interfaces"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let network = dir.join("network");
+        std::fs::write(
+            &network,
+            "config interface 'wan'\n\toption device 'x\"; }'\n",
+        )
+        .unwrap();
+        let mut config =
+            crate::config::parse("[[uplink]]\nname = \"main\"\ninterface = \"wan\"\n").unwrap();
+        let mut interfaces = Interfaces::new(Resolver::new(None, network));
+        let start = Instant::now();
+        interfaces.resolve_all(&mut config, start);
+        assert_eq!(config.uplinks[0].device, "");
+        let later = start + RETRY * 2;
+        assert!(interfaces.follow(&config, &HashMap::new(), later).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

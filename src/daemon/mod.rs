@@ -3,6 +3,7 @@
 //! brings the kernel in line with the engine's desired state. Driver errors are logged and
 //! retried, never fatal.
 
+mod apply;
 pub mod control;
 pub mod events;
 pub mod instance;
@@ -21,13 +22,14 @@ use futures::{FutureExt, Stream, StreamExt};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::config::{self, Config, Gateway};
+use crate::config::{self, Config};
 use crate::core::flush::{flush_plan, FlushRequest};
-use crate::core::{Desired, Engine, Notice, Route, Rule, Ruleset};
+use crate::core::{Engine, Notice, Route, Rule, Ruleset};
 use crate::hooks::{HookConfig, HookRunner};
 use crate::probe::{ProbeEvent, ProbeOutcome};
-use crate::reconcile::{reconcile_firewall, reconcile_routing, remove_all, Change};
+use crate::reconcile::remove_all;
 use crate::system::netifd::Resolver;
+use crate::system::NftError;
 use crate::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
 use control::{Pending, Request};
 use interfaces::Interfaces;
@@ -40,6 +42,15 @@ const RETRY: Duration = Duration::from_secs(1);
 const NFT_SETTLE: Duration = Duration::from_millis(100);
 
 type KernelChanges = Pin<Box<dyn Stream<Item = KernelChange>>>;
+
+/// Slow work done beside the event loop (nft runs, config files, ubus), reported back to it
+/// when finished, so probing and failover never wait on it.
+enum Done {
+    /// An nft run ended: the driver comes back with the ruleset it was given.
+    Firewall(Nft, Ruleset, Result<bool, NftError>),
+    /// A reload's config was read, validated and its interfaces resolved (or not).
+    Reload(Result<Config, config::ConfigError>),
+}
 type NftChanges = Pin<Box<dyn Stream<Item = ()>>>;
 
 /// The signals the daemon acts on: stop (TERM, INT) and reload (HUP).
@@ -67,7 +78,13 @@ struct Daemon {
     /// Devices of lines given by netifd interface.
     interfaces: Interfaces,
     netlink: Netlink,
-    nft: Nft,
+    /// `None` while an nft run is under way beside the loop.
+    nft: Option<Nft>,
+    /// Where background work reports back.
+    done: mpsc::UnboundedSender<Done>,
+    /// A reload is being read; another SIGHUP meanwhile asks for one more.
+    reload_running: bool,
+    reload_again: bool,
     probes: Probes,
     /// Routes and rules last applied successfully; `None` forces a reconcile.
     routing_applied: Option<(Vec<Route>, Vec<Rule>)>,
@@ -115,13 +132,17 @@ pub async fn run(
     let kernel: KernelChanges = Box::pin(netlink_monitor()?);
     let nft_changes: NftChanges = Box::pin(nft_monitor().context("nft monitor")?);
     let (probe_tx, probe_rx) = mpsc::unbounded_channel();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut daemon = Daemon {
         config_path: config_path.to_path_buf(),
         config_format: format,
         engine: Engine::new(config, Instant::now()),
         interfaces,
         netlink: Netlink::connect()?,
-        nft: Nft::default(),
+        nft: Some(Nft::default()),
+        done: done_tx,
+        reload_running: false,
+        reload_again: false,
         probes: Probes::new(probe_tx),
         routing_applied: None,
         nft_applied: None,
@@ -138,7 +159,8 @@ pub async fn run(
     };
     // A missing nft binary is an installation problem: refuse to start, before any route
     // is touched, instead of retrying forever.
-    daemon.apply_firewall_or_fail()?;
+    daemon.apply_firewall_or_fail().await?;
+    daemon.adopt_kernel_selection().await;
     warn_about_system(daemon.engine.config());
     let (control_tx, control_rx) = mpsc::channel(16);
     let server = tokio::spawn(control::serve(listener, control_tx));
@@ -148,33 +170,22 @@ pub async fn run(
         socket.display()
     );
     let result = daemon
-        .event_loop(signals, kernel, nft_changes, probe_rx, control_rx)
+        .event_loop(
+            signals,
+            kernel,
+            nft_changes,
+            probe_rx,
+            control_rx,
+            &mut done_rx,
+        )
         .await;
     server.abort();
     let _ = std::fs::remove_file(&socket);
-    daemon.shutdown().await;
+    daemon.shutdown(&mut done_rx).await;
     result
 }
 
 impl Daemon {
-    /// The first apply: a missing nft binary or missing permission is an installation
-    /// problem, so the daemon refuses to start (before any route is touched) instead of
-    /// retrying forever; anything else is retried like later failures.
-    fn apply_firewall_or_fail(&mut self) -> anyhow::Result<()> {
-        let ruleset = self.engine.desired().nft;
-        match self.apply_firewall(ruleset) {
-            Err(e @ crate::system::NftError::Spawn { .. }) => Err(e.into()),
-            Err(e) if e.to_string().contains("Operation not permitted") => Err(anyhow::anyhow!(
-                "{e}: uplink needs root (or CAP_NET_ADMIN and CAP_NET_RAW)"
-            )),
-            Err(e) => {
-                self.warn_retry(e.to_string());
-                Ok(())
-            }
-            Ok(()) => Ok(()),
-        }
-    }
-
     async fn event_loop(
         &mut self,
         mut signals: Signals,
@@ -182,6 +193,7 @@ impl Daemon {
         mut nft_changes: NftChanges,
         mut probe_rx: mpsc::UnboundedReceiver<ProbeEvent>,
         mut control_rx: mpsc::Receiver<Pending>,
+        done_rx: &mut mpsc::UnboundedReceiver<Done>,
     ) -> anyhow::Result<()> {
         let mut watchdog = self.notifier.watchdog_period().map(tokio::time::interval);
         loop {
@@ -195,13 +207,21 @@ impl Daemon {
                 _ = signals.term.recv() => return log_stop("SIGTERM"),
                 _ = signals.int.recv() => return log_stop("SIGINT"),
                 _ = signals.hup.recv() => self.reload(),
+                Some(done) = done_rx.recv() => self.on_done(done),
                 Some(event) = probe_rx.recv() => self.on_probe(event),
                 change = kernel.next() => self.on_kernel(change, &mut kernel),
                 change = nft_changes.next() => self.on_nft(change, &mut nft_changes),
                 Some((request, reply)) = control_rx.recv() => {
                     let _ = reply.send(self.answer(request));
                 }
-                _ = sleep_until(wake) => self.on_timer(),
+                _ = sleep_until(wake) => {
+                    // Replies that came while the loop was busy are evidence: judge them
+                    // before letting time declare a line down.
+                    while let Ok(event) = probe_rx.try_recv() {
+                        self.on_probe(event);
+                    }
+                    self.on_timer();
+                }
                 _ = tick(&mut watchdog) => self.notifier.send("WATCHDOG=1"),
             }
         }
@@ -242,9 +262,25 @@ impl Daemon {
         }
     }
 
-    /// Runs the queued flushes beside the event loop.
+    /// Runs the queued flushes beside the event loop, once the routes have been brought in
+    /// line. A flush no longer applies when traffic has returned to its line meanwhile (the
+    /// line the router falls back to when every line fails): its connections stay.
     fn start_flushes(&mut self) {
         for request in self.pending_flushes.drain(..) {
+            let uplinks = &self.engine.config().uplinks;
+            let carrying = self
+                .engine
+                .selection()
+                .members
+                .iter()
+                .any(|&(i, _)| uplinks.get(i).is_some_and(|u| u.name == request.line));
+            if carrying {
+                tracing::info!(
+                    "uplink \"{}\": not deleting its connections: it carries traffic again",
+                    request.line
+                );
+                continue;
+            }
             tokio::spawn(events::flush(request));
         }
     }
@@ -329,19 +365,54 @@ impl Daemon {
         }
     }
 
+    /// Reads the config beside the loop (a config or set file may be large, slow or not
+    /// a file at all; resolving netifd interfaces may run ubus); [`Daemon::on_done`] takes
+    /// the result.
     fn reload(&mut self) {
         self.notifier.send("RELOADING=1");
         // The next pass of the loop sends READY=1 again, old config or new.
         self.ready_sent = false;
-        match config::load_as(&self.config_path, self.config_format) {
-            Ok(config) => self.take_config(config),
-            Err(e) => tracing::warn!("reload: keeping the running config: {e}"),
+        if self.reload_running {
+            self.reload_again = true;
+            return;
+        }
+        self.reload_running = true;
+        let (path, format) = (self.config_path.clone(), self.config_format);
+        let resolver = self.interfaces.resolver().clone();
+        let done = self.done.clone();
+        tokio::task::spawn_blocking(move || {
+            let loaded = config::load_as(&path, format).map(|mut config| {
+                interfaces::resolve_devices(&resolver, &mut config);
+                config
+            });
+            let _ = done.send(Done::Reload(loaded));
+        });
+    }
+
+    fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Firewall(nft, ruleset, result) => self.on_firewall(nft, ruleset, result),
+            Done::Reload(loaded) => {
+                self.reload_running = false;
+                match loaded {
+                    Ok(config) => self.take_config(config),
+                    Err(e) => tracing::warn!("reload: keeping the running config: {e}"),
+                }
+                if std::mem::take(&mut self.reload_again) {
+                    self.reload();
+                }
+            }
         }
     }
 
-    fn take_config(&mut self, mut config: Config) {
+    fn take_config(&mut self, config: Config) {
         tracing::info!("reload: new config from {}", self.config_path.display());
-        self.interfaces.resolve_all(&mut config, Instant::now());
+        self.interfaces.looked_up(&config, Instant::now());
+        // Hooks settings take effect on reload too; an unchanged runner keeps its queues.
+        let hooks = &config.hooks;
+        if hooks != &self.engine.config().hooks {
+            self.hooks = HookRunner::new(HookConfig::new(hooks.dir.clone(), hooks.timeout));
+        }
         self.adopt(config);
     }
 
@@ -356,118 +427,6 @@ impl Daemon {
         self.routing_applied = None;
     }
 
-    /// After each event: re-read links if they changed, keep probers in step, and apply
-    /// whatever the desired state now differs in.
-    async fn settle(&mut self) {
-        if self.links_dirty {
-            self.refresh_links().await;
-        }
-        let nft_due = self.nft_check_at.is_some_and(|at| at <= Instant::now());
-        // Most events are probe replies that change nothing: then there is nothing to
-        // rebuild, compare or apply.
-        let revision = self.engine.revision();
-        let in_line = self.routing_applied.is_some() && self.nft_applied.is_some();
-        if in_line && !nft_due && self.settled_revision == Some(revision) {
-            return;
-        }
-        self.settled_revision = Some(revision);
-        self.probes.sync(&self.engine);
-        let desired = self.engine.desired();
-        let routing = (desired.routes, desired.rules);
-        if self.routing_applied.as_ref() != Some(&routing) {
-            self.apply_routing(routing).await;
-        }
-        let unchanged = self
-            .nft_applied
-            .as_ref()
-            .is_some_and(|a| a.same_as(&desired.nft));
-        if nft_due || !unchanged {
-            if let Err(e) = self.apply_firewall(desired.nft) {
-                self.warn_retry(e.to_string());
-            }
-        }
-    }
-
-    /// Makes our nft table hold `ruleset`; on failure schedules a retry and says why.
-    fn apply_firewall(&mut self, ruleset: Ruleset) -> Result<(), crate::system::NftError> {
-        self.nft_check_at = None;
-        match reconcile_firewall(&mut self.nft, &ruleset) {
-            Ok(_) => {
-                self.nft_applied = Some(ruleset);
-                Ok(())
-            }
-            Err(e) => {
-                self.nft_applied = None;
-                self.nft_check_at = Some(Instant::now() + RETRY);
-                Err(e)
-            }
-        }
-    }
-
-    async fn refresh_links(&mut self) {
-        let auto = self
-            .engine
-            .config()
-            .uplinks
-            .iter()
-            .any(|u| u.gateway == Gateway::Auto);
-        match self.netlink.links(auto).await {
-            Ok(links) => {
-                self.links_dirty = false;
-                let now = Instant::now();
-                if let Some(config) = self.interfaces.follow(self.engine.config(), &links, now) {
-                    self.adopt(config);
-                }
-                if let Some(at) = self.interfaces.held_back() {
-                    self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
-                }
-                let notices = self.engine.on_links(&links, now);
-                self.handle(notices);
-            }
-            Err(e) => {
-                self.warn_retry(e.to_string());
-                self.retry_at = Some(Instant::now() + RETRY);
-            }
-        }
-    }
-
-    async fn apply_routing(&mut self, (routes, rules): (Vec<Route>, Vec<Rule>)) {
-        let desired = Desired {
-            routes,
-            rules,
-            nft: Ruleset::default(),
-        };
-        let dev = events::device_namer(self.device_names());
-        let describe = |change: &Change| change.describe(&dev);
-        match reconcile_routing(&mut self.netlink, &desired, describe).await {
-            Ok(_) => {
-                self.routing_applied = Some((desired.routes, desired.rules));
-                self.last_warning = None;
-                // Deleting entries before the routes moved would let the next packet
-                // recreate them through the dead line.
-                self.start_flushes();
-            }
-            Err(e) => {
-                self.warn_retry(e.to_string());
-                self.routing_applied = None;
-                self.retry_at = Some(Instant::now() + RETRY);
-            }
-        }
-    }
-
-    /// Device names by ifindex, for readable logs.
-    fn device_names(&self) -> Vec<(u32, String)> {
-        let uplinks = &self.engine.config().uplinks;
-        (0..uplinks.len())
-            .filter_map(|i| {
-                Some((
-                    self.engine.line(i).link()?.ifindex,
-                    uplinks[i].device.clone(),
-                ))
-            })
-            .collect()
-    }
-
     fn warn_retry(&mut self, error: String) {
         if self.last_warning.as_ref() == Some(&error) {
             tracing::debug!("{error}; retrying");
@@ -477,12 +436,26 @@ impl Daemon {
         }
     }
 
-    async fn shutdown(&mut self) {
+    /// Removes everything we own, after any nft run still under way has ended (it is
+    /// bounded in time), so the table it writes is removed too.
+    async fn shutdown(&mut self, done_rx: &mut mpsc::UnboundedReceiver<Done>) {
         self.notifier.send("STOPPING=1");
         self.probes.clear();
-        match remove_all(&mut self.netlink, &mut self.nft).await {
+        while self.nft.is_none() {
+            match done_rx.recv().await {
+                Some(Done::Firewall(nft, ..)) => self.nft = Some(nft),
+                Some(Done::Reload(_)) => {}
+                None => break,
+            }
+        }
+        let mut nft = self.nft.take().unwrap_or_default();
+        match remove_all(&mut self.netlink, &mut nft).await {
             Ok(n) => tracing::info!("stopped: removed {n} routes and rules and the nft table"),
-            Err(e) => tracing::error!("stop: could not remove everything: {e}"),
+            Err(errors) => {
+                for e in errors {
+                    tracing::error!("stop: could not remove: {e}");
+                }
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::core::Engine;
+use crate::text::printable;
 
 /// What `uplink status --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,7 +68,7 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
                 rtt_ms: line.rtt().map(|d| round1(d.as_secs_f64() * 1000.0)),
                 loss_pct: line.loss_pct().map(round1),
                 since: since_wall.map_or_else(|| UNKNOWN.to_string(), format_wall),
-                reason: reason.to_string(),
+                reason: live_reason(line, reason, now),
                 degraded: line.degraded().map(String::from),
                 gateway: engine.gateway(i).map(|g| g.to_string()),
             }
@@ -153,6 +154,11 @@ pub fn render_table(status: &Status) -> String {
             },
         ]);
     }
+    // What the daemon sends is shown, not obeyed: no control character reaches the
+    // terminal, and a newline cannot forge a row.
+    for cell in rows.iter_mut().flatten() {
+        *cell = printable(cell).into_owned();
+    }
     let widths: Vec<usize> = (0..9)
         .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
         .collect();
@@ -178,6 +184,15 @@ fn state_cell(line: &LineStatus) -> String {
         cell += ", drained";
     }
     cell
+}
+
+/// The line's reason now; for a line that is up, the reason it came up (how long it has
+/// been good is in `since`).
+fn live_reason(line: &crate::core::LineState, transition: &str, now: Instant) -> String {
+    match line.is_up() {
+        true => transition.to_string(),
+        false => line.reason_now(now),
+    }
 }
 
 #[cfg(test)]
@@ -272,5 +287,33 @@ mod tests {
             let report = status(&engine, now, wall);
             assert_eq!(report.uplinks[0].since, since, "{wall:?}");
         }
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        let line = LineStatus {
+            name: "main".into(),
+            device: "wan\u{1b}[2J".into(),
+            family: "ipv4".into(),
+            state: "down".into(),
+            active: false,
+            drained: false,
+            rtt_ms: None,
+            loss_pct: None,
+            since: "2026-11-25T06:00:00Z".into(),
+            reason: "device \"x\ny\" not found".into(),
+            degraded: Some("slow\r".into()),
+            gateway: None,
+        };
+        let table = render_table(&Status {
+            uplinks: vec![line],
+        });
+        assert_eq!(table.lines().count(), 2, "{table}");
+        assert!(
+            !table.chars().any(|c| c.is_control() && c != '\n'),
+            "{table:?}"
+        );
+        assert!(table.contains("main  wan\\u{1b}[2J  ipv4"), "{table}");
+        assert!(table.contains("device \"x\\ny\" not found (degraded: slow\\r)"));
     }
 }

@@ -25,6 +25,7 @@ mod faults;
 pub mod interrupt;
 mod ipv6;
 mod slow;
+pub mod soak;
 mod topology;
 mod traffic;
 mod wire;

@@ -17,6 +17,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::cmd::sysctl;
 use super::{Lab, LabError, Line, Role};
+use crate::netns::Netns;
 use crate::probe::packet::checksum;
 
 /// The slow target's address (on the ISP's loopback).
@@ -36,15 +37,26 @@ pub struct SlowTarget {
 impl Lab {
     /// Puts [`SLOW_TARGET`] on `line`'s ISP and answers its echo requests after `delay`.
     pub fn start_slow_target(&self, line: Line, delay: Duration) -> Result<SlowTarget, LabError> {
-        let isp = self.ns(Role::isp(line));
-        isp.ip(&["addr", "add", &format!("{SLOW_TARGET}/32"), "dev", "lo"])?;
-        sysctl(isp, &["net.ipv4.icmp_echo_ignore_all=1".to_string()])?;
-        let socket = isp
+        SlowTarget::start_in(self.ns(Role::isp(line)), delay, self.shutdown_flag())
+    }
+}
+
+impl SlowTarget {
+    /// Puts [`SLOW_TARGET`] on `ns`'s loopback and answers its echo requests after `delay`
+    /// until dropped or until `shutdown` is set.
+    pub fn start_in(
+        ns: &Netns,
+        delay: Duration,
+        shutdown: Arc<AtomicBool>,
+    ) -> Result<SlowTarget, LabError> {
+        ns.ip(&["addr", "add", &format!("{SLOW_TARGET}/32"), "dev", "lo"])?;
+        sysctl(ns, &["net.ipv4.icmp_echo_ignore_all=1".to_string()])?;
+        let socket = ns
             .run_in(open_socket)?
             .map_err(LabError::io(format!("slow target socket on {SLOW_TARGET}")))?;
         let delay_ms = Arc::new(AtomicU32::new(delay.as_millis() as u32));
         let stop = Arc::new(AtomicBool::new(false));
-        let flags = [Arc::clone(&stop), self.shutdown_flag()];
+        let flags = [Arc::clone(&stop), shutdown];
         let delay = Arc::clone(&delay_ms);
         let thread = thread::Builder::new()
             .name("lab-slow".into())
@@ -56,9 +68,7 @@ impl Lab {
             thread: Some(thread),
         })
     }
-}
 
-impl SlowTarget {
     /// Answers later requests after `delay`.
     pub fn set_delay(&self, delay: Duration) {
         self.delay_ms

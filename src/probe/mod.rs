@@ -8,6 +8,7 @@
 
 pub(crate) mod packet;
 mod socket;
+mod stamp;
 mod tracker;
 
 use std::collections::hash_map::RandomState;
@@ -207,6 +208,9 @@ impl Task {
         replies: &mut Vec<(Echo, Instant)>,
         schedule: &mut Schedule,
     ) -> Result<(), Closed> {
+        // The timer may have won the race against a readable socket, or the task may not
+        // have run for a while: read what is queued before anything is declared lost.
+        self.socket.drain_now(replies);
         for (echo, received) in replies.drain(..) {
             self.on_reply(echo, received)?;
         }

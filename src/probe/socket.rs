@@ -1,7 +1,7 @@
 //! The raw ICMP (v4) or ICMPv6 socket of one line: marked and bound so probes leave through
 //! that line whether or not it is the active one (DESIGN principle 4).
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -11,6 +11,7 @@ use tokio::io::Interest;
 use tracing::debug;
 
 use super::packet::{self, Echo};
+use super::stamp;
 use super::{ProbeError, ProbeSpec};
 
 /// `ICMP_FILTER` from `<linux/icmp.h>` (level `SOL_RAW`); the libc crate does not export it.
@@ -62,6 +63,9 @@ impl ProbeSocket {
             .bind(&SockAddr::from(SocketAddr::new(spec.source, 0)))
             .map_err(fail(format!("bind to {}", spec.source)))?;
         accept_only_echo_replies(&socket, v6).map_err(fail("set ICMP filter".into()))?;
+        if let Err(error) = stamp::enable(&socket) {
+            debug!(%error, "no kernel receive stamps: replies are timed when read");
+        }
         // SAFETY: the Socket owns its fd, which stays open and unchanged until the AsyncFd
         // (the Socket's only owner from here on) is dropped.
         let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
@@ -86,28 +90,47 @@ impl ProbeSocket {
     }
 
     /// Waits until the socket is readable, then appends every echo reply queued on it to
-    /// `out` with the time it was read. Cancel-safe: nothing is read before the only await.
+    /// `out` with the time it arrived. Cancel-safe: nothing is read before the only await.
     pub(crate) async fn recv_replies(&self, out: &mut Vec<(Echo, Instant)>) -> io::Result<()> {
         let mut guard = self.fd.readable().await?;
+        // WouldBlock from the drain clears tokio's readiness; anything else keeps it.
+        match guard.try_io(|fd| self.drain(fd.get_ref(), out)) {
+            Ok(result) => result,
+            Err(_would_block) => Ok(()),
+        }
+    }
+
+    /// Appends every echo reply already queued, without waiting: called before probes are
+    /// declared lost, so a reply that came while the task was not running still counts.
+    pub(crate) fn drain_now(&self, out: &mut Vec<(Echo, Instant)>) {
+        if let Err(error) = self.drain(self.fd.get_ref(), out) {
+            if error.kind() != io::ErrorKind::WouldBlock {
+                debug!(%error, "probe socket receive error ignored");
+            }
+        }
+    }
+
+    /// Reads until the queue is empty (`WouldBlock`) or an error.
+    fn drain(&self, socket: &Socket, out: &mut Vec<(Echo, Instant)>) -> io::Result<()> {
         let mut buf = [0u8; RECV_BUF];
         loop {
-            match guard.try_io(|fd| (&mut fd.get_ref()).read(&mut buf)) {
-                Ok(Ok(len)) => {
+            match stamp::recv(socket, &mut buf) {
+                Ok((len, arrived)) => {
                     let echo = if self.v6 {
                         packet::parse_reply6(&buf[..len])
                     } else {
                         packet::parse_reply(&buf[..len])
                     };
-                    out.extend(echo.map(|e| (e, Instant::now())))
+                    out.extend(echo.map(|e| (e, arrived)));
                 }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Err(error),
                 // An ICMP error for an earlier probe can surface here once (the kernel
                 // clears it on read). It says nothing a timeout will not, so skip it and
                 // let the next readiness continue the drain.
-                Ok(Err(error)) => {
+                Err(error) => {
                     debug!(%error, "probe socket receive error ignored");
                     return Ok(());
                 }
-                Err(_would_block) => return Ok(()),
             }
         }
     }

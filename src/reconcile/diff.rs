@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use crate::config::Family;
 use crate::core::{Desired, Route, Rule};
 
 /// One kernel change.
@@ -49,10 +50,13 @@ pub fn diff(desired: &Desired, routes: &[Route], rules: &[Rule]) -> Vec<Change> 
         }
     }
     changes.extend(surplus_rules(&desired.rules, rules).map(Change::DeleteRule));
-    let wanted_tables: HashSet<u32> = desired.routes.iter().map(|r| r.table).collect();
+    // Keyed by family too: an IPv6 table we no longer want may share its number with an
+    // IPv4 table we still want (the active table of each family is 7700).
+    let wanted_tables: HashSet<(Family, u32)> =
+        desired.routes.iter().map(|r| (r.family, r.table)).collect();
     for route in routes {
         // A differing route in a table we still want is overwritten by the PutRoute above.
-        if !wanted_tables.contains(&route.table) {
+        if !wanted_tables.contains(&(route.family, route.table)) {
             changes.push(Change::DeleteRoute(route.clone()));
         }
     }
@@ -140,6 +144,20 @@ mod tests {
         assert_eq!(
             diff(&d, &[], &[rule(7990), rule(7990)]),
             vec![Change::DeleteRule(rule(7990))]
+        );
+    }
+
+    #[test]
+    fn a_table_is_judged_per_family() {
+        let v6 = Route {
+            family: Family::V6,
+            ..route(7700, 2)
+        };
+        let d = desired(vec![route(7700, 3)], vec![]);
+        assert_eq!(
+            diff(&d, &[route(7700, 3), v6.clone()], &[]),
+            vec![Change::DeleteRoute(v6)],
+            "the last IPv6 default route goes although IPv4 still uses table 7700"
         );
     }
 

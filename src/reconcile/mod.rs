@@ -24,41 +24,67 @@ pub trait Routing {
 pub trait Firewall {
     type Error: std::error::Error;
     /// Whether the kernel holds exactly `ruleset` as our table.
-    fn holds(&mut self, ruleset: &Ruleset) -> Result<bool, Self::Error>;
+    fn holds(&mut self, ruleset: &Ruleset) -> impl Future<Output = Result<bool, Self::Error>>;
     /// Makes our table hold `ruleset`, in one transaction.
-    fn apply(&mut self, ruleset: &Ruleset) -> Result<(), Self::Error>;
+    fn apply(&mut self, ruleset: &Ruleset) -> impl Future<Output = Result<(), Self::Error>>;
     /// Removes our table, if present.
-    fn remove(&mut self) -> Result<(), Self::Error>;
+    fn remove(&mut self) -> impl Future<Output = Result<(), Self::Error>>;
 }
 
-/// Brings routes and rules in line with `desired`; returns the changes applied. Stops at
-/// the first failure (the caller retries: the next diff picks up where this one stopped).
-/// Each applied change is logged through `describe`, which can name devices.
+/// What one pass of [`reconcile_routing`] did.
+#[derive(Debug)]
+pub struct Outcome<E> {
+    /// Changes the kernel took.
+    pub applied: Vec<Change>,
+    /// Changes the kernel refused, with why (an off-link gateway, say).
+    pub failed: Vec<(Change, E)>,
+}
+
+impl<E> Outcome<E> {
+    /// Whether the kernel now holds everything that was asked.
+    pub fn complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// Brings routes and rules in line with `desired`. Every change is attempted on its own:
+/// one the kernel refuses (a line's gateway that is not on-link) never keeps the others
+/// out, so the rules, and the routes of every other line, still go in. Fails as a whole
+/// only when our objects cannot be read. Each applied change is logged through
+/// `describe`, which can name devices.
 pub async fn reconcile_routing<R: Routing>(
     routing: &mut R,
     desired: &Desired,
     describe: impl Fn(&Change) -> String,
-) -> Result<Vec<Change>, R::Error> {
+) -> Result<Outcome<R::Error>, R::Error> {
     let routes = routing.owned_routes().await?;
     let rules = routing.owned_rules().await?;
-    let changes = diff(desired, &routes, &rules);
-    for change in &changes {
-        routing.apply(change).await?;
-        tracing::info!("applied: {}", describe(change));
+    let mut outcome = Outcome {
+        applied: Vec::new(),
+        failed: Vec::new(),
+    };
+    for change in diff(desired, &routes, &rules) {
+        match routing.apply(&change).await {
+            Ok(()) => {
+                tracing::info!("applied: {}", describe(&change));
+                outcome.applied.push(change);
+            }
+            Err(e) => outcome.failed.push((change, e)),
+        }
     }
-    Ok(changes)
+    Ok(outcome)
 }
 
 /// Re-applies our nft table when it differs from `ruleset` (missing, flushed, edited).
 /// Returns whether anything was applied.
-pub fn reconcile_firewall<F: Firewall>(
+pub async fn reconcile_firewall<F: Firewall>(
     firewall: &mut F,
     ruleset: &Ruleset,
 ) -> Result<bool, F::Error> {
-    if firewall.holds(ruleset)? {
+    if firewall.holds(ruleset).await? {
         return Ok(false);
     }
-    firewall.apply(ruleset)?;
+    firewall.apply(ruleset).await?;
     let table = crate::core::owned::NFT_TABLE;
     match ruleset.share.as_str() {
         "" => tracing::info!("applied: nft table inet {table}"),
@@ -67,15 +93,28 @@ pub fn reconcile_firewall<F: Firewall>(
     Ok(true)
 }
 
-/// Removes everything we own: the stop path, and `uplink` leaving nothing behind.
+/// Removes everything we own: the stop path, and `uplink` leaving nothing behind. Carries
+/// on past failures (as netavark's teardown does), so one object that cannot be deleted
+/// does not leave the rest behind; returns how many objects went, or every error.
 pub async fn remove_all<R: Routing, F: Firewall>(
     routing: &mut R,
     firewall: &mut F,
-) -> Result<usize, String> {
-    let empty = Desired::default();
-    let changes = reconcile_routing(routing, &empty, Change::to_string)
-        .await
-        .map_err(|e| e.to_string())?;
-    firewall.remove().map_err(|e| e.to_string())?;
-    Ok(changes.len())
+) -> Result<usize, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut removed = 0;
+    match reconcile_routing(routing, &Desired::default(), Change::to_string).await {
+        Ok(outcome) => {
+            removed = outcome.applied.len();
+            errors.extend(outcome.failed.iter().map(|(c, e)| format!("{c}: {e}")));
+        }
+        Err(e) => errors.push(e.to_string()),
+    }
+    if let Err(e) = firewall.remove().await {
+        errors.push(e.to_string());
+    }
+    if errors.is_empty() {
+        Ok(removed)
+    } else {
+        Err(errors)
+    }
 }

@@ -9,7 +9,7 @@
 //! Attribute numbers: include/uapi/linux/netfilter/nfnetlink_conntrack.h.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 use thiserror::Error;
@@ -23,6 +23,7 @@ const CTA_MARK: u16 = 8;
 const CTA_ID: u16 = 12;
 const CTA_TUPLE_IP: u16 = 1;
 const CTA_IP_V4_DST: u16 = 2;
+const CTA_IP_V6_DST: u16 = 4;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -35,9 +36,9 @@ const NFGENMSG_LEN: usize = 4;
 /// Which entries to delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConntrackFilter {
-    /// IPv4 entries whose reply direction is addressed to `addr`: connections masqueraded
+    /// Entries whose reply direction is addressed to `addr`: connections masqueraded
     /// (source-NATed) to it, or opened by the router from it.
-    NatAddress(Ipv4Addr),
+    NatAddress(IpAddr),
     /// Entries whose conntrack mark & `mask` == `value`.
     Mark { value: u32, mask: u32 },
 }
@@ -75,20 +76,19 @@ fn delete_blocking(filter: ConntrackFilter) -> io::Result<usize> {
     socket.bind_auto()?;
     let originals = dump_matching(&socket, filter)?;
     let mut deleted = 0;
-    for (seq, original) in originals.iter().enumerate() {
-        if delete_one(&socket, original, seq as u32 + 2)? {
+    for (seq, (family, original)) in originals.iter().enumerate() {
+        if delete_one(&socket, *family, original, seq as u32 + 2)? {
             deleted += 1;
         }
     }
     Ok(deleted)
 }
 
-/// The raw CTA_TUPLE_ORIG (and CTA_ID) attributes of the entries that match.
-fn dump_matching(socket: &Socket, filter: ConntrackFilter) -> io::Result<Vec<Vec<u8>>> {
-    socket.send(
-        &request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, 1, &[]),
-        0,
-    )?;
+/// The family and raw CTA_TUPLE_ORIG (and CTA_ID) attributes of the entries that match.
+/// The dump asks for every family (AF_UNSPEC): an IPv6 line's entries are IPv6.
+fn dump_matching(socket: &Socket, filter: ConntrackFilter) -> io::Result<Vec<(u8, Vec<u8>)>> {
+    let dump = request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, 1, 0, &[]);
+    socket.send(&dump, 0)?;
     let mut found = Vec::new();
     loop {
         let (datagram, _) = socket.recv_from_full()?;
@@ -104,14 +104,11 @@ fn dump_matching(socket: &Socket, filter: ConntrackFilter) -> io::Result<Vec<Vec
 
 /// Deletes one entry by its original tuple and id (so that a new entry with the same tuple,
 /// created since the dump, is left alone); `false` if it was already gone.
-fn delete_one(socket: &Socket, original: &[u8], seq: u32) -> io::Result<bool> {
+/// The kernel parses the tuple by the request's family, so it is the entry's own.
+fn delete_one(socket: &Socket, family: u8, original: &[u8], seq: u32) -> io::Result<bool> {
+    let flags = NLM_F_REQUEST | NLM_F_ACK;
     socket.send(
-        &request(
-            IPCTNL_MSG_CT_DELETE,
-            NLM_F_REQUEST | NLM_F_ACK,
-            seq,
-            original,
-        ),
+        &request(IPCTNL_MSG_CT_DELETE, flags, seq, family, original),
         0,
     )?;
     let (datagram, _) = socket.recv_from_full()?;
@@ -127,8 +124,8 @@ fn delete_one(socket: &Socket, original: &[u8], seq: u32) -> io::Result<bool> {
     Ok(true)
 }
 
-/// nlmsghdr + nfgenmsg (AF_INET, version 0, res_id 0) + `attributes`.
-fn request(msg: u16, flags: u16, seq: u32, attributes: &[u8]) -> Vec<u8> {
+/// nlmsghdr + nfgenmsg (`family`, version 0, res_id 0) + `attributes`.
+fn request(msg: u16, flags: u16, seq: u32, family: u8, attributes: &[u8]) -> Vec<u8> {
     let len = NLMSG_HDRLEN + NFGENMSG_LEN + attributes.len();
     let mut buf = Vec::with_capacity(len);
     buf.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -136,7 +133,7 @@ fn request(msg: u16, flags: u16, seq: u32, attributes: &[u8]) -> Vec<u8> {
     buf.extend_from_slice(&flags.to_ne_bytes());
     buf.extend_from_slice(&seq.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.extend_from_slice(&[libc::AF_INET as u8, 0, 0, 0]);
+    buf.extend_from_slice(&[family, 0, 0, 0]);
     buf.extend_from_slice(attributes);
     buf
 }
@@ -168,8 +165,10 @@ fn check_ack(payload: &[u8]) -> io::Result<()> {
     }
 }
 
-/// The raw CTA_TUPLE_ORIG and CTA_ID attributes of a dumped entry, if it matches `filter`.
-fn matching_original(payload: &[u8], filter: ConntrackFilter) -> Option<Vec<u8>> {
+/// The family (from nfgenmsg) and raw CTA_TUPLE_ORIG and CTA_ID attributes of a dumped
+/// entry, if it matches `filter`.
+fn matching_original(payload: &[u8], filter: ConntrackFilter) -> Option<(u8, Vec<u8>)> {
+    let family = *payload.first()?;
     let attrs = payload.get(NFGENMSG_LEN..)?;
     let matches = match filter {
         ConntrackFilter::NatAddress(addr) => reply_destination(attrs) == Some(addr),
@@ -186,14 +185,17 @@ fn matching_original(payload: &[u8], filter: ConntrackFilter) -> Option<Vec<u8>>
     if let Some((id, _)) = find(attrs, CTA_ID) {
         out.extend_from_slice(id);
     }
-    Some(out)
+    Some((family, out))
 }
 
-fn reply_destination(attrs: &[u8]) -> Option<Ipv4Addr> {
+fn reply_destination(attrs: &[u8]) -> Option<IpAddr> {
     let (_, reply) = find(attrs, CTA_TUPLE_REPLY)?;
     let (_, ip) = find(reply, CTA_TUPLE_IP)?;
-    let (_, dst) = find(ip, CTA_IP_V4_DST)?;
-    Some(Ipv4Addr::from(<[u8; 4]>::try_from(dst.get(0..4)?).ok()?))
+    if let Some((_, dst)) = find(ip, CTA_IP_V4_DST) {
+        return Some(Ipv4Addr::from(<[u8; 4]>::try_from(dst.get(0..4)?).ok()?).into());
+    }
+    let (_, dst) = find(ip, CTA_IP_V6_DST)?;
+    Some(Ipv6Addr::from(<[u8; 16]>::try_from(dst.get(0..16)?).ok()?).into())
 }
 
 /// The first attribute of type `kind`: (its raw bytes with header, its value).
@@ -241,16 +243,16 @@ mod tests {
     #[test]
     fn entries_match_by_reply_destination_or_mark() {
         let e = entry([192, 0, 2, 2], 0x0001_0042);
-        let original =
-            matching_original(&e, ConntrackFilter::NatAddress(Ipv4Addr::new(192, 0, 2, 2)));
-        let original = original.expect("masqueraded to 192.0.2.2");
+        let wan1 = ConntrackFilter::NatAddress(Ipv4Addr::new(192, 0, 2, 2).into());
+        let (family, original) = matching_original(&e, wan1).expect("masqueraded to 192.0.2.2");
+        assert_eq!(family, libc::AF_INET as u8);
         assert_eq!(
             u16::from_ne_bytes([original[2], original[3]]) & NLA_TYPE_MASK,
             CTA_TUPLE_ORIG
         );
         assert!(matching_original(
             &e,
-            ConntrackFilter::NatAddress(Ipv4Addr::new(198, 51, 100, 2))
+            ConntrackFilter::NatAddress(Ipv4Addr::new(198, 51, 100, 2).into())
         )
         .is_none());
         let mark = |value| ConntrackFilter::Mark {
@@ -262,16 +264,33 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_entries_match_by_reply_destination() {
+        let tuple = |dst: Ipv6Addr| nla(CTA_TUPLE_IP | 0x8000, &nla(CTA_IP_V6_DST, &dst.octets()));
+        let mut e = vec![libc::AF_INET6 as u8, 0, 0, 0];
+        let ours: Ipv6Addr = "2001:db8:1::2".parse().unwrap();
+        e.extend(nla(
+            CTA_TUPLE_ORIG | 0x8000,
+            &tuple("2001:db8:ff::10".parse().unwrap()),
+        ));
+        e.extend(nla(CTA_TUPLE_REPLY | 0x8000, &tuple(ours)));
+        let (family, _) = matching_original(&e, ConntrackFilter::NatAddress(ours.into())).unwrap();
+        assert_eq!(family, libc::AF_INET6 as u8);
+        let other: Ipv6Addr = "2001:db8:2::2".parse().unwrap();
+        assert!(matching_original(&e, ConntrackFilter::NatAddress(other.into())).is_none());
+    }
+
+    #[test]
     fn requests_carry_the_ctnetlink_type_and_family() {
         let req = request(
             IPCTNL_MSG_CT_DELETE,
             NLM_F_REQUEST | NLM_F_ACK,
             7,
+            libc::AF_INET6 as u8,
             &[1, 2, 3, 4],
         );
         assert_eq!(req.len(), 24);
         assert_eq!(u32::from_ne_bytes(req[0..4].try_into().unwrap()), 24);
         assert_eq!(u16::from_ne_bytes(req[4..6].try_into().unwrap()), 0x0102);
-        assert_eq!(req[16], libc::AF_INET as u8);
+        assert_eq!(req[16], libc::AF_INET6 as u8);
     }
 }

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use thiserror::Error;
 
+use crate::config::ifname::check_ifname;
 use crate::config::netifd::device_of;
 use crate::config::uci;
 
@@ -48,7 +49,8 @@ impl Resolver {
         Resolver { ubus, network }
     }
 
-    /// The device of `interface` now.
+    /// The device of `interface` now; always a valid interface name (see
+    /// [`check_ifname`]): an invalid one, from either source, is an error.
     pub fn device(&self, interface: &str) -> Result<String, NetifdError> {
         let error = |reason: String| NetifdError {
             interface: interface.to_string(),
@@ -56,7 +58,12 @@ impl Resolver {
         };
         let from_ubus = self.ubus.as_deref().map(|ubus| ask_ubus(ubus, interface));
         match from_ubus {
-            Some(Ok(device)) => Ok(device),
+            // ubus speaks for the running system: when its name is unusable, the file
+            // (which may name another device) is no better guess. Not resolved.
+            Some(Ok(device)) => match check_ifname(&device) {
+                Ok(()) => Ok(device),
+                Err(why) => Err(error(format!("ubus: device {device:?}: {why}"))),
+            },
             Some(Err(ubus_says)) => self
                 .read_network_config(interface)
                 .map_err(|file_says| error(format!("{ubus_says}; {file_says}"))),
@@ -166,6 +173,75 @@ mod tests {
             err.contains("ubus: network.interface.nope: Not found"),
             "{err}"
         );
+    }
+
+    /// A stand-in `ubus` that answers `json` for every interface.
+    fn ubus_answering(d: &Dir, json: &str) -> PathBuf {
+        let ubus = d.0.join("ubus");
+        let script = format!("#!/bin/sh\ncat <<'EOF'\n{json}\nEOF\n");
+        std::fs::write(&ubus, script).unwrap();
+        std::fs::set_permissions(&ubus, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ubus
+    }
+
+    /// A name from ubus that is no valid interface name leaves the interface unresolved,
+    /// with the name escaped in the error, even where the file names a device.
+    #[test]
+    fn an_invalid_name_from_ubus_is_not_resolved() {
+        let d = dir("ubus-bad");
+        let network = d.0.join("network");
+        std::fs::write(&network, NETWORK).unwrap();
+        for (json, shown) in [
+            (r#"{ "l3_device": "wan\nx" }"#, r#""wan\nx""#),
+            (r#"{ "l3_device": "a\"; }" }"#, r#""a\"; }""#),
+            (r#"{ "l3_device": "l\u001b[2J" }"#, r#""l\u{1b}[2J""#),
+            (
+                r#"{ "device": "a234567890123456" }"#,
+                r#""a234567890123456""#,
+            ),
+        ] {
+            let resolver = Resolver::new(Some(ubus_answering(&d, json)), network.clone());
+            let err = resolver.device("lte").unwrap_err().to_string();
+            let expected = format!("netifd interface \"lte\": ubus: device {shown}: ");
+            assert!(err.starts_with(&expected), "{err}");
+        }
+        let resolver = Resolver::new(
+            Some(ubus_answering(&d, r#"{ "l3_device": "wwan0" }"#)),
+            network,
+        );
+        assert_eq!(resolver.device("lte").unwrap(), "wwan0");
+    }
+
+    /// The same for /etc/config/network: a quote or a control character in a device, or a
+    /// PPP device name that netifd would build too long. (Whitespace, newlines included,
+    /// separates the words of a device list, of which the first is taken.)
+    #[test]
+    fn an_invalid_name_from_the_network_config_is_not_resolved() {
+        let d = dir("netifd-bad");
+        let network = d.0.join("network");
+        std::fs::write(
+            &network,
+            "config interface 'q'\n\toption device 'x\"y'\n\
+             config interface 'esc'\n\toption device 'eth\u{1b}0'\n\
+             config interface 'longname12'\n\toption proto 'pppoe'\n\
+             config interface 'wan'\n\toption device 'eth0.2'\n",
+        )
+        .unwrap();
+        let resolver = Resolver::new(None, network);
+        for (iface, shown, reason) in [
+            ("q", r#""x\"y""#, "nftables cannot match"),
+            ("esc", r#""eth\u{1b}0""#, "control characters"),
+            (
+                "longname12",
+                r#""pppoe-longname12""#,
+                "longer than 15 bytes",
+            ),
+        ] {
+            let err = resolver.device(iface).unwrap_err().to_string();
+            let expected = format!("interface {iface:?}: device {shown}: ");
+            assert!(err.contains(&expected) && err.contains(reason), "{err}");
+        }
+        assert_eq!(resolver.device("wan").unwrap(), "eth0.2");
     }
 
     #[test]

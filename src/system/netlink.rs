@@ -27,6 +27,9 @@ use crate::reconcile::{Change, Routing};
 pub struct NetlinkError {
     pub op: String,
     pub detail: String,
+    /// The kernel's error number, when the kernel said no (`ENETUNREACH` for a gateway
+    /// that is not on-link): judged by number, never by message text.
+    pub errno: Option<i32>,
 }
 
 impl NetlinkError {
@@ -34,6 +37,15 @@ impl NetlinkError {
         NetlinkError {
             op: op.into(),
             detail: detail.to_string(),
+            errno: None,
+        }
+    }
+
+    /// The kernel's answer to a request.
+    fn refused(op: impl Into<String>, error: std::io::Error) -> Self {
+        NetlinkError {
+            errno: error.raw_os_error(),
+            ..NetlinkError::new(op, error)
         }
     }
 }
@@ -83,6 +95,7 @@ impl Netlink {
                 (usable_addr(&msg), by_index.get_mut(&msg.header.index))
             {
                 facts.addrs.push(addr);
+                facts.networks.push((addr, msg.header.prefix_len));
             }
         }
         let system_gateways = if gateways {
@@ -148,7 +161,7 @@ impl Netlink {
             match msg.payload {
                 NetlinkPayload::InnerMessage(inner) => out.extend(pick(inner)),
                 NetlinkPayload::Error(e) if e.code.is_some() => {
-                    return Err(NetlinkError::new(op, e.to_io()))
+                    return Err(NetlinkError::refused(op, e.to_io()))
                 }
                 _ => {}
             }
@@ -185,7 +198,7 @@ impl Netlink {
         while let Some(msg) = stream.next().await {
             if let NetlinkPayload::Error(e) = msg.payload {
                 if e.code.is_some() {
-                    return Err(NetlinkError::new(op, e.to_io()));
+                    return Err(NetlinkError::refused(op, e.to_io()));
                 }
             }
         }

@@ -223,6 +223,28 @@ fn validation_errors_are_pointed_at_the_option() {
     );
 }
 
+/// The device check is the TOML loader's: hostile names are refused, pointed at the
+/// option, shown escaped. A quote that spans lines puts a newline into the value.
+#[test]
+fn hostile_device_names_are_refused() {
+    for (device, shown, reason) in [
+        ("x\"y", r#""x\"y""#, "nftables cannot match"),
+        ("x\\y", r#""x\\y""#, "nftables cannot match"),
+        ("wan\nx", r#""wan\nx""#, "whitespace"),
+        ("eth\u{1b}0", r#""eth\u{1b}0""#, "control characters"),
+    ] {
+        let text = format!("config uplink 'main'\n\toption device '{device}'\n");
+        let expected = format!(r#"uplink "main" (line 2): option "device" {shown}: "#);
+        let message = error(&text);
+        assert!(
+            message.starts_with(&expected) && message.contains(reason),
+            "{message}"
+        );
+    }
+    let odd = uci("config uplink 'main'\n\toption device 'l*'\n").unwrap();
+    assert_eq!(odd.uplinks[0].device, "l*");
+}
+
 #[test]
 fn structure_errors() {
     let cases: &[(&str, &str)] = &[

@@ -315,3 +315,23 @@ fn a_rule_policy_keeps_only_its_ipv4_lines() {
     assert_eq!(config.policies[0].uplinks, ["wan"], "{toml}");
     assert!(toml.contains("left out (disabled or IPv6): wan6"), "{toml}");
 }
+
+/// A device from the network config that is no valid interface name is not written as
+/// the line's device: the line gets the FIX placeholder, with the name escaped in the note
+/// (no raw control character reaches the TOML text, where it would be invalid).
+#[test]
+fn an_invalid_device_in_the_network_config_needs_a_fix() {
+    let mwan3 = "config interface 'wan'\n\toption enabled '1'\n\
+                 config interface 'lan2'\n\toption enabled '1'\n";
+    let network = "config interface 'wan'\n\toption device 'x\";{'\n\
+                   config interface 'lan2'\n\toption type 'bridge'\n\toption ifname 'e\u{1b}0'\n";
+    let (toml, config) = converted(mwan3, Some(network));
+    assert_eq!(config.uplinks[0].device, "wan", "{toml}");
+    assert!(
+        toml.contains(r#"FIX: interface "wan": device "x\";{": must not contain '"' or '\'"#),
+        "{toml}"
+    );
+    assert_eq!(config.uplinks[1].device, "br-lan2", "{toml}");
+    assert!(toml.contains(r#"bridge over "e\u{1b}0""#), "{toml}");
+    assert!(!toml.contains('\u{1b}'), "{toml}");
+}

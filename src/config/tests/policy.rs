@@ -253,3 +253,26 @@ fn a_set_file_must_be_a_regular_file_within_the_limit() {
         )
     );
 }
+
+/// A set's name is an nft identifier: one that nft would read as a number or an operator
+/// made the whole table fail to load.
+#[test]
+fn set_names_must_start_like_an_nft_identifier() {
+    let with_set = |name: &str| {
+        format!(
+            "{}[[set]]\nname = \"{name}\"\nprefixes = [\"198.51.100.7\"]\n",
+            speaker(&format!("set = \"{name}\""))
+        )
+    };
+    for name in ["1media", "-media"] {
+        assert_eq!(
+            error(&with_set(name)),
+            format!(
+                "set \"{name}\": name: must start with a letter or '_' (nft names sets after it)"
+            )
+        );
+    }
+    for name in ["media", "_m-1"] {
+        assert!(parse(&with_set(name)).is_ok(), "{name}");
+    }
+}

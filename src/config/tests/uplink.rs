@@ -52,6 +52,43 @@ fn bad_device_names() {
     assert!(parse(&uplink("main", "wwan0.1")).is_ok());
 }
 
+/// Names the kernel accepts but that broke the nft table, could not be shown safely, or
+/// can never be a device's: each refused with its reason and the name escaped.
+#[test]
+fn hostile_device_names() {
+    for (device, shown, reason) in [
+        (
+            "x\"y",
+            r#""x\"y""#,
+            "'\"' or '\\': nftables cannot match them literally",
+        ),
+        ("x\\y", r#""x\\y""#, "nftables cannot match"),
+        ("eth\u{0}0", r#""eth\00""#, "control characters"),
+        ("eth\u{1b}[2J", r#""eth\u{1b}[2J""#, "control characters"),
+        ("wan\nx", r#""wan\nx""#, "whitespace"),
+        ("wän", r#""wän""#, "printable ASCII"),
+        ("ppp%d", r#""ppp%d""#, "'%'"),
+    ] {
+        // toml's own quoting, so that the TOML text carries exactly `device`.
+        let text = format!(
+            "[[uplink]]\nname = \"main\"\ndevice = {}\n",
+            toml::Value::from(device)
+        );
+        let expected = format!("uplink \"main\": device {shown}: ");
+        assert_error(&text, &[&expected, reason]);
+    }
+}
+
+/// Odd names that are real devices' names and that nft matches exactly once quoted (and,
+/// for a trailing `*`, escaped).
+#[test]
+fn odd_but_valid_device_names() {
+    for device in ["l-1.2", "wan@x", "a+b", "a;b", "a#b{", "l*", "a}b,c", "$x"] {
+        let config = parse(&uplink("main", device)).unwrap();
+        assert_eq!(config.uplinks[0].device, device);
+    }
+}
+
 #[test]
 fn duplicate_device() {
     let text = format!("{}{}", uplink("a", "eth0"), uplink("b", "eth0"));

@@ -15,6 +15,15 @@ pub(super) fn all(raw: Vec<RawSet>) -> Result<Vec<PrefixSet>, ConfigError> {
     for r in raw {
         let obj = format!("set {}", quoted(&r.name));
         check_name(&obj, &r.name)?;
+        // The name becomes an nft identifier (`@NAME_h`), which nft reads as a number or
+        // an operator when it starts with a digit or '-': the whole table would fail.
+        if !r
+            .name
+            .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        {
+            let reason = "must start with a letter or '_' (nft names sets after it)";
+            return Err(invalid(&obj, "name", "", reason));
+        }
         if done.iter().any(|s| s.name == r.name) {
             return Err(invalid(&obj, "name", "", "duplicate"));
         }

@@ -4,14 +4,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::{check_name, invalid, number, quoted};
+use crate::config::ifname::check_ifname;
 use crate::config::parse::{RawProbe, RawUplink};
 use crate::config::{
     ConfigError, Family, Flush, Gateway, Probe, Uplink, DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS,
     DEFAULT_METRIC, DEFAULT_RELIABILITY, DEFAULT_TIMEOUT_MS, DEFAULT_UP_AFTER_MS, DEFAULT_WEIGHT,
 };
 
-/// Kernel limit for an interface name, without the trailing NUL (IFNAMSIZ - 1).
-const MAX_DEVICE_LEN: usize = 15;
 /// Kernel multipath nexthop weights are 1..=256.
 const MAX_WEIGHT: u32 = 256;
 /// Faster probing than this only floods the targets.
@@ -140,22 +139,10 @@ fn check_netifd_name(obj: &str, name: &str) -> Result<(), ConfigError> {
     Err(invalid(obj, "interface", quoted(name), reason))
 }
 
-/// The kernel's rules for interface names (`dev_valid_name`).
+/// An interface name the kernel would take and nft can match exactly (see
+/// [`crate::config::ifname`]).
 fn check_device(obj: &str, device: &str) -> Result<(), ConfigError> {
-    let reason = if device.is_empty() {
-        "must not be empty".to_owned()
-    } else if device.len() > MAX_DEVICE_LEN {
-        format!("longer than {MAX_DEVICE_LEN} bytes, the kernel's limit")
-    } else if device == "." || device == ".." {
-        "not a valid interface name".to_owned()
-    } else if device.contains('/') || device.contains(':') {
-        "must not contain '/' or ':'".to_owned()
-    } else if device.chars().any(char::is_whitespace) {
-        "must not contain whitespace".to_owned()
-    } else {
-        return Ok(());
-    };
-    Err(invalid(obj, "device", quoted(device), reason))
+    check_ifname(device).map_err(|why| invalid(obj, "device", quoted(device), why.to_string()))
 }
 
 /// A next hop; an IPv6 one is usually the router's link-local address (`fe80::1`).

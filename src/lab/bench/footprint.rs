@@ -100,7 +100,14 @@ fn set_load() -> Result<Duration, LabError> {
     ns.run_in(move || {
         let mut nft = crate::system::Nft::default();
         let begin = Instant::now();
-        nft.apply(&ruleset).map(|()| begin.elapsed())
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LabError::Timeout(format!("runtime: {e}")))?;
+        let applied = runtime.block_on(nft.apply(&ruleset));
+        applied
+            .map(|()| begin.elapsed())
+            .map_err(|e| LabError::Timeout(e.to_string()))
     })?
     .map_err(|e| LabError::Timeout(format!("set load: {e}")))
 }

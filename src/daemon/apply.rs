@@ -1,0 +1,255 @@
+//! Bringing the kernel in line with the engine: routes and rules over netlink, each change
+//! on its own; the nft table beside the loop; link facts re-read after netlink events.
+
+use std::time::Instant;
+
+use super::{events, Daemon, Done, RETRY};
+use crate::config::{Config, Gateway};
+use crate::core::{Desired, Route, Rule, Ruleset};
+use crate::reconcile::{reconcile_firewall, reconcile_routing, Change, Outcome, Routing};
+use crate::system::{NetlinkError, Nft, NftError};
+
+impl Daemon {
+    /// The first apply: a missing nft binary or missing permission is an installation
+    /// problem, so the daemon refuses to start (before any route is touched) instead of
+    /// retrying forever; anything else is retried like later failures.
+    pub(super) async fn apply_firewall_or_fail(&mut self) -> anyhow::Result<()> {
+        let ruleset = self.engine.desired().nft;
+        let mut nft = self.nft.take().expect("no nft run before the loop");
+        let result = reconcile_firewall(&mut nft, &ruleset).await;
+        self.nft = Some(nft);
+        match result {
+            Err(e) if e.is_fatal() => Err(anyhow::anyhow!(
+                "{e}: uplink needs the nft program and root (or CAP_NET_ADMIN and CAP_NET_RAW)"
+            )),
+            Err(e) => {
+                self.warn_retry(e.to_string());
+                self.nft_check_at = Some(Instant::now() + RETRY);
+                Ok(())
+            }
+            Ok(_) => {
+                self.nft_applied = Some(ruleset);
+                Ok(())
+            }
+        }
+    }
+
+    /// Our active table survives a restart (SIGKILL, a crash, an upgrade): the lines its
+    /// default routes go through carried traffic last, so they keep it until probes judge.
+    pub(super) async fn adopt_kernel_selection(&mut self) {
+        let (routes, links) = match (
+            self.netlink.owned_routes().await,
+            self.netlink.links(false).await,
+        ) {
+            (Ok(routes), Ok(links)) => (routes, links),
+            _ => return,
+        };
+        let names = adopted_lines(self.engine.config(), &routes, &links);
+        if !names.is_empty() {
+            tracing::info!(
+                "found traffic on {} (left by an earlier run): keeping it there until probes judge",
+                names.join(", ")
+            );
+            self.engine.adopt_active(&names);
+        }
+    }
+
+    /// After each event: re-read links if they changed, keep probers in step, and apply
+    /// whatever the desired state now differs in. A refused route can change the
+    /// selection, so a few passes may follow each other.
+    pub(super) async fn settle(&mut self) {
+        if self.links_dirty {
+            self.refresh_links().await;
+        }
+        for _ in 0..3 {
+            if !self.settle_once().await {
+                break;
+            }
+        }
+        self.start_flushes();
+    }
+
+    /// One pass; whether it changed the engine's revision (another pass is due).
+    async fn settle_once(&mut self) -> bool {
+        let nft_due = self.nft_check_at.is_some_and(|at| at <= Instant::now());
+        // Most events are probe replies that change nothing: then there is nothing to
+        // rebuild, compare or apply.
+        let revision = self.engine.revision();
+        let in_line = self.routing_applied.is_some() && self.nft_applied.is_some();
+        if in_line && !nft_due && self.settled_revision == Some(revision) {
+            return false;
+        }
+        self.settled_revision = Some(revision);
+        self.probes.sync(&self.engine);
+        let desired = self.engine.desired();
+        let routing = (desired.routes, desired.rules);
+        if self.routing_applied.as_ref() != Some(&routing) {
+            self.apply_routing(routing).await;
+        }
+        let unchanged = self
+            .nft_applied
+            .as_ref()
+            .is_some_and(|a| a.same_as(&desired.nft));
+        if nft_due || !unchanged {
+            self.start_firewall(desired.nft);
+        }
+        self.engine.revision() != revision
+    }
+
+    /// Starts an nft run beside the loop to make our table hold `ruleset`, unless one is
+    /// under way: when it ends, the next pass compares again and starts another if needed.
+    fn start_firewall(&mut self, ruleset: Ruleset) {
+        let Some(mut nft) = self.nft.take() else {
+            return;
+        };
+        self.nft_check_at = None;
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            let result = reconcile_firewall(&mut nft, &ruleset).await;
+            let _ = done.send(Done::Firewall(nft, ruleset, result));
+        });
+    }
+
+    pub(super) fn on_firewall(
+        &mut self,
+        nft: Nft,
+        ruleset: Ruleset,
+        result: Result<bool, NftError>,
+    ) {
+        self.nft = Some(nft);
+        match result {
+            Ok(_) => self.nft_applied = Some(ruleset),
+            Err(e) => {
+                self.nft_applied = None;
+                self.nft_check_at = Some(Instant::now() + RETRY);
+                self.warn_retry(e.to_string());
+            }
+        }
+    }
+
+    async fn refresh_links(&mut self) {
+        let auto = self
+            .engine
+            .config()
+            .uplinks
+            .iter()
+            .any(|u| u.gateway == Gateway::Auto);
+        match self.netlink.links(auto).await {
+            Ok(links) => {
+                self.links_dirty = false;
+                let now = Instant::now();
+                if let Some(config) = self.interfaces.follow(self.engine.config(), &links, now) {
+                    self.adopt(config);
+                }
+                if let Some(at) = self.interfaces.held_back() {
+                    self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
+                }
+                let notices = self.engine.on_links(&links, now);
+                self.handle(notices);
+            }
+            Err(e) => {
+                self.warn_retry(e.to_string());
+                self.retry_at = Some(Instant::now() + RETRY);
+            }
+        }
+    }
+
+    /// Applies routes and rules, each change on its own; a line whose own route the kernel
+    /// refuses is out of service until the kernel takes it (tried again every [`RETRY`]).
+    async fn apply_routing(&mut self, (routes, rules): (Vec<Route>, Vec<Rule>)) {
+        let desired = Desired {
+            routes,
+            rules,
+            nft: Ruleset::default(),
+        };
+        let dev = events::device_namer(self.device_names());
+        let describe = |change: &Change| change.describe(&dev);
+        match reconcile_routing(&mut self.netlink, &desired, describe).await {
+            Ok(outcome) => {
+                self.judge_line_routes(&outcome);
+                if outcome.complete() {
+                    self.routing_applied = Some((desired.routes, desired.rules));
+                    self.last_warning = None;
+                } else {
+                    let errors: Vec<String> = outcome
+                        .failed
+                        .iter()
+                        .map(|(change, e)| format!("{}: {}", change.describe(&dev), e.detail))
+                        .collect();
+                    self.warn_retry(errors.join("; "));
+                    self.routing_applied = None;
+                    self.retry_at = Some(Instant::now() + RETRY);
+                }
+            }
+            Err(e) => {
+                self.warn_retry(e.to_string());
+                self.routing_applied = None;
+                self.retry_at = Some(Instant::now() + RETRY);
+            }
+        }
+    }
+
+    /// Tells the engine which lines' own routes the kernel refused in this pass. A line
+    /// whose route was not attempted (already in place, or not wanted) keeps no refusal.
+    fn judge_line_routes(&mut self, outcome: &Outcome<NetlinkError>) {
+        let refused: Vec<Option<String>> = (0..self.engine.config().uplinks.len())
+            .map(|i| {
+                let table = crate::core::owned::line_table(i);
+                outcome.failed.iter().find_map(|(change, e)| match change {
+                    Change::PutRoute(r) if r.table == table => Some(refusal(r, e)),
+                    _ => None,
+                })
+            })
+            .collect();
+        let notices = self.engine.on_routes(refused, Instant::now());
+        self.handle(notices);
+    }
+
+    /// Device names by ifindex, for readable logs.
+    fn device_names(&self) -> Vec<(u32, String)> {
+        let uplinks = &self.engine.config().uplinks;
+        (0..uplinks.len())
+            .filter_map(|i| {
+                Some((
+                    self.engine.line(i).link()?.ifindex,
+                    uplinks[i].device.clone(),
+                ))
+            })
+            .collect()
+    }
+}
+
+/// Why the kernel refused a line's own route, for its state and the log.
+fn refusal(route: &Route, error: &NetlinkError) -> String {
+    let hint = match (error.errno, route.nexthops.first().and_then(|h| h.gateway)) {
+        (Some(libc::ENETUNREACH), Some(gw)) => {
+            format!(" (gateway {gw} is not on-link: no address of the device covers it)")
+        }
+        _ => String::new(),
+    };
+    format!("{}{hint}", error.detail)
+}
+
+/// The lines (by name) whose devices our active table's default routes go through.
+fn adopted_lines(
+    config: &Config,
+    routes: &[Route],
+    links: &std::collections::HashMap<String, crate::core::LinkFacts>,
+) -> Vec<String> {
+    let active = routes
+        .iter()
+        .filter(|r| r.table == crate::core::owned::TABLE_ACTIVE);
+    let mut names = Vec::new();
+    for route in active {
+        for hop in &route.nexthops {
+            let line = config.uplinks.iter().find(|u| {
+                u.family == route.family
+                    && links
+                        .get(&u.device)
+                        .is_some_and(|l| l.ifindex == hop.ifindex)
+            });
+            names.extend(line.map(|u| u.name.clone()));
+        }
+    }
+    names
+}

@@ -1,0 +1,245 @@
+//! The fault suite: faults that real routers meet and that an earlier uplink turned into
+//! an outage. The real daemon in the namespace lab, real LAN traffic; each test asserts
+//! that the LAN keeps (or regains) its internet through the line that works, and that no
+//! working line is declared down.
+
+#![cfg(feature = "lab")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{root, Scenario, RECOVERY};
+use uplink::lab::{two_line_config, Fault, Line, ProbeProfile, Role, TrafficConfig};
+
+/// Daemon up with `config` (the two-line config, edited), traffic running.
+fn running_with(label: &str, edit: impl Fn(String) -> String) -> Scenario {
+    let mut s = Scenario::new(label, true);
+    let config = edit(two_line_config(&s.daemon.socket(), ProbeProfile::Test));
+    s.daemon.write_config(&config).unwrap();
+    s.start_daemon();
+    s
+}
+
+/// A line's state and reason as the daemon reports them.
+fn line_state(s: &Scenario, name: &str) -> (String, String) {
+    let status = s.status().expect("status");
+    let line = status.uplinks.into_iter().find(|l| l.name == name).unwrap();
+    (line.state, line.reason)
+}
+
+/// The log written since byte `from` (the log is appended across restarts).
+fn log_since(s: &Scenario, from: usize) -> String {
+    s.daemon.log().get(from..).unwrap_or_default().to_string()
+}
+
+/// A typo in the backup's gateway (not on-link): the kernel refuses that one route. Main,
+/// every rule and the LAN's traffic are unaffected; the backup is down and says why.
+#[test]
+fn an_off_link_gateway_on_one_line_leaves_the_other_working() {
+    if !root("an_off_link_gateway_on_one_line_leaves_the_other_working") {
+        return;
+    }
+    let s = running_with("offl", |c| {
+        c.replace("gateway = \"198.51.100.1\"", "gateway = \"198.18.200.1\"")
+    });
+    let _echo = s.lab.start_echo_server().unwrap();
+    s.wait_active("main", RECOVERY);
+    s.wait_until("backup refused", RECOVERY, |s| {
+        let (state, reason) = line_state(s, "backup");
+        state == "down" && reason.contains("refused its route")
+    });
+    assert_eq!(s.owned_rules().len(), 6, "every rule is in place");
+    let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
+    s.wait_traffic_via(&traffic, Line::One, traffic.origin(), RECOVERY);
+    let log = s.daemon.log();
+    assert!(log.contains("refused its route"), "{log}");
+    let config = s.daemon.config();
+    let check = s.run_uplink(&["check", "-c", config.to_str().unwrap()]);
+    let warned = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{warned}");
+    assert!(
+        warned.contains("uplink \"backup\": gateway 198.18.200.1 is not on-link on \"wan2\""),
+        "{warned}"
+    );
+}
+
+/// Main's gateway is off-link at start (the modem moved to another subnet, the router's
+/// address is a /32): the backup carries the LAN at once. When the address's prefix makes
+/// the gateway on-link again, main is probed, proven and takes traffic back.
+#[test]
+fn an_off_link_gateway_at_start_and_on_link_later() {
+    if !root("an_off_link_gateway_at_start_and_on_link_later") {
+        return;
+    }
+    let mut s = Scenario::new("offs", true);
+    let router = s.lab.ns(Role::Router);
+    router
+        .ip(&["addr", "del", "192.0.2.2/24", "dev", "wan1"])
+        .unwrap();
+    router
+        .ip(&["addr", "add", "192.0.2.2/32", "dev", "wan1"])
+        .unwrap();
+    let _echo = s.lab.start_echo_server().unwrap();
+    s.start_daemon();
+    s.wait_active("backup", RECOVERY);
+    let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
+    s.wait_traffic_via(&traffic, Line::Two, traffic.origin(), RECOVERY);
+    let (state, reason) = line_state(&s, "main");
+    assert_eq!(state, "down");
+    assert!(reason.contains("refused its route"), "{reason}");
+
+    let fixed = Instant::now();
+    let router = s.lab.ns(Role::Router);
+    router
+        .ip(&["addr", "del", "192.0.2.2/32", "dev", "wan1"])
+        .unwrap();
+    router
+        .ip(&["addr", "add", "192.0.2.2/24", "dev", "wan1"])
+        .unwrap();
+    s.wait_active("main", RECOVERY);
+    s.wait_traffic_via(&traffic, Line::One, fixed, RECOVERY);
+}
+
+/// Main is dead (blackholed) and the backup carries traffic, when the backup's replies
+/// stop for 0.5, 1.5 and 2.5 s. Traffic must stay on the backup (the dead main line is no
+/// refuge) and the backup's connections must not be flushed.
+#[test]
+fn a_blip_on_the_backup_while_main_is_dead_keeps_traffic_on_the_backup() {
+    if !root("a_blip_on_the_backup_while_main_is_dead_keeps_traffic_on_the_backup") {
+        return;
+    }
+    let mut s = Scenario::new("blip", true);
+    let _echo = s.start("");
+    let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
+    s.wait_traffic_via(&traffic, Line::One, traffic.origin(), RECOVERY);
+    s.lab.inject(Fault::Blackhole(Line::One)).unwrap();
+    s.wait_active("backup", RECOVERY);
+    let failed_over = s.daemon.log().len();
+    for blip in [500, 1500, 2500] {
+        s.lab.inject(Fault::Blackhole(Line::Two)).unwrap();
+        std::thread::sleep(Duration::from_millis(blip));
+        let cleared = Instant::now();
+        s.lab.clear(Fault::Blackhole(Line::Two)).unwrap();
+        s.wait_traffic_via(&traffic, Line::Two, cleared, RECOVERY);
+        // The backup needs up_after (3 s) to count as up again; wait for it so the
+        // next blip starts from the same state.
+        s.wait_active("backup", RECOVERY);
+    }
+    let log = log_since(&s, failed_over);
+    assert!(
+        !log.contains("-> main"),
+        "traffic went to the dead line:\n{log}"
+    );
+    assert!(
+        !log.contains("\"backup\": deleted"),
+        "the backup's connections were flushed:\n{log}"
+    );
+}
+
+/// The daemon is killed during a failover (main dead, backup carrying traffic) and
+/// started again: it finds traffic on the backup and keeps it there, instead of sending it
+/// to main until main's probes fail again.
+#[test]
+fn a_restart_during_a_failover_keeps_traffic_on_the_backup() {
+    if !root("a_restart_during_a_failover_keeps_traffic_on_the_backup") {
+        return;
+    }
+    let mut s = Scenario::new("rest", true);
+    let _echo = s.start("");
+    s.lab.inject(Fault::Blackhole(Line::One)).unwrap();
+    s.wait_active("backup", RECOVERY);
+    let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
+    s.wait_traffic_via(&traffic, Line::Two, traffic.origin(), RECOVERY);
+    s.daemon.kill();
+    let before_restart = s.daemon.log().len();
+    let restarted = Instant::now();
+    s.start_daemon();
+    s.wait_active("backup", RECOVERY);
+    let log = log_since(&s, before_restart);
+    assert!(log.contains("found traffic on backup"), "{log}");
+    assert!(
+        !log.contains("-> main"),
+        "traffic went to the dead line:\n{log}"
+    );
+    let snapshot = traffic.snapshot();
+    assert_eq!(
+        snapshot.replies_via(uplink::lab::Flow::LongLived, Line::One, restarted),
+        0
+    );
+    assert!(snapshot.all_recovered_via(Line::Two, restarted));
+}
+
+/// A reload that loads a 100k-entry set (seconds of nft work) while both lines are up:
+/// probing goes on beside it, so neither line is declared down.
+#[test]
+fn a_reload_with_a_large_set_declares_no_line_down() {
+    if !root("a_reload_with_a_large_set_declares_no_line_down") {
+        return;
+    }
+    let mut s = Scenario::new("bigr", false);
+    let file = s.daemon.config().with_file_name("big.txt");
+    big_set_file(&file, 100_000, 1);
+    let policy = format!(
+        "\n[[set]]\nname = \"big\"\nfile = \"{}\"\n\n[[policy]]\nname = \"media\"\nset = \"big\"\nuplinks = [\"backup\", \"main\"]\n",
+        file.display()
+    );
+    let _echo = s.start(&policy);
+    s.wait_members(&["main"], RECOVERY);
+    s.wait_until("backup up", RECOVERY, |s| line_state(s, "backup").0 == "up");
+    let before = s.daemon.log().len();
+    for round in 2..5 {
+        big_set_file(&file, 100_000, round);
+        s.daemon.signal(libc::SIGHUP);
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            for name in ["main", "backup"] {
+                let (state, reason) = line_state(&s, name);
+                assert_eq!(
+                    state, "up",
+                    "{name} declared down during a reload: {reason}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    s.wait_until("the last set is loaded", RECOVERY, |s| {
+        let listed = s
+            .lab
+            .ns(Role::Router)
+            .exec(&["nft", "list", "set", "inet", "uplink", "big_h"])
+            .unwrap_or_default();
+        listed.contains("198.18.0.4")
+    });
+    let log = log_since(&s, before);
+    assert!(!log.contains(" down:"), "{log}");
+}
+
+/// A set file: one marker address 198.18.0.`marker` plus `count` consecutive /32s from
+/// 198.18.16.0 (benchmark range), so each version of the file differs.
+fn big_set_file(path: &std::path::Path, count: u32, marker: u8) {
+    let start = u32::from(std::net::Ipv4Addr::new(198, 18, 16, 0));
+    let mut text = format!("198.18.0.{marker}\n");
+    for i in 0..count {
+        text += &format!("{}\n", std::net::Ipv4Addr::from(start + i));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// A short soak (the 10-minute one is `uplink soak`, see BENCHMARKS.md): carrier flaps,
+/// blackholes, loss and reload storms with a status request every second. The daemon stays
+/// alive and answering, its status always matches the kernel, and it leaks no descriptors.
+#[test]
+fn a_short_soak_keeps_status_in_line_with_the_kernel() {
+    if !root("a_short_soak_keeps_status_in_line_with_the_kernel") {
+        return;
+    }
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_uplink"));
+    let report = uplink::lab::soak::run(exe, Duration::from_secs(45), |_| {}).unwrap();
+    let text = report.render();
+    assert!(report.alive, "{text}");
+    assert_eq!(report.unanswered, 0, "{text}");
+    assert!(report.mismatches.is_empty(), "{text}");
+    assert!(report.compared >= 30, "{text}");
+    assert!(report.fd_growth() <= 0, "{text}");
+}

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod files;
 pub mod hooks;
 #[cfg(feature = "lab")]
 pub mod lab;

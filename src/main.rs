@@ -113,9 +113,9 @@ fn current_links() -> anyhow::Result<std::collections::HashMap<String, uplink::c
 }
 
 fn import_mwan3(file: &std::path::Path, network: Option<&std::path::Path>) -> anyhow::Result<()> {
-    use anyhow::Context;
     let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        uplink::files::read_limited(path, uplink::files::CONFIG_LIMIT)
+            .map_err(|e| anyhow::anyhow!("cannot read {e}"))
     };
     let network = network.map(read).transpose()?;
     let toml = uplink::config::mwan3::import(&read(file)?, network.as_deref())?;

@@ -225,3 +225,89 @@ fn a_hook_that_prints_a_lot_still_finishes() {
     });
     assert!(Path::new(&log).exists());
 }
+
+const NOBODY: u32 = 65534;
+
+/// A trusted stand-in for hotplug-call (in `helper`, away from the hooks under test), run
+/// after the directory's hooks: once it has logged, every hook of the event has had its
+/// chance.
+fn last_word(dir: &Dir, helper: &Dir) -> PathBuf {
+    let path = helper.0.join("hotplug-call");
+    fs::write(
+        &path,
+        format!("#!/bin/sh\necho hotplug >> {}\n", dir.log().display()),
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Emits one event and returns the log once hotplug-call has run.
+fn run_event(dir: &Dir) -> String {
+    let helper = Dir::new("hookhelper");
+    runtime().block_on(async {
+        let hotplug = last_word(dir, &helper);
+        let runner = HookRunner::new(config(dir, Duration::from_secs(5), Some(hotplug)));
+        runner.emit(event(HookKind::Down, "main"));
+        assert!(
+            wait_for(Duration::from_secs(5), || dir
+                .read_log()
+                .contains("hotplug"))
+            .await
+        );
+    });
+    dir.read_log()
+}
+
+#[test]
+fn hooks_another_user_could_have_changed_never_run_as_root() {
+    if !uplink::netns::require_root("hooks_another_user_could_have_changed_never_run_as_root") {
+        return;
+    }
+    let dir = Dir::new("hookperm");
+    let append = |tag: &str| format!("echo {tag} >> {}", dir.log().display());
+    dir.script("10-everyone-writes", &append("open"), 0o777);
+    dir.script("20-group-writes", &append("group"), 0o775);
+    let theirs = dir.script("30-nobody-owns", &append("theirs"), 0o755);
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), None).unwrap();
+    // A link from the hooks directory to a script in a directory anyone can write.
+    let open_dir = dir.0.join("open");
+    fs::create_dir(&open_dir).unwrap();
+    fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let elsewhere = open_dir.join("script");
+    fs::write(&elsewhere, format!("#!/bin/sh\n{}\n", append("linked"))).unwrap();
+    fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.hooks().join("40-linked")).unwrap();
+    dir.script("90-good", &format!("{} \"$0\"", append("good")), 0o755);
+    assert_eq!(
+        run_event(&dir),
+        format!("good {}\nhotplug\n", dir.hooks().join("90-good").display())
+    );
+}
+
+#[test]
+fn a_hooks_directory_another_user_could_change_runs_nothing() {
+    if !uplink::netns::require_root("a_hooks_directory_another_user_could_change_runs_nothing") {
+        return;
+    }
+    let dir = Dir::new("hookdirperm");
+    let append = format!("echo ran >> {}", dir.log().display());
+    dir.script("10-good", &append, 0o755);
+    // The case found: a 0777 hooks directory.
+    fs::set_permissions(dir.hooks(), fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(run_event(&dir), "hotplug\n");
+    // Owned by another user, who could replace the script at any time.
+    fs::set_permissions(dir.hooks(), fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(dir.hooks(), Some(NOBODY), None).unwrap();
+    fs::remove_file(dir.log()).unwrap();
+    assert_eq!(run_event(&dir), "hotplug\n");
+    // A directory above it that others can write (without the sticky bit of /tmp).
+    std::os::unix::fs::chown(dir.hooks(), Some(0), None).unwrap();
+    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::remove_file(dir.log()).unwrap();
+    let log = run_event(&dir);
+    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(log, "hotplug\n");
+    fs::remove_file(dir.log()).unwrap();
+    assert_eq!(run_event(&dir), "ran\nhotplug\n");
+}

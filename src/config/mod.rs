@@ -311,12 +311,14 @@ pub enum Fallback {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("cannot read config {}: {source}", path.display())]
+    #[error("cannot read config {}: {reason}", path.display())]
     Read {
         /// The file that was asked for.
         path: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
+        /// What the operating system said, or why the file was refused (not a regular
+        /// file, larger than [`crate::files::CONFIG_LIMIT`]). Not a `source`: the message
+        /// already carries it, and `{:#}` would print it twice.
+        reason: crate::files::ReadFailure,
     },
     /// Not valid TOML, an unknown key, a missing key or a value of the wrong type;
     /// the text is toml's own message, which carries line and column.
@@ -380,9 +382,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Reads and validates the config file at `path` in `format`, or the detected one.
 pub fn load_as(path: &Path, format: Option<Format>) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
+    let text = crate::files::read_limited(path, crate::files::CONFIG_LIMIT).map_err(|e| {
+        ConfigError::Read {
+            path: e.path,
+            reason: e.failure,
+        }
     })?;
     parse_as(&text, format.unwrap_or_else(|| Format::detect(&text)))
 }

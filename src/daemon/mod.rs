@@ -6,6 +6,7 @@
 mod apply;
 pub mod control;
 pub mod events;
+pub mod instance;
 mod interfaces;
 pub mod notify;
 mod probes;
@@ -116,6 +117,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     // Installed first, so a stop request at any point after this goes through shutdown.
     let signals = Signals::install()?;
+    // Before anything touches the kernel: a second daemon here would fight the first.
+    let _instance = instance::acquire()?;
     let mut config = config::load_as(config_path, format)?;
     let mut interfaces = Interfaces::new(Resolver::from_env());
     interfaces.resolve_all(&mut config, Instant::now());

@@ -1,6 +1,6 @@
 //! The status report: JSON for scripts, a table for people.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +31,8 @@ pub struct LineStatus {
     pub rtt_ms: Option<f64>,
     /// Share of recent probes lost; null without probes.
     pub loss_pct: Option<f64>,
-    /// When the state last changed (RFC 3339, UTC).
+    /// When the state last changed (RFC 3339, UTC), or "unknown" when the wall clock puts
+    /// it outside years 0000..=9999.
     pub since: String,
     /// Why the line is in this state.
     pub reason: String,
@@ -54,7 +55,9 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
         .map(|(i, uplink)| {
             let line = engine.line(i);
             let (since, reason) = line.since();
-            let since_wall = wall - now.saturating_duration_since(since);
+            // The wall clock can be anywhere (stepped to 1960 or to year 30000): checked, so a
+            // status request never panics the daemon (release builds abort on panic).
+            let since_wall = wall.checked_sub(now.saturating_duration_since(since));
             LineStatus {
                 name: uplink.name.clone(),
                 device: uplink.device.clone(),
@@ -64,7 +67,7 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
                 drained: engine.is_drained(i),
                 rtt_ms: line.rtt().map(|d| round1(d.as_secs_f64() * 1000.0)),
                 loss_pct: line.loss_pct().map(round1),
-                since: humantime::format_rfc3339_seconds(since_wall).to_string(),
+                since: since_wall.map_or_else(|| UNKNOWN.to_string(), format_wall),
                 reason: live_reason(line, reason, now),
                 degraded: line.degraded().map(String::from),
                 gateway: engine.gateway(i).map(|g| g.to_string()),
@@ -72,6 +75,57 @@ pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
         })
         .collect();
     Status { uplinks }
+}
+
+/// What `since` says when the moment cannot be written as an RFC 3339 date.
+pub const UNKNOWN: &str = "unknown";
+
+/// Seconds from 0000-01-01T00:00:00Z to the Unix epoch: the first moment RFC 3339 can write.
+const FIRST: i64 = -62_167_219_200;
+/// 9999-12-31T23:59:59Z, the last.
+const LAST: i64 = 253_402_300_799;
+
+/// `t` in RFC 3339 (UTC, whole seconds), or [`UNKNOWN`] outside years 0000..=9999. Unlike
+/// humantime's formatter, which panics before 1970 and after 9999, it cannot panic.
+pub fn format_wall(t: SystemTime) -> String {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).ok(),
+        // Before the epoch: whole seconds rounded down, as for times after it.
+        Err(e) => seconds_before(e.duration()),
+    };
+    let Some(secs) = secs.filter(|s| (FIRST..=LAST).contains(s)) else {
+        return UNKNOWN.to_string();
+    };
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let of_day = secs.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+fn seconds_before(before: Duration) -> Option<i64> {
+    let whole = i64::try_from(before.as_secs()).ok()?;
+    whole
+        .checked_neg()?
+        .checked_sub(i64::from(before.subsec_nanos() > 0))
+}
+
+/// Year, month and day of `days` since 1970-01-01 in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`); exact for the range [`format_wall`] allows.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 fn round1(x: f64) -> f64 {
@@ -168,6 +222,71 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("LINE  DEVICE     FAMILY  STATE  ACTIVE  RTT"));
         assert!(lines[1].starts_with("main  pppoe-wan  ipv4    up     yes     12.3 ms  0%"));
+    }
+
+    const LINE: &str = "[[uplink]]\nname = \"main\"\ndevice = \"wan1\"\n";
+
+    fn at(secs: i64) -> SystemTime {
+        if secs >= 0 {
+            UNIX_EPOCH + Duration::from_secs(secs as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+        }
+    }
+
+    #[test]
+    fn wall_times_are_rfc3339_inside_years_0_to_9999_and_unknown_outside() {
+        assert_eq!(format_wall(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(format_wall(at(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(format_wall(at(-1)), "1969-12-31T23:59:59Z");
+        assert_eq!(
+            format_wall(UNIX_EPOCH - Duration::from_nanos(1)),
+            "1969-12-31T23:59:59Z"
+        );
+        assert_eq!(format_wall(at(-315_619_200)), "1960-01-01T00:00:00Z");
+        assert_eq!(format_wall(at(FIRST)), "0000-01-01T00:00:00Z");
+        assert_eq!(format_wall(at(LAST)), "9999-12-31T23:59:59Z");
+        assert_eq!(format_wall(at(FIRST - 1)), UNKNOWN);
+        assert_eq!(format_wall(at(LAST + 1)), UNKNOWN);
+        // The extremes a SystemTime can hold on Linux (i64 seconds either way).
+        let far = Duration::from_secs(i64::MAX as u64);
+        for t in [UNIX_EPOCH.checked_add(far), UNIX_EPOCH.checked_sub(far)] {
+            assert_eq!(format_wall(t.unwrap()), UNKNOWN);
+        }
+    }
+
+    #[test]
+    fn wall_times_agree_with_humantime_where_it_does_not_panic() {
+        let mut secs = 0;
+        while secs <= LAST {
+            let t = at(secs) + Duration::from_millis(999);
+            let expected = humantime::format_rfc3339_seconds(t).to_string();
+            assert_eq!(format_wall(t), expected, "{secs}");
+            secs += 7_777_777;
+        }
+    }
+
+    /// The report after the wall clock was stepped far back or forward: it used to panic
+    /// (and the release build aborted, leaving the kernel state behind).
+    #[test]
+    fn status_survives_any_wall_clock() {
+        let config = crate::config::parse(LINE).unwrap();
+        let start = Instant::now();
+        let engine = Engine::new(config, start);
+        let now = start + Duration::from_secs(5);
+        let far = Duration::from_secs(i64::MAX as u64);
+        let cases = [
+            (at(-315_619_200), "1959-12-31T23:59:55Z"),
+            (at(2), "1969-12-31T23:59:57Z"),
+            (at(LAST + 1000), UNKNOWN),
+            (UNIX_EPOCH.checked_add(far).unwrap(), UNKNOWN),
+            (UNIX_EPOCH.checked_sub(far).unwrap(), UNKNOWN),
+            (at(1_800_000_005), "2027-01-15T08:00:00Z"),
+        ];
+        for (wall, since) in cases {
+            let report = status(&engine, now, wall);
+            assert_eq!(report.uplinks[0].since, since, "{wall:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Event hooks: executables in a directory run when a line goes up or down, starts or stops
 //! carrying traffic, or a policy moves. The facts travel in environment variables, never
 //! through a shell string. Hooks run beside the event loop, in order per line, each with a
-//! time limit, so a slow script never delays a failover.
+//! time limit, so a slow script never delays a failover. Hooks run as root, so one runs only
+//! if no other user could have written it or its directories ([`crate::files::trust`]).
 
 mod run;
 

@@ -10,15 +10,63 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 use super::{HookConfig, HookEvent};
+use crate::files::trust;
 
 /// Runs everything for `event`, one program after another.
 pub async fn all_hooks(config: &HookConfig, event: &HookEvent) {
-    for path in executables(&config.dir) {
-        run_one(config, event, &path, &[]).await;
+    for (path, real) in trusted_hooks(&config.dir) {
+        run_one(config, event, &path, &real, &[]).await;
     }
     if let Some(hotplug) = &config.hotplug_call {
-        run_one(config, event, hotplug, &["uplink"]).await;
+        if let Some(real) = trusted(hotplug) {
+            run_one(config, event, hotplug, &real, &["uplink"]).await;
+        }
     }
+}
+
+/// The hooks of `dir` that may run as root: none if the directory (or one above it) could
+/// be changed by another user, else each executable that only root (or we) could have put
+/// there, with the resolved path that was checked (run that one, so a symlink swapped after
+/// the check changes nothing).
+fn trusted_hooks(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let hooks = executables(dir);
+    if hooks.is_empty() {
+        return Vec::new();
+    }
+    if let Err(e) = trust::check(dir) {
+        tracing::error!(
+            "hooks: not running any hook from {}: {e} (must be owned by root and writable \
+             by no one else, like every directory above it)",
+            dir.display()
+        );
+        return Vec::new();
+    }
+    hooks
+        .into_iter()
+        .filter_map(|path| trusted(&path).map(|real| (path, real)))
+        .collect()
+}
+
+/// `path` resolved, if it passes [`trust::check`]; otherwise logs why it is not run.
+fn trusted(path: &Path) -> Option<PathBuf> {
+    match trust::check(path) {
+        Ok(real) => Some(real),
+        Err(e) => {
+            tracing::error!(
+                "hook {}: not run: {e} (a hook must be owned by root and writable by no \
+                 one else)",
+                file_name(path)
+            );
+            None
+        }
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// Executable regular files of `dir` in name order; dotfiles and editor backups (`~`) are
@@ -50,12 +98,12 @@ pub fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-async fn run_one(config: &HookConfig, event: &HookEvent, path: &Path, args: &[&str]) {
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut child = match Command::new(path)
+/// Runs the hook found at `path`, checked and resolved to `real`.
+async fn run_one(config: &HookConfig, event: &HookEvent, path: &Path, real: &Path, args: &[&str]) {
+    let name = file_name(path);
+    let mut child = match Command::new(real)
+        // The path it was found at, as before the check resolved it: scripts may use $0.
+        .arg0(path)
         .args(args)
         .envs(event.env())
         .stdin(Stdio::null())

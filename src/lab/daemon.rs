@@ -202,6 +202,23 @@ impl LabDaemon {
         }
     }
 
+    /// Waits up to `within` for the daemon to exit by itself (no signal: its pid may be
+    /// reused once it is gone); `None` if it is still running or was never started.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if start.elapsed() > within {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL: no chance to clean up (a crash).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

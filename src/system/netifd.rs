@@ -73,8 +73,8 @@ impl Resolver {
 
     fn read_network_config(&self, interface: &str) -> Result<String, String> {
         let shown = self.network.display();
-        let text = std::fs::read_to_string(&self.network)
-            .map_err(|e| format!("cannot read {shown}: {e}"))?;
+        let text = crate::files::read_limited(&self.network, crate::files::CONFIG_LIMIT)
+            .map_err(|e| format!("cannot read {e}"))?;
         let document = uci::parse(&text).map_err(|e| format!("{shown}: {e}"))?;
         device_of(&document, interface)
             .map(|found| found.device)
@@ -139,6 +139,15 @@ mod tests {
         let err = resolver.device("wwan").unwrap_err().to_string();
         assert!(err.starts_with("netifd interface \"wwan\": "), "{err}");
         assert!(err.contains("no interface \"wwan\""), "{err}");
+    }
+
+    #[test]
+    fn a_network_config_that_is_not_a_regular_file_is_refused() {
+        let resolver = Resolver::new(None, PathBuf::from("/dev/zero"));
+        assert_eq!(
+            resolver.device("wan").unwrap_err().to_string(),
+            "netifd interface \"wan\": cannot read /dev/zero: is a character device, not a regular file"
+        );
     }
 
     /// A stand-in `ubus` (a shell script) answers like OpenWrt's for one interface and

@@ -249,6 +249,44 @@ fn load_reads_a_file() {
 }
 
 #[test]
+fn load_refuses_a_fifo_at_once_and_a_file_over_one_mib() {
+    let dir = std::env::temp_dir().join(crate::netns::unique_prefix("cfgfifo"));
+    std::fs::create_dir(&dir).unwrap();
+    let fifo = dir.join("uplink.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // A FIFO without a writer used to block the daemon (and a reload) for ever.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(load(&path).map(|_| ()).map_err(|e| e.to_string()));
+    });
+    let result = rx.recv_timeout(std::time::Duration::from_secs(5));
+    let big = dir.join("big.toml");
+    let mut text = HOME_ROUTER.to_string();
+    text.push_str(&"#".repeat(1 << 20));
+    std::fs::write(&big, text).unwrap();
+    let too_big = load(&big).map_err(|e| e.to_string());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = result.expect("loading a FIFO blocked").unwrap_err();
+    assert_eq!(
+        err,
+        format!(
+            "cannot read config {}: is a FIFO, not a regular file",
+            fifo.display()
+        )
+    );
+    assert_eq!(
+        too_big.unwrap_err(),
+        format!(
+            "cannot read config {}: larger than the limit of 1048576 bytes (1 MiB)",
+            big.display()
+        )
+    );
+}
+
+#[test]
 fn load_names_an_unreadable_path() {
     let path = std::path::Path::new("/nonexistent/uplink/config.toml");
     let err = load(path).unwrap_err();
@@ -257,6 +295,9 @@ fn load_names_an_unreadable_path() {
         err.to_string().contains("/nonexistent/uplink/config.toml"),
         "{err}"
     );
+    // `uplink` prints the whole chain ({:#}): the system's message once, not twice.
+    let text = err.to_string();
+    assert_eq!(format!("{:#}", anyhow::Error::from(err)), text);
 }
 
 #[test]

@@ -224,6 +224,36 @@ fn sets_come_inline_or_from_a_file_and_policies_must_name_one_that_exists() {
     );
 }
 
+#[test]
+fn a_set_file_must_be_a_regular_file_within_the_limit() {
+    let with_file = |file: &str| {
+        format!(
+            "{}[[set]]\nname = \"media\"\nfile = \"{file}\"\n",
+            speaker("set = \"media\"")
+        )
+    };
+    // /dev/zero never ends: it used to grow memory until the router ran out.
+    assert_eq!(
+        parse(&with_file("/dev/zero")).unwrap_err().to_string(),
+        "set \"media\": file \"/dev/zero\": is a character device, not a regular file"
+    );
+    let big = std::env::temp_dir().join(crate::netns::unique_prefix("bigset.txt"));
+    let file = std::fs::File::create(&big).unwrap();
+    // Sparse: costs no disk space.
+    file.set_len(crate::files::SET_FILE_LIMIT + 1).unwrap();
+    let err = parse(&with_file(big.to_str().unwrap()))
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_file(&big).unwrap();
+    assert_eq!(
+        err,
+        format!(
+            "set \"media\": file \"{}\": larger than the limit of 16777216 bytes (16 MiB)",
+            big.display()
+        )
+    );
+}
+
 /// A set's name is an nft identifier: one that nft would read as a number or an operator
 /// made the whole table fail to load.
 #[test]

@@ -90,8 +90,8 @@ fn read_file(obj: &str, file: &str) -> Result<Vec<Prefix>, ConfigError> {
             "must be an absolute path",
         ));
     }
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| invalid(obj, "file", quoted(file), e.to_string()))?;
+    let text = crate::files::read_limited(Path::new(file), crate::files::SET_FILE_LIMIT)
+        .map_err(|e| invalid(obj, "file", quoted(file), e.failure.to_string()))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let entry = line.split('#').next().unwrap_or("").trim();

@@ -204,9 +204,7 @@ pub fn write(
     footprint: Option<&Footprint>,
     features: Option<&Features>,
 ) -> Result<PathBuf, LabError> {
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace(':', "");
+    let stamp = crate::daemon::status::format_wall(std::time::SystemTime::now()).replace(':', "");
     let dir = out.join(format!("bench-{stamp}"));
     fs::create_dir_all(&dir).map_err(LabError::io("create results folder"))?;
     let mut md = format!(

@@ -217,12 +217,12 @@ async fn answer_connection(
                 return say_and_close(&mut write, &error, limits).await;
             }
         };
-        let response = match serde_json::from_slice::<Request>(&buf) {
+        let response = match parse_request(&buf) {
             Ok(request) => match permitted(&request, peer) {
                 Ok(()) => ask_loop(&requests, request).await,
                 Err(error) => serde_json::json!({ "error": error }),
             },
-            Err(e) => serde_json::json!({ "error": format!("bad request: {e}") }),
+            Err(error) => serde_json::json!({ "error": error }),
         };
         let mut text = response.to_string();
         text.push('\n');
@@ -231,6 +231,11 @@ async fn answer_connection(
             return;
         }
     }
+}
+
+/// One request line as a client sent it (any bytes): the request, or why not.
+pub fn parse_request(line: &[u8]) -> Result<Request, String> {
+    serde_json::from_slice::<Request>(line).map_err(|e| format!("bad request: {e}"))
 }
 
 async fn say_and_close(write: &mut OwnedWriteHalf, error: &str, limits: Limits) {

@@ -1,0 +1,12 @@
+//! Fuzzes the control protocol as a local client could send it: any request line gives a
+//! request or an error, never a panic, and the error text is safe to print. Run as the UCI
+//! target (see uci.rs): `cargo fuzz run control`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(error) = uplink::daemon::control::parse_request(data) {
+        let _ = uplink::text::printable(&error);
+    }
+});

@@ -161,7 +161,8 @@ impl Engine {
     }
 
     /// Takes a new config. A line keeps its state when its name, device and probe settings
-    /// are unchanged, so a reload that touches one line does not disturb the others.
+    /// are unchanged, so a reload that touches one line does not disturb the others; when
+    /// only its probe settings changed, see [`LineState::reconfigured`].
     pub fn reconfigure(&mut self, config: Config, now: Instant) -> Vec<Notice> {
         let mut old: HashMap<&str, (&Uplink, &LineState)> = self
             .config
@@ -176,6 +177,9 @@ impl Engine {
             .map(|u| match old.remove(u.name.as_str()) {
                 Some((prev, state)) if prev.device == u.device && prev.probe == u.probe => {
                     state.clone()
+                }
+                Some((prev, state)) if prev.device == u.device && prev.family == u.family => {
+                    state.reconfigured(&u.probe, now)
                 }
                 _ => LineState::new(&u.probe, now),
             })

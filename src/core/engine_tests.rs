@@ -366,3 +366,42 @@ fn lines_found_active_at_start_keep_traffic_until_probes_judge() {
     engine.on_probe(0, 0, Some(ms(5)), t0 + ms(10));
     assert_eq!(active_names(&engine), ["main"], "main proven up");
 }
+
+#[test]
+fn a_reload_that_changes_probe_timing_does_not_move_traffic() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    let faster = TWO_LINES.replace(
+        "targets = [\"203.0.113.100\"]",
+        "targets = [\"203.0.113.100\"]\ninterval_ms = 200",
+    );
+    let now = t0 + ms(100);
+    let notices = engine.reconfigure(parse(&faster).unwrap(), now);
+    assert!(
+        !notices.iter().any(|n| matches!(n, Notice::Active { .. })),
+        "{notices:?}"
+    );
+    assert_eq!(active_names(&engine), ["main"]);
+    let notices = engine.on_probe(0, 0, Some(ms(5)), now + ms(50));
+    assert!(
+        !notices.iter().any(|n| matches!(n, Notice::Active { .. })),
+        "{notices:?}"
+    );
+    assert_eq!(active_names(&engine), ["main"]);
+}
+
+#[test]
+fn a_reload_that_changes_probe_targets_keeps_traffic_until_the_new_ones_judge() {
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    let other = TWO_LINES.replacen("203.0.113.100", "203.0.113.101", 1);
+    let now = t0 + ms(100);
+    let notices = engine.reconfigure(parse(&other).unwrap(), now);
+    assert!(notices.is_empty(), "{notices:?}");
+    assert_eq!(
+        active_names(&engine),
+        ["main"],
+        "main is probed afresh, still active"
+    );
+    assert!(engine.line(0).link_usable());
+}

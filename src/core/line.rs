@@ -133,6 +133,30 @@ impl LineState {
         }
     }
 
+    /// This line under new probe settings (a reload), on the same device. With the same
+    /// targets the evidence still holds: only the timing (and quality limits) change, so
+    /// the line keeps its state. With other targets it is probed afresh, but keeps what
+    /// the kernel said of its link, so it does not look gone until the next link dump.
+    pub fn reconfigured(&self, timing: &Probe, now: Instant) -> LineState {
+        let mut fresh = LineState::new(timing, now);
+        if timing.targets == self.timing.targets {
+            let quality = if timing.quality == self.timing.quality {
+                self.quality.clone()
+            } else {
+                fresh.quality
+            };
+            return LineState {
+                timing: timing.clone(),
+                quality,
+                ..self.clone()
+            };
+        }
+        fresh.link = self.link.clone();
+        fresh.known_addrs = self.known_addrs.clone();
+        fresh.route_refused = self.route_refused.clone();
+        fresh
+    }
+
     /// Why the line is degraded (too slow or too lossy), or `None` when it is not.
     pub fn degraded(&self) -> Option<&str> {
         self.quality.as_ref()?.degraded()

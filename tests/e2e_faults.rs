@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{root, Scenario, RECOVERY};
+use common::{big_set_file, root, Scenario, RECOVERY};
 use uplink::lab::{two_line_config, Fault, Line, ProbeProfile, Role, TrafficConfig};
 
 /// Daemon up with `config` (the two-line config, edited), traffic running.
@@ -179,7 +179,7 @@ fn a_reload_with_a_large_set_declares_no_line_down() {
     }
     let mut s = Scenario::new("bigr", false);
     let file = s.daemon.config().with_file_name("big.txt");
-    big_set_file(&file, 100_000, 1);
+    big_set_file(&file, 100_000, "198.18.0.1");
     let policy = format!(
         "\n[[set]]\nname = \"big\"\nfile = \"{}\"\n\n[[policy]]\nname = \"media\"\nset = \"big\"\nuplinks = [\"backup\", \"main\"]\n",
         file.display()
@@ -189,7 +189,7 @@ fn a_reload_with_a_large_set_declares_no_line_down() {
     s.wait_until("backup up", RECOVERY, |s| line_state(s, "backup").0 == "up");
     let before = s.daemon.log().len();
     for round in 2..5 {
-        big_set_file(&file, 100_000, round);
+        big_set_file(&file, 100_000, &format!("198.18.0.{round}"));
         s.daemon.signal(libc::SIGHUP);
         let until = Instant::now() + Duration::from_secs(3);
         while Instant::now() < until {
@@ -213,17 +213,6 @@ fn a_reload_with_a_large_set_declares_no_line_down() {
     });
     let log = log_since(&s, before);
     assert!(!log.contains(" down:"), "{log}");
-}
-
-/// A set file: one marker address 198.18.0.`marker` plus `count` consecutive /32s from
-/// 198.18.16.0 (benchmark range), so each version of the file differs.
-fn big_set_file(path: &std::path::Path, count: u32, marker: u8) {
-    let start = u32::from(std::net::Ipv4Addr::new(198, 18, 16, 0));
-    let mut text = format!("198.18.0.{marker}\n");
-    for i in 0..count {
-        text += &format!("{}\n", std::net::Ipv4Addr::from(start + i));
-    }
-    std::fs::write(path, text).unwrap();
 }
 
 /// A short soak (the 10-minute one is `uplink soak`, see BENCHMARKS.md): carrier flaps,

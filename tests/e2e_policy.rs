@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{root, Scenario, RECOVERY};
+use common::{big_set_file, root, Scenario, RECOVERY};
 use uplink::lab::{two_line_config, Fault, Flow, Line, ProbeProfile, Role, TrafficConfig};
 
 const SPEAKER: &str =
@@ -370,16 +370,6 @@ fn port_policy_moves_only_the_matching_flow() {
     let fault_at = Instant::now();
     s.lab.inject(Fault::Carrier(Line::Two)).unwrap();
     s.wait_traffic_via(&a, Line::One, fault_at, RECOVERY);
-}
-
-/// A set file: `extra` plus `count` consecutive /32s from 198.18.16.0 (benchmark range).
-fn big_set_file(path: &std::path::Path, count: u32, extra: &str) {
-    let start = u32::from(std::net::Ipv4Addr::new(198, 18, 16, 0));
-    let mut text = format!("{extra}\n");
-    for i in 0..count {
-        text += &format!("{}\n", std::net::Ipv4Addr::from(start + i));
-    }
-    std::fs::write(path, text).unwrap();
 }
 
 #[test]

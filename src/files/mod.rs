@@ -146,4 +146,6 @@ fn read_text(path: &Path, limit: u64) -> Result<String, ReadFailure> {
 }
 
 #[cfg(test)]
+pub(crate) mod scratch;
+#[cfg(test)]
 mod tests;

@@ -143,3 +143,13 @@ impl Scenario {
 pub fn root(test: &str) -> bool {
     uplink::netns::require_root(test)
 }
+
+/// A set file: `extra` plus `count` consecutive /32s from 198.18.16.0 (benchmark range).
+pub fn big_set_file(path: &Path, count: u32, extra: &str) {
+    let start = u32::from(std::net::Ipv4Addr::new(198, 18, 16, 0));
+    let mut text = format!("{extra}\n");
+    for i in 0..count {
+        text += &format!("{}\n", std::net::Ipv4Addr::from(start + i));
+    }
+    std::fs::write(path, text).unwrap();
+}

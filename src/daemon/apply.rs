@@ -71,11 +71,14 @@ impl Daemon {
 
     /// One pass; whether it changed the engine's revision (another pass is due).
     async fn settle_once(&mut self) -> bool {
-        let nft_due = self.nft_check_at.is_some_and(|at| at <= Instant::now());
+        let nft_due =
+            self.nft.is_some() && self.nft_check_at.is_some_and(|at| at <= Instant::now());
         // Most events are probe replies that change nothing: then there is nothing to
         // rebuild, compare or apply.
         let revision = self.engine.revision();
-        let in_line = self.routing_applied.is_some() && self.nft_applied.is_some();
+        // An nft run under way counts as in line: its end forces a new comparison.
+        let nft_in_line = self.nft_applied.is_some() || self.nft.is_none();
+        let in_line = self.routing_applied.is_some() && nft_in_line;
         if in_line && !nft_due && self.settled_revision == Some(revision) {
             return false;
         }
@@ -117,6 +120,8 @@ impl Daemon {
         result: Result<bool, NftError>,
     ) {
         self.nft = Some(nft);
+        // The desired table may have changed while nft ran: the next pass compares again.
+        self.settled_revision = None;
         match result {
             Ok(_) => self.nft_applied = Some(ruleset),
             Err(e) => {

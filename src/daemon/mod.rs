@@ -232,14 +232,13 @@ impl Daemon {
     }
 
     fn next_wake(&self) -> Option<Instant> {
-        [
-            self.engine.next_deadline(),
-            self.nft_check_at,
-            self.retry_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        // While nft runs, a check it asked for (its own changes announce themselves) waits
+        // for its end, which wakes the loop anyway: a due check must not spin the loop.
+        let nft_check = self.nft_check_at.filter(|_| self.nft.is_some());
+        [self.engine.next_deadline(), nft_check, self.retry_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Logs what changed, queues the conntrack flushes it calls for (run once the new

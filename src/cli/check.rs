@@ -48,7 +48,7 @@ pub fn render_plan(config: &Config) -> String {
             degraded: false,
             pending: false,
             link_usable: true,
-            recency: 0,
+            recency: None,
         })
         .collect();
     let selection = merged(select_each_family(&candidates));

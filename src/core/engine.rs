@@ -113,10 +113,11 @@ pub struct Engine {
     nft: Arc<str>,
     /// Changes whenever [`Engine::desired`] may have changed.
     revision: u32,
-    /// Counts changes of the active lines; see [`Candidate::recency`].
-    epoch: u32,
-    /// The epoch at which each line (by name) last stopped carrying traffic.
-    served: HashMap<String, u32>,
+    /// The latest time the engine was told of.
+    clock: Instant,
+    /// When each line (by name) was last seen carrying traffic while passing its probes;
+    /// see [`Candidate::recency`].
+    last_good: HashMap<String, Instant>,
 }
 
 impl Engine {
@@ -139,8 +140,8 @@ impl Engine {
             drained: BTreeSet::new(),
             nft,
             revision: 0,
-            epoch: 0,
-            served: HashMap::new(),
+            clock: now,
+            last_good: HashMap::new(),
         };
         engine.reselect_default();
         engine.repolicy();
@@ -164,6 +165,7 @@ impl Engine {
     /// are unchanged, so a reload that touches one line does not disturb the others; when
     /// only its probe settings changed, see [`LineState::reconfigured`].
     pub fn reconfigure(&mut self, config: Config, now: Instant) -> Vec<Notice> {
+        self.advance(now);
         let mut old: HashMap<&str, (&Uplink, &LineState)> = self
             .config
             .uplinks
@@ -187,7 +189,7 @@ impl Engine {
         self.lines = lines;
         let known = |name: &String| config.uplinks.iter().any(|u| &u.name == name);
         self.drained.retain(known);
-        self.served.retain(|name, _| known(name));
+        self.last_good.retain(|name, _| known(name));
         self.nft = ruleset_of(&config);
         self.config = config;
         // Indices may now name other lines: judge the next selection by name.
@@ -200,9 +202,8 @@ impl Engine {
     /// restart): until probes say otherwise they count as the lines that carried traffic
     /// last, so a restart during a failover does not send traffic back to the dead line.
     pub fn adopt_active(&mut self, names: &[String]) {
-        self.epoch = self.epoch.max(1);
         for name in names {
-            self.served.insert(name.clone(), self.epoch);
+            self.last_good.insert(name.clone(), self.clock);
         }
         self.touch();
         self.reselect();
@@ -211,6 +212,7 @@ impl Engine {
     /// Whether the kernel accepted each line's own route (`None`) or refused it (`Some(why)`),
     /// in config order; a line whose route is refused cannot carry traffic.
     pub fn on_routes(&mut self, refused: Vec<Option<String>>, now: Instant) -> Vec<Notice> {
+        self.advance(now);
         let mut notices = Vec::new();
         let lines = self.config.uplinks.iter().zip(&mut self.lines);
         for ((uplink, line), refused) in lines.zip(refused) {
@@ -225,6 +227,7 @@ impl Engine {
 
     /// New link facts for every device (from a netlink dump); absent devices are gone.
     pub fn on_links(&mut self, links: &HashMap<String, LinkFacts>, now: Instant) -> Vec<Notice> {
+        self.advance(now);
         let mut notices = Vec::new();
         let mut changed = false;
         for (uplink, line) in self.config.uplinks.iter().zip(&mut self.lines) {
@@ -254,6 +257,7 @@ impl Engine {
         rtt: Option<Duration>,
         now: Instant,
     ) -> Vec<Notice> {
+        self.advance(now);
         let (Some(uplink), Some(line)) =
             (self.config.uplinks.get(index), self.lines.get_mut(index))
         else {
@@ -268,6 +272,7 @@ impl Engine {
 
     /// Re-evaluates every line at `now` (call at [`Engine::next_deadline`]).
     pub fn tick(&mut self, now: Instant) -> Vec<Notice> {
+        self.advance(now);
         let mut notices = Vec::new();
         for (uplink, line) in self.config.uplinks.iter().zip(&mut self.lines) {
             notices.extend(line_notice(uplink, line.evaluate(now)));
@@ -436,19 +441,35 @@ impl Engine {
     }
 
     /// See [`Candidate::recency`]: judged by name, so it survives a reload.
-    fn recency(&self, uplink: &Uplink) -> u32 {
-        let active = self
-            .announced
-            .iter()
-            .any(|(f, names)| *f == uplink.family && names.contains(&uplink.name));
-        match active {
-            true => u32::MAX,
-            false => self.served.get(&uplink.name).copied().unwrap_or(0),
+    fn recency(&self, uplink: &Uplink) -> Option<Instant> {
+        self.last_good.get(&uplink.name).copied()
+    }
+
+    /// Notes the time for every active line that passes its probes now. A line kept only
+    /// as a fallback (dead by probe) gains nothing: it must not outrank the line it stood
+    /// in for when that line's link comes back.
+    fn note_good_service(&mut self) {
+        for (family, names) in &self.announced {
+            for name in names {
+                let Some(i) = self.config.uplinks.iter().position(|u| &u.name == name) else {
+                    continue;
+                };
+                if self.config.uplinks[i].family == *family && self.serves(i) {
+                    self.last_good.insert(name.clone(), self.clock);
+                }
+            }
         }
+    }
+
+    /// Moves the engine's clock forward to `now` (never back: probe events carry the time
+    /// their reply arrived, which may precede the last tick).
+    fn advance(&mut self, now: Instant) {
+        self.clock = self.clock.max(now);
     }
 
     /// Recomputes the selection and the policy choices; says what changed.
     fn reselect(&mut self) -> Vec<Notice> {
+        self.note_good_service();
         let members = self.selection.members.clone();
         let policies = self.policies.clone();
         let mut notices = self.reselect_default();
@@ -489,10 +510,6 @@ impl Engine {
                 .map(|(_, names)| names.clone())
                 .unwrap_or_default();
             if from != to {
-                self.epoch = self.epoch.saturating_add(1);
-                for name in from.iter().filter(|n| !to.contains(n)) {
-                    self.served.insert(name.clone(), self.epoch);
-                }
                 notices.push(Notice::Active {
                     family: *family,
                     from,

@@ -405,3 +405,20 @@ fn a_reload_that_changes_probe_targets_keeps_traffic_until_the_new_ones_judge() 
     );
     assert!(engine.line(0).link_usable());
 }
+
+/// Main dead by probe, backup carrying traffic; the backup's link drops for a moment (a
+/// PPPoE reconnect). Meanwhile main, the only link, carries the fallback; when the backup's
+/// link is back, traffic returns to it at once, not after up_after: main standing in while
+/// dead by probe earns it nothing.
+#[test]
+fn a_link_blip_on_the_backup_while_main_is_dead_returns_to_the_backup_at_once() {
+    let t0 = Instant::now();
+    let (mut engine, last_reply) = main_dead_backup_active(t0);
+    let gone = last_reply + ms(100);
+    engine.on_links(&two_links(true, false), gone);
+    assert_eq!(active_names(&engine), ["main"], "the only link left");
+    let back = gone + ms(2000);
+    engine.on_links(&links(), back);
+    assert_eq!(active_names(&engine), ["backup"]);
+    assert_eq!(engine.selection().basis, SelectionBasis::LinkFallback);
+}

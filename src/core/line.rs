@@ -225,8 +225,12 @@ impl LineState {
         if transition.is_some() || self.route_refused.is_none() {
             return transition;
         }
-        // Already down (starting, say): still a new reason worth a log line and a hook.
+        // Already down (starting, say): still a new reason worth a log line and a hook,
+        // once (a refused line whose link flaps is refused again with the same reason).
         let (_, reason) = self.verdict(now);
+        if reason == self.reason {
+            return None;
+        }
         self.since = now;
         self.reason = reason.clone();
         Some(Transition { up: false, reason })

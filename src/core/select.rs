@@ -1,5 +1,7 @@
 //! Which line(s) carry the default route.
 
+use std::time::Instant;
+
 use crate::config::Family;
 
 /// What selection needs to know about one line.
@@ -19,9 +21,9 @@ pub struct Candidate {
     pub pending: bool,
     /// Link usable, whatever the probes say.
     pub link_usable: bool,
-    /// How recently the line carried traffic: `u32::MAX` while it does, then the number
-    /// of the selection change that took it out (larger is more recent), 0 if never.
-    pub recency: u32,
+    /// When the line was last seen carrying traffic while passing its probes (`None`:
+    /// never, or not since start-up): later is more recent.
+    pub recency: Option<Instant>,
 }
 
 /// Why the selection is what it is.
@@ -150,6 +152,7 @@ fn lowest_metric_group(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn cand(metric: u32, up: bool, link_usable: bool) -> Candidate {
         Candidate {
@@ -160,16 +163,17 @@ mod tests {
             degraded: false,
             pending: false,
             link_usable,
-            recency: 0,
+            recency: None,
         }
     }
 
     #[test]
     fn all_down_by_probe_keeps_the_line_that_carried_traffic_last() {
+        let t0 = Instant::now();
         let mut main = cand(100, false, true);
-        main.recency = 3;
+        main.recency = Some(t0 + Duration::from_secs(3));
         let mut backup = cand(200, false, true);
-        backup.recency = u32::MAX;
+        backup.recency = Some(t0 + Duration::from_secs(9));
         let s = select(&[main, backup]);
         assert_eq!(
             s.members,
@@ -177,7 +181,7 @@ mod tests {
             "not back to the main line that died"
         );
         assert_eq!(s.basis, SelectionBasis::LinkFallback);
-        backup.recency = 2;
+        backup.recency = Some(t0 + Duration::from_secs(2));
         let s = select(&[main, backup]);
         assert_eq!(
             s.members,
@@ -191,7 +195,7 @@ mod tests {
         let mut main = cand(100, false, true);
         main.pending = true;
         let mut backup = cand(200, true, true);
-        backup.recency = 1;
+        backup.recency = Some(Instant::now());
         let s = select(&[main, backup]);
         assert_eq!(
             s.members,

@@ -66,7 +66,9 @@ impl Daemon {
                 break;
             }
         }
-        self.start_flushes();
+        if !self.flushes_held {
+            self.start_flushes();
+        }
     }
 
     /// One pass; whether it changed the engine's revision (another pass is due).
@@ -86,14 +88,20 @@ impl Daemon {
         self.probes.sync(&self.engine);
         let desired = self.engine.desired();
         let routing = (desired.routes, desired.rules);
-        if self.routing_applied.as_ref() != Some(&routing) {
+        // What the kernel just refused is tried again at the retry, not at every event.
+        let refused_before = self.routing_failed.as_ref() == Some(&routing);
+        if self.routing_applied.as_ref() != Some(&routing) && !refused_before {
             self.apply_routing(routing).await;
         }
         let unchanged = self
             .nft_applied
             .as_ref()
             .is_some_and(|a| a.same_as(&desired.nft));
-        if nft_due || !unchanged {
+        // After a failed run the next one waits for the retry time, whatever changed: a
+        // failure that repeats (a missing kernel module, a set too large for memory) must
+        // not become an nft run after every event.
+        let failed_recently = self.nft_applied.is_none() && self.nft_check_at.is_some();
+        if nft_due || (!unchanged && !failed_recently) {
             self.start_firewall(desired.nft);
         }
         self.engine.revision() != revision
@@ -107,10 +115,10 @@ impl Daemon {
         };
         self.nft_check_at = None;
         let done = self.done.clone();
-        tokio::spawn(async move {
+        self.firewall_task = Some(tokio::spawn(async move {
             let result = reconcile_firewall(&mut nft, &ruleset).await;
             let _ = done.send(Done::Firewall(nft, ruleset, result));
-        });
+        }));
     }
 
     pub(super) fn on_firewall(
@@ -120,6 +128,7 @@ impl Daemon {
         result: Result<bool, NftError>,
     ) {
         self.nft = Some(nft);
+        self.firewall_task = None;
         // The desired table may have changed while nft ran: the next pass compares again.
         self.settled_revision = None;
         match result {
@@ -169,11 +178,19 @@ impl Daemon {
         };
         let dev = events::device_namer(self.device_names());
         let describe = |change: &Change| change.describe(&dev);
+        let routing = (desired.routes.clone(), desired.rules.clone());
+        self.routing_failed = None;
         match reconcile_routing(&mut self.netlink, &desired, describe).await {
             Ok(outcome) => {
                 self.judge_line_routes(&outcome);
+                // Flushes wait while traffic may still be routed the old way: a change
+                // of the active, a policy's or a serving table failed.
+                self.flushes_held = outcome
+                    .failed
+                    .iter()
+                    .any(|(change, _)| !is_line_route(change));
                 if outcome.complete() {
-                    self.routing_applied = Some((desired.routes, desired.rules));
+                    self.routing_applied = Some(routing);
                     self.last_warning = None;
                 } else {
                     let errors: Vec<String> = outcome
@@ -183,27 +200,37 @@ impl Daemon {
                         .collect();
                     self.warn_retry(errors.join("; "));
                     self.routing_applied = None;
+                    self.routing_failed = Some(routing);
                     self.retry_at = Some(Instant::now() + RETRY);
                 }
             }
             Err(e) => {
                 self.warn_retry(e.to_string());
                 self.routing_applied = None;
+                self.routing_failed = Some(routing);
                 self.retry_at = Some(Instant::now() + RETRY);
             }
         }
     }
 
     /// Tells the engine which lines' own routes the kernel refused in this pass. A line
-    /// whose route was not attempted (already in place, or not wanted) keeps no refusal.
+    /// whose route was not attempted (already in place, or not wanted) keeps no refusal;
+    /// one that failed for a passing reason (memory, a full socket buffer) keeps what it had.
     fn judge_line_routes(&mut self, outcome: &Outcome<NetlinkError>) {
         let refused: Vec<Option<String>> = (0..self.engine.config().uplinks.len())
             .map(|i| {
                 let table = crate::core::owned::line_table(i);
-                outcome.failed.iter().find_map(|(change, e)| match change {
-                    Change::PutRoute(r) if r.table == table => Some(refusal(r, e)),
+                let failure = outcome.failed.iter().find_map(|(change, e)| match change {
+                    Change::PutRoute(r) if r.table == table => Some((r, e)),
                     _ => None,
-                })
+                });
+                match failure {
+                    None => None,
+                    Some((_, e)) if is_transient(e) => {
+                        self.engine.line(i).route_refused().map(String::from)
+                    }
+                    Some((route, e)) => Some(refusal(route, e)),
+                }
             })
             .collect();
         let notices = self.engine.on_routes(refused, Instant::now());
@@ -221,6 +248,28 @@ impl Daemon {
                 ))
             })
             .collect()
+    }
+}
+
+/// Whether a failed change is the route in a line's own table (its failure is the line's,
+/// and costs no other traffic).
+fn is_line_route(change: &Change) -> bool {
+    let lines = crate::core::owned::line_table(0)..crate::core::owned::TABLE_POLICY_BASE;
+    matches!(change, Change::PutRoute(r) | Change::DeleteRoute(r) if lines.contains(&r.table))
+}
+
+/// A failure that says nothing about the route itself: retried, never held against the line.
+fn is_transient(error: &NetlinkError) -> bool {
+    match error.errno {
+        None => true,
+        Some(errno) => [
+            libc::ENOMEM,
+            libc::ENOBUFS,
+            libc::EAGAIN,
+            libc::EBUSY,
+            libc::EINTR,
+        ]
+        .contains(&errno),
     }
 }
 

@@ -38,6 +38,8 @@ use warnings::warn_about_system;
 
 /// How long to wait before retrying a failed kernel change.
 const RETRY: Duration = Duration::from_secs(1);
+/// How long a stop waits for an nft run under way (procd allows 5 s before SIGKILL).
+const STOP_WAIT: Duration = Duration::from_secs(2);
 /// nft announces one change per object; wait for the burst to end before checking.
 const NFT_SETTLE: Duration = Duration::from_millis(100);
 
@@ -95,6 +97,14 @@ struct Daemon {
     links_dirty: bool,
     nft_check_at: Option<Instant>,
     retry_at: Option<Instant>,
+    /// The routes and rules of the last attempt the kernel did not fully take; the same
+    /// state is tried again at `retry_at`, not after every event.
+    routing_failed: Option<(Vec<Route>, Vec<Rule>)>,
+    /// A change of a table that carries traffic failed: conntrack flushes wait, or their
+    /// connections would be re-created through the line being left.
+    flushes_held: bool,
+    /// The nft run under way, to end it at stop.
+    firewall_task: Option<tokio::task::JoinHandle<()>>,
     /// Conntrack flushes waiting for the routing change that makes them useful.
     pending_flushes: Vec<FlushRequest>,
     hooks: HookRunner,
@@ -147,6 +157,9 @@ pub async fn run(
         links_dirty: true,
         nft_check_at: None,
         retry_at: None,
+        routing_failed: None,
+        flushes_held: false,
+        firewall_task: None,
         pending_flushes: Vec::new(),
         hooks: HookRunner::new(HookConfig::new(hooks.dir, hooks.timeout)),
         notifier: notify::Notifier::from_env(),
@@ -223,7 +236,7 @@ impl Daemon {
     /// Tells systemd (Type=notify) that start-up or a reload is done: the first reconcile
     /// has run, whatever its outcome (failures are retried while running).
     fn announce_ready(&mut self) {
-        if !self.ready_sent {
+        if !self.ready_sent && !self.reload_running {
             self.ready_sent = true;
             let lines = self.engine.config().uplinks.len();
             self.notifier
@@ -295,7 +308,10 @@ impl Daemon {
         loop {
             match next {
                 Some(KernelChange::Link) => self.links_dirty = true,
-                Some(KernelChange::Owned) => self.routing_applied = None,
+                Some(KernelChange::Owned) => {
+                    self.routing_applied = None;
+                    self.routing_failed = None;
+                }
                 None => return self.resubscribe_kernel(kernel),
             }
             // Changes come in bursts (a link going down takes its addresses and routes
@@ -311,10 +327,13 @@ impl Daemon {
     /// only safe course is a new subscription and a full re-read.
     fn resubscribe_kernel(&mut self, kernel: &mut KernelChanges) {
         tracing::warn!("netlink monitor ended; resubscribing and re-reading everything");
-        match netlink_monitor() {
-            Ok(stream) => *kernel = Box::pin(stream),
-            Err(e) => tracing::warn!("{e}"),
-        }
+        *kernel = match netlink_monitor() {
+            Ok(stream) => Box::pin(stream),
+            Err(e) => {
+                tracing::warn!("{e}; trying again in {} ms", RETRY.as_millis());
+                ended_after(RETRY)
+            }
+        };
         self.links_dirty = true;
         self.routing_applied = None;
         self.retry_at = Some(Instant::now() + RETRY);
@@ -322,10 +341,13 @@ impl Daemon {
 
     fn on_nft(&mut self, change: Option<()>, nft_changes: &mut NftChanges) {
         if change.is_none() {
-            match nft_monitor() {
-                Ok(stream) => *nft_changes = Box::pin(stream),
-                Err(e) => tracing::warn!("nft monitor: {e}"),
-            }
+            *nft_changes = match nft_monitor() {
+                Ok(stream) => Box::pin(stream),
+                Err(e) => {
+                    tracing::warn!("nft monitor: {e}; trying again in {} ms", RETRY.as_millis());
+                    ended_after(RETRY)
+                }
+            };
         }
         self.nft_check_at.get_or_insert(Instant::now() + NFT_SETTLE);
     }
@@ -335,6 +357,7 @@ impl Daemon {
         if self.retry_at.is_some_and(|at| at <= now) {
             self.retry_at = None;
             self.routing_applied = None;
+            self.routing_failed = None;
             self.links_dirty = true;
         }
         let notices = self.engine.tick(now);
@@ -441,12 +464,18 @@ impl Daemon {
     async fn shutdown(&mut self, done_rx: &mut mpsc::UnboundedReceiver<Done>) {
         self.notifier.send("STOPPING=1");
         self.probes.clear();
+        // An nft run under way may still write our table: let it end (init systems allow a
+        // few seconds for a stop), else end it; its transaction is whole or nothing.
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
         while self.nft.is_none() {
-            match done_rx.recv().await {
-                Some(Done::Firewall(nft, ..)) => self.nft = Some(nft),
-                Some(Done::Reload(_)) => {}
-                None => break,
+            match tokio::time::timeout_at(deadline, done_rx.recv()).await {
+                Ok(Some(Done::Firewall(nft, ..))) => self.nft = Some(nft),
+                Ok(Some(Done::Reload(_))) => {}
+                Ok(None) | Err(_) => break,
             }
+        }
+        if let Some(task) = self.firewall_task.take() {
+            task.abort();
         }
         let mut nft = self.nft.take().unwrap_or_default();
         match remove_all(&mut self.netlink, &mut nft).await {
@@ -473,6 +502,13 @@ async fn tick(watchdog: &mut Option<tokio::time::Interval>) {
         }
         None => std::future::pending().await,
     }
+}
+
+/// A stream that ends after `delay`: stands in for a monitor that could not subscribe, so
+/// the loop tries again then. An ended monitor stream is never polled again (a finished
+/// `unfold` panics when polled).
+fn ended_after<T: 'static>(delay: Duration) -> Pin<Box<dyn Stream<Item = T>>> {
+    Box::pin(futures::stream::once(tokio::time::sleep(delay)).filter_map(|()| async { None }))
 }
 
 async fn sleep_until(at: Option<Instant>) {

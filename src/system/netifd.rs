@@ -87,7 +87,8 @@ impl Resolver {
 fn ask_ubus(ubus: &Path, interface: &str) -> Result<String, String> {
     let object = format!("network.interface.{interface}");
     let out = Command::new(ubus)
-        .args(["call", &object, "status"])
+        // -t: ubus waits 30 s by default for a busy netifd; the lookup must stay short.
+        .args(["-t", "2", "call", &object, "status"])
         .output()
         .map_err(|e| format!("cannot run {}: {e}", ubus.display()))?;
     if !out.status.success() {
@@ -158,7 +159,7 @@ mod tests {
         let ubus = d.0.join("ubus");
         std::fs::write(
             &ubus,
-            "#!/bin/sh\n[ \"$2\" = network.interface.lte ] || { echo 'Not found' >&2; exit 4; }\n\
+            "#!/bin/sh\n[ \"$1 $2 $3\" = \"-t 2 call\" ] && [ \"$4\" = network.interface.lte ] || { echo 'Not found' >&2; exit 4; }\n\
              echo '{ \"up\": true, \"l3_device\": \"wwan0\", \"device\": \"eth2\" }'\n",
         )
         .unwrap();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::{root, Scenario, RECOVERY};
 use uplink::lab::{two_line_config, Line, ProbeProfile, Role, TrafficConfig};
@@ -57,5 +57,68 @@ fn a_netifd_interface_is_resolved_and_followed_to_a_new_device() {
     assert!(
         routes.contains("dev wan9") && !routes.contains("wan1"),
         "{routes}"
+    );
+}
+
+/// netifd is busy (ubus hangs) just when an interface line's device vanishes: the lookup
+/// runs beside the event loop, so the daemon keeps answering and acting meanwhile.
+#[test]
+fn a_hanging_ubus_never_stalls_the_daemon() {
+    if !root("a_hanging_ubus_never_stalls_the_daemon") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mut s = Scenario::new("ubus", false);
+    let bin = s.daemon.config().with_file_name("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let asked = bin.join("asked");
+    // Answers the start-up lookup at once, then hangs (ignoring -t, as a wedged ubus would).
+    let ubus = bin.join("ubus");
+    let script = format!(
+        "#!/bin/sh\nif [ -e {0} ]; then touch {0}.again; sleep 30; fi\ntouch {0}\necho '{{\"l3_device\": \"wan1\"}}'\n",
+        asked.display()
+    );
+    std::fs::write(&ubus, script).unwrap();
+    std::fs::set_permissions(&ubus, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+    s.daemon.set_env("PATH", &path);
+    let config = two_line_config(&s.daemon.socket(), ProbeProfile::Test).replacen(
+        "device = \"wan1\"",
+        "interface = \"wan\"",
+        1,
+    );
+    let _echo = s.lab.start_echo_server().unwrap();
+    s.daemon.write_config(&config).unwrap();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let log = s.daemon.log();
+    assert!(log.contains("interface wan is device wan1"), "{log}");
+    assert!(asked.exists(), "ubus was asked at start");
+    let router = s.lab.ns(Role::Router);
+    router.ip(&["link", "set", "wan1", "down"]).unwrap();
+    router.ip(&["link", "set", "wan1", "name", "wan9"]).unwrap();
+    // The backup takes over while ubus hangs, and status answers throughout.
+    s.wait_active("backup", RECOVERY);
+    // A line is looked up at most every 5 s: poll past that, until ubus has been asked again.
+    let again = asked.with_extension("again");
+    let until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < until || !again.exists() {
+        assert!(
+            Instant::now() < until + RECOVERY,
+            "ubus was not asked again"
+        );
+        let asked_at = Instant::now();
+        assert!(s.status().is_some(), "{}", s.daemon.log());
+        assert!(
+            asked_at.elapsed() < Duration::from_secs(3),
+            "status took {:?}",
+            asked_at.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let log = s.daemon.log();
+    assert!(
+        !log.contains("moved from device"),
+        "ubus hangs, nothing moved: {log}"
     );
 }

@@ -152,9 +152,7 @@ impl Daemon {
             Ok(links) => {
                 self.links_dirty = false;
                 let now = Instant::now();
-                if let Some(config) = self.interfaces.follow(self.engine.config(), &links, now) {
-                    self.adopt(config);
-                }
+                self.start_following(&links, now);
                 if let Some(at) = self.interfaces.held_back() {
                     self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
                 }
@@ -166,6 +164,29 @@ impl Daemon {
                 self.retry_at = Some(Instant::now() + RETRY);
             }
         }
+    }
+
+    /// Looks up, beside the loop, the devices of interface lines whose device is gone;
+    /// [`Done::Followed`] brings the answers back. One lookup at a time.
+    fn start_following(
+        &mut self,
+        links: &std::collections::HashMap<String, crate::core::LinkFacts>,
+        now: Instant,
+    ) {
+        if self.following {
+            return;
+        }
+        let due = self.interfaces.due(self.engine.config(), links, now);
+        if due.is_empty() {
+            return;
+        }
+        self.following = true;
+        let resolver = self.interfaces.resolver().clone();
+        let done = self.done.clone();
+        tokio::task::spawn_blocking(move || {
+            let found = super::interfaces::lookup(&resolver, due);
+            let _ = done.send(Done::Followed(found));
+        });
     }
 
     /// Applies routes and rules, each change on its own; a line whose own route the kernel

@@ -54,19 +54,18 @@ impl Interfaces {
         }
     }
 
-    /// A copy of `config` with new devices for interface lines whose device is not among
-    /// `links`, when a lookup finds one that differs; `None` when nothing changed.
-    pub fn follow(
+    /// The interface lines whose device is not among `links` and that are due for a
+    /// lookup (at most one per [`RETRY`] per line), as (line, interface).
+    pub fn due(
         &mut self,
         config: &Config,
         links: &HashMap<String, LinkFacts>,
         now: Instant,
-    ) -> Option<Config> {
-        let mut next = config.clone();
-        let mut changed = false;
+    ) -> Vec<(String, String)> {
         self.held_back = None;
-        for uplink in &mut next.uplinks {
-            let Some(interface) = uplink.interface.clone() else {
+        let mut due = Vec::new();
+        for uplink in &config.uplinks {
+            let Some(interface) = &uplink.interface else {
                 continue;
             };
             if links.contains_key(&uplink.device) {
@@ -78,42 +77,78 @@ impl Interfaces {
                 continue;
             }
             self.last_lookup.insert(uplink.name.clone(), now);
-            let device = match self.resolver.device(&interface) {
+            due.push((uplink.name.clone(), interface.clone()));
+        }
+        due
+    }
+
+    /// A copy of `config` with the devices `found` by [`lookup`] where they differ;
+    /// `None` when nothing changed. A failed lookup is logged once per reason, and the
+    /// line keeps its old device (or none).
+    pub fn apply(&mut self, config: &Config, found: Vec<Lookup>) -> Option<Config> {
+        let mut next: Option<Config> = None;
+        for (name, interface, result) in found {
+            let device = match result {
                 Ok(device) => {
-                    self.failed.remove(&uplink.name);
+                    self.failed.remove(&name);
                     device
                 }
                 Err(e) => {
-                    // A name that is no valid interface name arrives here too: the line
-                    // keeps its old device (or none), and the log says why, once.
-                    if self.failed.get(&uplink.name) != Some(&e) {
-                        tracing::warn!("uplink \"{}\": {e}", uplink.name);
-                        self.failed.insert(uplink.name.clone(), e);
+                    if self.failed.get(&name) != Some(&e) {
+                        tracing::warn!("uplink \"{name}\": {e}");
+                        self.failed.insert(name, e);
                     }
                     continue;
                 }
             };
-            if device != uplink.device {
-                tracing::info!(
-                    "uplink \"{}\": interface {interface} moved from device {} to {device}",
-                    uplink.name,
-                    if uplink.device.is_empty() {
-                        "(none)"
-                    } else {
-                        &uplink.device
-                    }
-                );
-                uplink.device = device;
-                changed = true;
+            let current = next.as_ref().unwrap_or(config);
+            let Some(i) = current.uplinks.iter().position(|u| u.name == name) else {
+                continue;
+            };
+            let old = &current.uplinks[i].device;
+            if &device == old {
+                continue;
             }
+            tracing::info!(
+                "uplink \"{name}\": interface {interface} moved from device {} to {device}",
+                if old.is_empty() { "(none)" } else { old }
+            );
+            next.get_or_insert_with(|| config.clone()).uplinks[i].device = device;
         }
-        changed.then_some(next)
+        next
+    }
+
+    /// [`Interfaces::due`], [`lookup`] and [`Interfaces::apply`] on the spot (tests).
+    #[cfg(test)]
+    pub fn follow(
+        &mut self,
+        config: &Config,
+        links: &HashMap<String, LinkFacts>,
+        now: Instant,
+    ) -> Option<Config> {
+        let due = self.due(config, links, now);
+        let found = lookup(&self.resolver, due);
+        self.apply(config, found)
     }
 
     /// When to look again for a line whose device is missing, if a lookup was held back.
     pub fn held_back(&self) -> Option<Instant> {
         self.held_back
     }
+}
+
+/// A lookup's answer: (line, interface, its device or why not).
+pub type Lookup = (String, String, Result<String, NetifdError>);
+
+/// Asks netifd for the device of each (line, interface). May run `ubus`: call it beside
+/// the event loop.
+pub fn lookup(resolver: &Resolver, due: Vec<(String, String)>) -> Vec<Lookup> {
+    due.into_iter()
+        .map(|(name, interface)| {
+            let device = resolver.device(&interface);
+            (name, interface, device)
+        })
+        .collect()
 }
 
 /// Fills in the device of every interface line. One that cannot be resolved keeps an

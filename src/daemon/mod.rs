@@ -52,6 +52,8 @@ enum Done {
     Firewall(Nft, Ruleset, Result<bool, NftError>),
     /// A reload's config was read, validated and its interfaces resolved (or not).
     Reload(Result<Config, config::ConfigError>),
+    /// Devices looked up for interface lines whose device had gone.
+    Followed(Vec<interfaces::Lookup>),
 }
 type NftChanges = Pin<Box<dyn Stream<Item = ()>>>;
 
@@ -87,6 +89,8 @@ struct Daemon {
     /// A reload is being read; another SIGHUP meanwhile asks for one more.
     reload_running: bool,
     reload_again: bool,
+    /// Devices of interface lines are being looked up.
+    following: bool,
     probes: Probes,
     /// Routes and rules last applied successfully; `None` forces a reconcile.
     routing_applied: Option<(Vec<Route>, Vec<Rule>)>,
@@ -150,6 +154,7 @@ pub async fn run(
         done: done_tx,
         reload_running: false,
         reload_again: false,
+        following: false,
         probes: Probes::new(probe_tx),
         routing_applied: None,
         nft_applied: None,
@@ -414,6 +419,12 @@ impl Daemon {
     fn on_done(&mut self, done: Done) {
         match done {
             Done::Firewall(nft, ruleset, result) => self.on_firewall(nft, ruleset, result),
+            Done::Followed(found) => {
+                self.following = false;
+                if let Some(config) = self.interfaces.apply(self.engine.config(), found) {
+                    self.adopt(config);
+                }
+            }
             Done::Reload(loaded) => {
                 self.reload_running = false;
                 match loaded {
@@ -470,7 +481,7 @@ impl Daemon {
         while self.nft.is_none() {
             match tokio::time::timeout_at(deadline, done_rx.recv()).await {
                 Ok(Some(Done::Firewall(nft, ..))) => self.nft = Some(nft),
-                Ok(Some(Done::Reload(_))) => {}
+                Ok(Some(Done::Reload(_) | Done::Followed(_))) => {}
                 Ok(None) | Err(_) => break,
             }
         }

@@ -128,7 +128,7 @@ impl Engine {
             .iter()
             .map(|u| LineState::new(&u.probe, now))
             .collect();
-        let nft = ruleset_of(&config);
+        let nft = nft_table_of(&config);
         let mut engine = Engine {
             config,
             lines,
@@ -165,6 +165,18 @@ impl Engine {
     /// are unchanged, so a reload that touches one line does not disturb the others; when
     /// only its probe settings changed, see [`LineState::reconfigured`].
     pub fn reconfigure(&mut self, config: Config, now: Instant) -> Vec<Notice> {
+        let table = nft_table_of(&config);
+        self.reconfigure_rendered(config, table, now)
+    }
+
+    /// [`Engine::reconfigure`] with the config's nft table already rendered by
+    /// [`nft_table_of`] (a large set takes a while: the daemon renders it beside its loop).
+    pub fn reconfigure_rendered(
+        &mut self,
+        config: Config,
+        table: Arc<str>,
+        now: Instant,
+    ) -> Vec<Notice> {
         self.advance(now);
         let mut old: HashMap<&str, (&Uplink, &LineState)> = self
             .config
@@ -190,7 +202,7 @@ impl Engine {
         let known = |name: &String| config.uplinks.iter().any(|u| &u.name == name);
         self.drained.retain(known);
         self.last_good.retain(|name, _| known(name));
-        self.nft = ruleset_of(&config);
+        self.nft = table;
         self.config = config;
         // Indices may now name other lines: judge the next selection by name.
         self.rejudge = true;
@@ -526,7 +538,8 @@ impl Engine {
     }
 }
 
-fn ruleset_of(config: &Config) -> Arc<str> {
+/// The nft table of `config` (it depends on the config only).
+pub fn nft_table_of(config: &Config) -> Arc<str> {
     let policies: Vec<&Policy> = config.policies.iter().collect();
     nft_ruleset(&config.uplinks, &policies, &config.sets).into()
 }

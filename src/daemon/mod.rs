@@ -15,6 +15,7 @@ mod warnings;
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -50,8 +51,9 @@ type KernelChanges = Pin<Box<dyn Stream<Item = KernelChange>>>;
 enum Done {
     /// An nft run ended: the driver comes back with the ruleset it was given.
     Firewall(Nft, Ruleset, Result<bool, NftError>),
-    /// A reload's config was read, validated and its interfaces resolved (or not).
-    Reload(Result<Config, config::ConfigError>),
+    /// A reload's config was read, validated, its interfaces resolved and its nft table
+    /// rendered (or not).
+    Reload(Result<(Config, Arc<str>), config::ConfigError>),
     /// Devices looked up for interface lines whose device had gone.
     Followed(Vec<interfaces::Lookup>),
 }
@@ -410,7 +412,8 @@ impl Daemon {
         tokio::task::spawn_blocking(move || {
             let loaded = config::load_as(&path, format).map(|mut config| {
                 interfaces::resolve_devices(&resolver, &mut config);
-                config
+                let table = crate::core::engine::nft_table_of(&config);
+                (config, table)
             });
             let _ = done.send(Done::Reload(loaded));
         });
@@ -422,13 +425,14 @@ impl Daemon {
             Done::Followed(found) => {
                 self.following = false;
                 if let Some(config) = self.interfaces.apply(self.engine.config(), found) {
-                    self.adopt(config);
+                    // A device move is rare: its table is rendered here.
+                    self.adopt(config, None);
                 }
             }
             Done::Reload(loaded) => {
                 self.reload_running = false;
                 match loaded {
-                    Ok(config) => self.take_config(config),
+                    Ok((config, table)) => self.take_config(config, table),
                     Err(e) => tracing::warn!("reload: keeping the running config: {e}"),
                 }
                 if std::mem::take(&mut self.reload_again) {
@@ -438,7 +442,7 @@ impl Daemon {
         }
     }
 
-    fn take_config(&mut self, config: Config) {
+    fn take_config(&mut self, config: Config, table: Arc<str>) {
         tracing::info!("reload: new config from {}", self.config_path.display());
         self.interfaces.looked_up(&config, Instant::now());
         // Hooks settings take effect on reload too; an unchanged runner keeps its queues.
@@ -446,13 +450,18 @@ impl Daemon {
         if hooks != &self.engine.config().hooks {
             self.hooks = HookRunner::new(HookConfig::new(hooks.dir.clone(), hooks.timeout));
         }
-        self.adopt(config);
+        self.adopt(config, Some(table));
     }
 
-    /// Runs `config` from now on; lines whose settings did not change keep their state.
-    fn adopt(&mut self, config: Config) {
+    /// Runs `config` from now on (with its nft `table` if already rendered); lines whose
+    /// settings did not change keep their state.
+    fn adopt(&mut self, config: Config, table: Option<Arc<str>>) {
         warn_about_system(&config);
-        let notices = self.engine.reconfigure(config, Instant::now());
+        let now = Instant::now();
+        let notices = match table {
+            Some(table) => self.engine.reconfigure_rendered(config, table, now),
+            None => self.engine.reconfigure(config, now),
+        };
         // At once: an event of a prober is mapped to its line through the slots, which
         // must follow the new line order before the next event is taken.
         self.probes.sync(&self.engine);

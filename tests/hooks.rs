@@ -311,3 +311,40 @@ fn a_hooks_directory_another_user_could_change_runs_nothing() {
     fs::remove_file(dir.log()).unwrap();
     assert_eq!(run_event(&dir), "ran\nhotplug\n");
 }
+
+/// A line that flaps while its hook hangs: at most 64 events wait (the daemon's memory stays
+/// bounded); the rest are dropped, and those that waited still run, in order, once the hook
+/// is free again.
+#[test]
+fn events_waiting_for_a_slow_hook_are_bounded() {
+    let dir = Dir::new("hookbound");
+    let log = dir.log();
+    let go = dir.0.join("go");
+    let body = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done\necho \"$UPLINK_EVENT\" >> {}",
+        go.display(),
+        log.display()
+    );
+    dir.script("10-slow", &body, 0o755);
+    runtime().block_on(async {
+        let runner = HookRunner::new(config(&dir, Duration::from_secs(60), None));
+        runner.emit(event(HookKind::Down, "main"));
+        // The first event is taken by the line's task and runs (waiting for "go").
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for _ in 0..200 {
+            runner.emit(event(HookKind::Up, "main"));
+        }
+        fs::write(&go, "").unwrap();
+        assert!(
+            wait_for(Duration::from_secs(30), || dir.read_log().lines().count()
+                >= 65)
+            .await,
+            "{} ran",
+            dir.read_log().lines().count()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    });
+    let ran = dir.read_log();
+    assert_eq!(ran.lines().count(), 65, "one running and 64 waiting");
+    assert!(ran.starts_with("down\nup\n"));
+}

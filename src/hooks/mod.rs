@@ -131,10 +131,15 @@ pub(crate) fn find_program(name: &str, first: &Path, path: Option<&OsStr>) -> Op
         .find(|candidate| run::is_executable(candidate))
 }
 
+/// Events waiting per line at most: a line that flaps while its hook is slow (the time
+/// limit may be long) must not grow the daemon's memory without bound. Beyond it the newest
+/// events are dropped, and the log says so.
+const QUEUE: usize = 64;
+
 /// Queues events per line; one task per line runs them in order.
 pub struct HookRunner {
     config: HookConfig,
-    queues: Mutex<HashMap<String, mpsc::UnboundedSender<HookEvent>>>,
+    queues: Mutex<HashMap<String, mpsc::Sender<HookEvent>>>,
 }
 
 impl HookRunner {
@@ -152,16 +157,24 @@ impl HookRunner {
         let queue = queues
             .entry(event.line.clone())
             .or_insert_with(|| self.spawn_line_task());
-        if let Err(mpsc::error::SendError(event)) = queue.send(event) {
-            // The task is gone (it only ends if its queue closes): start a new one.
-            let fresh = self.spawn_line_task();
-            let _ = fresh.send(event);
-            *queue = fresh;
+        match queue.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => tracing::warn!(
+                "hooks: {QUEUE} events of uplink \"{}\" still waiting for slow hooks: {} event dropped",
+                event.line,
+                event.kind
+            ),
+            Err(mpsc::error::TrySendError::Closed(event)) => {
+                // The task is gone (it only ends if its queue closes): start a new one.
+                let fresh = self.spawn_line_task();
+                let _ = fresh.try_send(event);
+                *queue = fresh;
+            }
         }
     }
 
-    fn spawn_line_task(&self) -> mpsc::UnboundedSender<HookEvent> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<HookEvent>();
+    fn spawn_line_task(&self) -> mpsc::Sender<HookEvent> {
+        let (tx, mut rx) = mpsc::channel::<HookEvent>(QUEUE);
         let config = self.config.clone();
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {

@@ -226,12 +226,16 @@ impl Engine {
     pub fn on_routes(&mut self, refused: Vec<Option<String>>, now: Instant) -> Vec<Notice> {
         self.advance(now);
         let mut notices = Vec::new();
+        let mut changed = false;
         let lines = self.config.uplinks.iter().zip(&mut self.lines);
         for ((uplink, line), refused) in lines.zip(refused) {
             if line.route_refused() != refused.as_deref() {
                 notices.extend(line_notice(uplink, line.on_route(refused, now)));
-                self.revision = self.revision.wrapping_add(1);
+                changed = true;
             }
+        }
+        if changed {
+            self.touch();
         }
         notices.extend(self.reselect());
         notices
@@ -466,8 +470,15 @@ impl Engine {
                 let Some(i) = self.config.uplinks.iter().position(|u| &u.name == name) else {
                     continue;
                 };
-                if self.config.uplinks[i].family == *family && self.serves(i) {
-                    self.last_good.insert(name.clone(), self.clock);
+                if self.config.uplinks[i].family != *family || !self.serves(i) {
+                    continue;
+                }
+                // Runs after every probe reply: update in place, allocate only the first time.
+                match self.last_good.get_mut(name) {
+                    Some(at) => *at = self.clock,
+                    None => {
+                        self.last_good.insert(name.clone(), self.clock);
+                    }
                 }
             }
         }

@@ -26,6 +26,9 @@ pub const TABLE_POLICY_BASE: u32 = 7740;
 /// the connections pinned to it fall through to the active table).
 pub const TABLE_SHARE_BASE: u32 = TABLE_POLICY_BASE + MAX_POLICIES as u32;
 
+/// The per-line tables ([`line_table`] of every possible line).
+pub const LINE_TABLES: RangeInclusive<u32> = TABLE_ACTIVE + 1..=TABLE_ACTIVE + MAX_LINES as u32;
+
 /// Every table id we own: the active table, one per line, one per policy, one serving
 /// table per line.
 pub const TABLES: RangeInclusive<u32> = TABLE_ACTIVE..=TABLE_SHARE_BASE + MAX_LINES as u32 - 1;

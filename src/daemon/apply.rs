@@ -275,7 +275,7 @@ impl Daemon {
 /// Whether a failed change is the route in a line's own table (its failure is the line's,
 /// and costs no other traffic).
 fn is_line_route(change: &Change) -> bool {
-    let lines = crate::core::owned::line_table(0)..crate::core::owned::TABLE_POLICY_BASE;
+    let lines = crate::core::owned::LINE_TABLES;
     matches!(change, Change::PutRoute(r) | Change::DeleteRoute(r) if lines.contains(&r.table))
 }
 

@@ -173,16 +173,25 @@ impl Soak<'_> {
     }
 }
 
+/// The faults the soak plays on `line`, in turn.
+fn faults_on(line: Line) -> [Fault; 3] {
+    [
+        Fault::Carrier(line),
+        Fault::Blackhole(line),
+        Fault::Loss(line, 30),
+    ]
+}
+
+fn clear_faults(lab: &Lab, line: Line) -> Result<(), LabError> {
+    faults_on(line)
+        .into_iter()
+        .try_for_each(|fault| lab.clear(fault))
+}
+
 /// Clears every fault and waits until both lines are up, then a moment more.
 fn settled(lab: &Lab, daemon: &LabDaemon) -> Result<(), LabError> {
     for line in Line::ALL {
-        for fault in [
-            Fault::Carrier(line),
-            Fault::Blackhole(line),
-            Fault::Loss(line, 30),
-        ] {
-            lab.clear(fault)?;
-        }
+        clear_faults(lab, line)?;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -227,18 +236,9 @@ fn act(
     good: &dyn Fn(u32) -> String,
 ) -> Result<(), LabError> {
     let line = if round % 2 == 0 { Line::One } else { Line::Two };
-    let faults = [
-        Fault::Carrier(line),
-        Fault::Blackhole(line),
-        Fault::Loss(line, 30),
-    ];
-    for fault in faults {
-        lab.clear(fault)?;
-    }
+    clear_faults(lab, line)?;
     match round % 4 {
-        0 => lab.inject(Fault::Carrier(line)),
-        1 => lab.inject(Fault::Blackhole(line)),
-        2 => lab.inject(Fault::Loss(line, 30)),
+        kind @ 0..=2 => lab.inject(faults_on(line)[kind as usize]),
         _ => {
             for version in 0..5 {
                 let text = if version % 2 == 0 {

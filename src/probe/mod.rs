@@ -28,7 +28,8 @@ use tracker::{Outstanding, Schedule};
 /// What to probe for one line, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeSpec {
-    /// The line's index, copied into every event.
+    /// Copied into every event: the caller's name for this prober (the daemon uses a tag
+    /// per prober, so that events of a replaced prober are recognised).
     pub line: usize,
     /// The line's network device; probes are sent and received only on it.
     pub device: String,

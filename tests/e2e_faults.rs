@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{big_set_file, root, Scenario, RECOVERY};
+use common::{big_set_file, root, write_executable, Scenario, RECOVERY};
 use uplink::lab::{two_line_config, Fault, Line, ProbeProfile, Role, TrafficConfig};
 
 /// Daemon up with `config` (the two-line config, edited), traffic running.
@@ -247,16 +247,10 @@ fn a_reload_keeps_unchanged_lines_probing() {
     let started = |s: &Scenario| s.daemon.log().matches("probing started").count();
     assert_eq!(started(&s), 2, "{}", s.daemon.log());
     let config = std::fs::read_to_string(s.daemon.config()).unwrap();
-    s.daemon
-        .write_config(&format!(
-            "# touched\n{}",
-            config.replace("metric = 200", "metric = 150")
-        ))
-        .unwrap();
-    s.daemon.signal(libc::SIGHUP);
-    s.wait_until("reload taken", RECOVERY, |s| {
-        s.daemon.log().contains("reload: new config")
-    });
+    s.reload(&format!(
+        "# touched\n{}",
+        config.replace("metric = 200", "metric = 150")
+    ));
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(started(&s), 2, "a prober restarted:\n{}", s.daemon.log());
     for name in ["main", "backup"] {
@@ -306,15 +300,9 @@ fn a_reload_takes_a_new_hooks_directory() {
         "#!/bin/sh\necho \"$UPLINK_EVENT $UPLINK_LINE\" >> {}\n",
         record.display()
     );
-    std::fs::write(&hook, body).unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&hook, &body);
     let config = std::fs::read_to_string(s.daemon.config()).unwrap();
-    let with_hooks = format!("hooks_dir = \"{}\"\n{config}", dir.display());
-    s.daemon.write_config(&with_hooks).unwrap();
-    s.daemon.signal(libc::SIGHUP);
-    s.wait_until("reload taken", RECOVERY, |s| {
-        s.daemon.log().contains("reload: new config")
-    });
+    s.reload(&format!("hooks_dir = \"{}\"\n{config}", dir.display()));
     let socket = s.daemon.socket();
     let out = s.run_uplink(&["drain", "main", "--socket", socket.to_str().unwrap()]);
     assert!(

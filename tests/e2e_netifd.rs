@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{root, Scenario, RECOVERY};
+use common::{root, write_executable, Scenario, RECOVERY};
 use uplink::lab::{two_line_config, Line, ProbeProfile, Role, TrafficConfig};
 
 fn network_config(device: &str) -> String {
@@ -67,7 +67,6 @@ fn a_hanging_ubus_never_stalls_the_daemon() {
     if !root("a_hanging_ubus_never_stalls_the_daemon") {
         return;
     }
-    use std::os::unix::fs::PermissionsExt;
     let mut s = Scenario::new("ubus", false);
     let bin = s.daemon.config().with_file_name("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -78,8 +77,7 @@ fn a_hanging_ubus_never_stalls_the_daemon() {
         "#!/bin/sh\nif [ -e {0} ]; then touch {0}.again; sleep 30; fi\ntouch {0}\necho '{{\"l3_device\": \"wan1\"}}'\n",
         asked.display()
     );
-    std::fs::write(&ubus, script).unwrap();
-    std::fs::set_permissions(&ubus, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&ubus, &script);
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
     s.daemon.set_env("PATH", &path);
     let config = two_line_config(&s.daemon.socket(), ProbeProfile::Test).replacen(

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{big_set_file, root, Scenario, RECOVERY};
+use common::{big_set_file, root, write_executable, Scenario, RECOVERY};
 use uplink::lab::{two_line_config, Fault, Flow, Line, ProbeProfile, Role, TrafficConfig};
 
 const SPEAKER: &str =
@@ -289,10 +289,7 @@ fn hooks_get_their_variables_and_a_sleeping_hook_does_not_delay_failover() {
     std::fs::create_dir_all(&dir).unwrap();
     let record = dir.with_file_name("hook.log");
     let script = |name: &str, body: String| {
-        use std::os::unix::fs::PermissionsExt;
-        let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&dir.join(name), &format!("#!/bin/sh\n{body}\n"));
     };
     script(
         "10-slow",

@@ -128,6 +128,15 @@ impl Scenario {
         )
     }
 
+    /// Writes `config`, sends SIGHUP and waits until the daemon has taken a new config.
+    pub fn reload(&self, config: &str) {
+        let taken = |s: &Self| s.daemon.log().matches("reload: new config").count();
+        let before = taken(self);
+        self.daemon.write_config(config).unwrap();
+        self.daemon.signal(libc::SIGHUP);
+        self.wait_until("reload taken", RECOVERY, |s| taken(s) > before);
+    }
+
     /// Our rules in the router, as `ip rule` prints them.
     pub fn owned_rules(&self) -> Vec<String> {
         let rules = self.lab.ns(Role::Router).ip(&["rule"]).unwrap();
@@ -152,4 +161,11 @@ pub fn big_set_file(path: &Path, count: u32, extra: &str) {
         text += &format!("{}\n", std::net::Ipv4Addr::from(start + i));
     }
     std::fs::write(path, text).unwrap();
+}
+
+/// Writes an executable (mode 0755) script at `path`.
+pub fn write_executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -56,6 +56,20 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Undrain { line, target } => {
             runtime().block_on(drain(control::Request::Undrain { line }, &target))
         }
+        Command::Events {
+            json,
+            limit,
+            target,
+        } => runtime().block_on(cli::events::show(json, limit, &target.socket_path())),
+        Command::Rpcd {
+            config,
+            socket,
+            action,
+        } => {
+            let answer = cli::rpcd::answer(action, config, socket);
+            println!("{answer}");
+            Ok(())
+        }
         #[cfg(feature = "lab")]
         Command::Lab { fault, keep } => lab(fault, keep),
         #[cfg(feature = "lab")]
@@ -102,7 +116,8 @@ fn check(path: &std::path::Path, format: Option<uplink::config::Format>) -> anyh
 }
 
 /// This network namespace's devices, as the daemon would see them.
-fn current_links() -> anyhow::Result<std::collections::HashMap<String, uplink::core::LinkFacts>> {
+pub(crate) fn current_links(
+) -> anyhow::Result<std::collections::HashMap<String, uplink::core::LinkFacts>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -149,7 +164,7 @@ async fn show_status(json: bool, socket: &std::path::Path) -> anyhow::Result<()>
         return Ok(());
     }
     let report: status::Status = serde_json::from_value(value)?;
-    print!("{}", status::render_table(&report));
+    print!("{}", uplink::daemon::status_table::render_table(&report));
     Ok(())
 }
 

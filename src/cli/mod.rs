@@ -3,6 +3,8 @@
 pub mod check;
 #[cfg(feature = "docs")]
 pub mod docs;
+pub mod events;
+pub mod rpcd;
 
 use std::path::PathBuf;
 
@@ -119,6 +121,35 @@ pub enum Command {
         #[command(flatten)]
         target: DaemonTarget,
     },
+    /// Show the daemon's recent events: line transitions, switches, policy moves,
+    /// drains and reloads, oldest first.
+    Events {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How many of the newest events.
+        #[arg(long, short = 'n', default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        target: DaemonTarget,
+    },
+    /// The rpcd exec-plugin protocol: publishes the ubus object `uplink` on OpenWrt.
+    ///
+    /// rpcd runs /usr/libexec/rpcd/uplink, which runs `uplink rpcd list` to learn the
+    /// methods and `uplink rpcd call METHOD` with the arguments as JSON on stdin. Every
+    /// answer is one JSON object; failures are `{"error": "..."}`.
+    Rpcd {
+        /// Config to check and to take the control socket from [default:
+        /// /etc/uplink/uplink.toml if it exists, else /etc/config/uplink, as the init
+        /// script chooses].
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Control socket of the daemon [default: the config's `socket`].
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        #[command(subcommand)]
+        action: RpcdAction,
+    },
     /// Live demonstration in a network namespace lab (needs root; touches nothing else).
     ///
     /// Builds a LAN host, a router running the real daemon, two ISPs and an "internet"
@@ -155,6 +186,18 @@ pub enum Command {
         /// Largest RSS growth accepted after warm-up, in KiB.
         #[arg(long, default_value_t = 1024)]
         max_rss_growth_kib: i64,
+    },
+}
+
+/// What rpcd asks of its plugin.
+#[derive(Debug, Subcommand)]
+pub enum RpcdAction {
+    /// Print the methods and their argument types.
+    List,
+    /// Run a method with the JSON arguments on stdin.
+    Call {
+        /// status, drain, undrain, events or check.
+        method: String,
     },
 }
 

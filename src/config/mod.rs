@@ -34,6 +34,7 @@
 
 mod from_uci;
 pub mod ifname;
+mod location;
 pub mod mwan3;
 pub mod netifd;
 mod parse;
@@ -48,6 +49,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use location::Location;
 pub use prefix::{Prefix, PrefixError};
 
 /// Control socket path used when the config has no `socket` key.

@@ -402,6 +402,17 @@ impl Engine {
             .collect()
     }
 
+    /// The line policy `name` sends its traffic through now: a line's name, `unreachable`
+    /// or `default` (the normal selection); `None` for an unknown policy.
+    pub fn policy_line(&self, name: &str) -> Option<&str> {
+        let i = self.config.policies.iter().position(|p| p.name == name)?;
+        Some(match self.policies.get(i)? {
+            PolicyChoice::Line(line) => &self.config.uplinks[*line].name,
+            PolicyChoice::Unreachable => "unreachable",
+            PolicyChoice::Fallthrough => "default",
+        })
+    }
+
     fn describe(&self, choice: Option<&PolicyChoice>) -> String {
         match choice {
             Some(PolicyChoice::Line(i)) => self.config.uplinks[*i].name.clone(),

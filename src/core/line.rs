@@ -421,6 +421,17 @@ impl LineState {
         (total > 0).then(|| 100.0 * lost as f64 / total as f64)
     }
 
+    /// Each target's figures at `now`, in the order of the line's targets.
+    pub fn target_figures(&self, now: Instant) -> Vec<super::figures::TargetFigures> {
+        let down_after = self.timing.down_after;
+        self.targets
+            .iter()
+            .map(|t| {
+                super::figures::target_figures(t.history.iter(), t.last_reply, now, down_after)
+            })
+            .collect()
+    }
+
     fn outcomes(&self) -> impl Iterator<Item = Option<Duration>> + '_ {
         self.targets.iter().flat_map(|t| t.history.iter().copied())
     }

@@ -3,6 +3,7 @@
 
 pub mod desired;
 pub mod engine;
+pub mod figures;
 #[cfg(test)]
 mod fixtures;
 pub mod flush;

@@ -6,11 +6,13 @@
 mod apply;
 pub mod control;
 pub mod events;
+pub mod history;
 pub mod instance;
 mod interfaces;
 pub mod notify;
 mod probes;
 pub mod status;
+pub mod status_table;
 mod warnings;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +34,8 @@ use crate::reconcile::remove_all;
 use crate::system::netifd::Resolver;
 use crate::system::NftError;
 use crate::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
-use control::{Pending, Request};
+use control::{Pending, Request, DEFAULT_EVENTS};
+use history::History;
 use interfaces::Interfaces;
 use probes::Probes;
 use warnings::warn_about_system;
@@ -118,6 +121,8 @@ struct Daemon {
     notifier: notify::Notifier,
     /// READY=1 goes out once, after the first reconcile.
     ready_sent: bool,
+    /// Recent events and per-line tallies, for status and `uplink events`.
+    history: History,
     /// The last driver error logged at warn level; repeats go to debug so a persistent
     /// problem (a gateway that is not on-link, say) does not flood the log every second.
     last_warning: Option<String>,
@@ -172,6 +177,7 @@ pub async fn run(
         notifier: notify::Notifier::from_env(),
         ready_sent: false,
         last_warning: None,
+        history: History::new(history::DEFAULT_CAPACITY),
     };
     // A missing nft binary is an installation problem: refuse to start, before any route
     // is touched, instead of retrying forever.
@@ -267,6 +273,8 @@ impl Daemon {
         for notice in &notices {
             tracing::info!("{notice}");
         }
+        self.history
+            .notices(&notices, Instant::now(), SystemTime::now());
         self.pending_flushes
             .extend(flush_plan(&self.engine, &notices));
         for event in events::hook_events(&self.engine, &notices) {
@@ -374,8 +382,13 @@ impl Daemon {
     fn answer(&mut self, request: Request) -> serde_json::Value {
         let (line, drained) = match request {
             Request::Status => {
-                let report = status::status(&self.engine, Instant::now(), SystemTime::now());
+                let (now, wall) = (Instant::now(), SystemTime::now());
+                let report = status::status(&self.engine, &self.history, now, wall);
                 return serde_json::to_value(report).expect("status serializes");
+            }
+            Request::Events { limit } => {
+                let events = self.history.recent(limit.unwrap_or(DEFAULT_EVENTS));
+                return serde_json::json!({ "events": events });
             }
             Request::Drain { line } => (line, true),
             Request::Undrain { line } => (line, false),
@@ -433,7 +446,12 @@ impl Daemon {
                 self.reload_running = false;
                 match loaded {
                     Ok((config, table)) => self.take_config(config, table),
-                    Err(e) => tracing::warn!("reload: keeping the running config: {e}"),
+                    Err(e) => {
+                        let message = format!("reload: keeping the running config: {e}");
+                        tracing::warn!("{message}");
+                        let wall = SystemTime::now();
+                        self.history.record("reload-refused", None, message, wall);
+                    }
                 }
                 if std::mem::take(&mut self.reload_again) {
                     self.reload();
@@ -443,7 +461,10 @@ impl Daemon {
     }
 
     fn take_config(&mut self, config: Config, table: Arc<str>) {
-        tracing::info!("reload: new config from {}", self.config_path.display());
+        let message = format!("reload: new config from {}", self.config_path.display());
+        tracing::info!("{message}");
+        self.history
+            .record("reload", None, message, SystemTime::now());
         self.interfaces.looked_up(&config, Instant::now());
         // Hooks settings take effect on reload too; an unchanged runner keeps its queues.
         let hooks = &config.hooks;

@@ -4,13 +4,43 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::history::History;
+use crate::core::figures::TargetFigures;
 use crate::core::Engine;
-use crate::text::printable;
 
 /// What `uplink status --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub uplinks: Vec<LineStatus>,
+    /// Each policy and the line its traffic uses now.
+    #[serde(default)]
+    pub policies: Vec<PolicyStatus>,
+    /// The lines taken out of service by `uplink drain`.
+    #[serde(default)]
+    pub drained: Vec<String>,
+}
+
+/// Where a policy's traffic goes now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyStatus {
+    pub name: String,
+    /// A line's name, `unreachable` (its lines are down and its fallback refuses), or
+    /// `default` (it follows the normal selection).
+    pub line: String,
+}
+
+/// One probe target's figures over the line's recent probes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetStatus {
+    pub target: String,
+    /// Answered within the line's `down_after`.
+    pub answering: bool,
+    pub last_rtt_ms: Option<f64>,
+    /// Mean round trip.
+    pub rtt_ms: Option<f64>,
+    /// Standard deviation of the round trips.
+    pub jitter_ms: Option<f64>,
+    pub loss_pct: Option<f64>,
 }
 
 /// One line's state.
@@ -18,6 +48,9 @@ pub struct Status {
 pub struct LineStatus {
     pub name: String,
     pub device: String,
+    /// The netifd interface the line follows, if it is given by one.
+    #[serde(default)]
+    pub interface: Option<String>,
     /// "ipv4" or "ipv6".
     #[serde(default)]
     pub family: String,
@@ -34,7 +67,10 @@ pub struct LineStatus {
     /// When the state last changed (RFC 3339, UTC), or "unknown" when the wall clock puts
     /// it outside years 0000..=9999.
     pub since: String,
-    /// Why the line is in this state.
+    /// Seconds in the current state.
+    #[serde(default)]
+    pub state_secs: u64,
+    /// Why the line is in this state now.
     pub reason: String,
     /// Why the line is degraded (too slow or too lossy), when it is.
     #[serde(default)]
@@ -43,38 +79,93 @@ pub struct LineStatus {
     /// line or while unknown.
     #[serde(default)]
     pub gateway: Option<String>,
+    /// Changes between up and down since the daemon started.
+    #[serde(default)]
+    pub transitions: u32,
+    /// Seconds spent down (after having been up or down once) since the daemon started.
+    #[serde(default)]
+    pub downtime_secs: u64,
+    /// The probe targets, in config order.
+    #[serde(default)]
+    pub targets: Vec<TargetStatus>,
 }
 
 /// Builds the report; `now` and `wall` are the same moment on both clocks.
-pub fn status(engine: &Engine, now: Instant, wall: SystemTime) -> Status {
-    let uplinks = engine
-        .config()
-        .uplinks
+pub fn status(engine: &Engine, history: &History, now: Instant, wall: SystemTime) -> Status {
+    let config = engine.config();
+    let uplinks = (0..config.uplinks.len())
+        .map(|i| line_status(engine, history, i, now, wall))
+        .collect();
+    let policies = config
+        .policies
         .iter()
-        .enumerate()
-        .map(|(i, uplink)| {
-            let line = engine.line(i);
-            let (since, reason) = line.since();
-            // The wall clock can be anywhere (stepped to 1960 or to year 30000): checked, so a
-            // status request never panics the daemon (release builds abort on panic).
-            let since_wall = wall.checked_sub(now.saturating_duration_since(since));
-            LineStatus {
-                name: uplink.name.clone(),
-                device: uplink.device.clone(),
-                family: uplink.family.as_str().into(),
-                state: if line.is_up() { "up" } else { "down" }.into(),
-                active: engine.selection().contains(i),
-                drained: engine.is_drained(i),
-                rtt_ms: line.rtt().map(|d| round1(d.as_secs_f64() * 1000.0)),
-                loss_pct: line.loss_pct().map(round1),
-                since: since_wall.map_or_else(|| UNKNOWN.to_string(), format_wall),
-                reason: live_reason(line, reason, now),
-                degraded: line.degraded().map(String::from),
-                gateway: engine.gateway(i).map(|g| g.to_string()),
-            }
+        .map(|p| PolicyStatus {
+            name: p.name.clone(),
+            line: engine.policy_line(&p.name).unwrap_or("none").to_owned(),
         })
         .collect();
-    Status { uplinks }
+    let drained = (0..config.uplinks.len())
+        .filter(|&i| engine.is_drained(i))
+        .map(|i| config.uplinks[i].name.clone())
+        .collect();
+    Status {
+        uplinks,
+        policies,
+        drained,
+    }
+}
+
+fn line_status(
+    engine: &Engine,
+    history: &History,
+    i: usize,
+    now: Instant,
+    wall: SystemTime,
+) -> LineStatus {
+    let uplink = &engine.config().uplinks[i];
+    let line = engine.line(i);
+    let (since, _) = line.since();
+    // The wall clock can be anywhere (stepped to 1960 or to year 30000): checked, so a
+    // status request never panics the daemon (release builds abort on panic).
+    let since_wall = wall.checked_sub(now.saturating_duration_since(since));
+    let figures = line.target_figures(now);
+    let tally = history.tally_of(&uplink.name);
+    LineStatus {
+        name: uplink.name.clone(),
+        device: uplink.device.clone(),
+        interface: uplink.interface.clone(),
+        family: uplink.family.as_str().into(),
+        state: if line.is_up() { "up" } else { "down" }.into(),
+        active: engine.selection().contains(i),
+        drained: engine.is_drained(i),
+        rtt_ms: line.rtt().map(millis),
+        loss_pct: line.loss_pct().map(round1),
+        since: since_wall.map_or_else(|| UNKNOWN.to_string(), format_wall),
+        state_secs: now.saturating_duration_since(since).as_secs(),
+        reason: live_reason(line, &figures, now),
+        degraded: line.degraded().map(String::from),
+        gateway: engine.gateway(i).map(|g| g.to_string()),
+        transitions: tally.transitions,
+        downtime_secs: tally.downtime(now).as_secs(),
+        targets: uplink
+            .probe
+            .targets
+            .iter()
+            .zip(figures)
+            .map(|(target, f)| TargetStatus {
+                target: target.to_string(),
+                answering: f.answering,
+                last_rtt_ms: f.last_rtt.map(millis),
+                rtt_ms: f.mean_rtt.map(millis),
+                jitter_ms: f.jitter.map(millis),
+                loss_pct: f.loss_pct.map(round1),
+            })
+            .collect(),
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    round1(d.as_secs_f64() * 1000.0)
 }
 
 /// What `since` says when the moment cannot be written as an RFC 3339 date.
@@ -132,97 +223,19 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// A fixed-width table for terminals.
-pub fn render_table(status: &Status) -> String {
-    let mut rows = vec![[
-        "LINE", "DEVICE", "FAMILY", "STATE", "ACTIVE", "RTT", "LOSS", "SINCE", "REASON",
-    ]
-    .map(String::from)];
-    for line in &status.uplinks {
-        rows.push([
-            line.name.clone(),
-            line.device.clone(),
-            line.family.clone(),
-            state_cell(line),
-            if line.active { "yes" } else { "no" }.into(),
-            line.rtt_ms.map_or("-".into(), |v| format!("{v} ms")),
-            line.loss_pct.map_or("-".into(), |v| format!("{v}%")),
-            line.since.clone(),
-            match &line.degraded {
-                Some(why) => format!("{} (degraded: {why})", line.reason),
-                None => line.reason.clone(),
-            },
-        ]);
+/// The line's reason now. For a line that is up by its probes: how many targets answer
+/// now (how long it has been good is in `since`), not what was true when it came up.
+fn live_reason(line: &crate::core::LineState, figures: &[TargetFigures], now: Instant) -> String {
+    if line.is_up() && !figures.is_empty() {
+        let answering = figures.iter().filter(|f| f.answering).count();
+        return format!("{answering}/{} targets answering", figures.len());
     }
-    // What the daemon sends is shown, not obeyed: no control character reaches the
-    // terminal, and a newline cannot forge a row.
-    for cell in rows.iter_mut().flatten() {
-        *cell = printable(cell).into_owned();
-    }
-    let widths: Vec<usize> = (0..9)
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out += cells.join("  ").trim_end();
-        out.push('\n');
-    }
-    out
-}
-
-fn state_cell(line: &LineStatus) -> String {
-    let mut cell = line.state.clone();
-    if line.degraded.is_some() {
-        cell += ", degraded";
-    }
-    if line.drained {
-        cell += ", drained";
-    }
-    cell
-}
-
-/// The line's reason now; for a line that is up, the reason it came up (how long it has
-/// been good is in `since`).
-fn live_reason(line: &crate::core::LineState, transition: &str, now: Instant) -> String {
-    match line.is_up() {
-        true => transition.to_string(),
-        false => line.reason_now(now),
-    }
+    line.reason_now(now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_aligns_columns() {
-        let status = Status {
-            uplinks: vec![LineStatus {
-                name: "main".into(),
-                device: "pppoe-wan".into(),
-                family: "ipv4".into(),
-                state: "up".into(),
-                active: true,
-                drained: false,
-                rtt_ms: Some(12.3),
-                loss_pct: Some(0.0),
-                since: "2026-11-25T06:00:00Z".into(),
-                reason: "1/1 targets answering".into(),
-                degraded: None,
-                gateway: None,
-            }],
-        };
-        let table = render_table(&status);
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("LINE  DEVICE     FAMILY  STATE  ACTIVE  RTT"));
-        assert!(lines[1].starts_with("main  pppoe-wan  ipv4    up     yes     12.3 ms  0%"));
-    }
 
     const LINE: &str = "[[uplink]]\nname = \"main\"\ndevice = \"wan1\"\n";
 
@@ -284,36 +297,8 @@ mod tests {
             (at(1_800_000_005), "2027-01-15T08:00:00Z"),
         ];
         for (wall, since) in cases {
-            let report = status(&engine, now, wall);
+            let report = status(&engine, &History::new(1), now, wall);
             assert_eq!(report.uplinks[0].since, since, "{wall:?}");
         }
-    }
-
-    #[test]
-    fn control_characters_are_shown_escaped() {
-        let line = LineStatus {
-            name: "main".into(),
-            device: "wan\u{1b}[2J".into(),
-            family: "ipv4".into(),
-            state: "down".into(),
-            active: false,
-            drained: false,
-            rtt_ms: None,
-            loss_pct: None,
-            since: "2026-11-25T06:00:00Z".into(),
-            reason: "device \"x\ny\" not found".into(),
-            degraded: Some("slow\r".into()),
-            gateway: None,
-        };
-        let table = render_table(&Status {
-            uplinks: vec![line],
-        });
-        assert_eq!(table.lines().count(), 2, "{table}");
-        assert!(
-            !table.chars().any(|c| c.is_control() && c != '\n'),
-            "{table:?}"
-        );
-        assert!(table.contains("main  wan\\u{1b}[2J  ipv4"), "{table}");
-        assert!(table.contains("device \"x\\ny\" not found (degraded: slow\\r)"));
     }
 }

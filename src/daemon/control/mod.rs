@@ -40,7 +40,15 @@ pub enum Request {
     Undrain {
         line: String,
     },
+    /// The newest events, oldest first (default [`DEFAULT_EVENTS`]).
+    Events {
+        #[serde(default)]
+        limit: Option<usize>,
+    },
 }
+
+/// Events an `events` request gets when it names no limit.
+pub const DEFAULT_EVENTS: usize = 100;
 
 /// A request waiting for the event loop's answer.
 pub type Pending = (Request, oneshot::Sender<serde_json::Value>);
@@ -248,7 +256,7 @@ async fn say_and_close(write: &mut OwnedWriteHalf, error: &str, limits: Limits) 
 fn permitted(request: &Request, peer_uid: Option<u32>) -> Result<(), String> {
     let trusted = peer_uid.is_some_and(|uid| uid == 0 || uid == effective_uid());
     match request {
-        Request::Status => Ok(()),
+        Request::Status | Request::Events { .. } => Ok(()),
         Request::Drain { .. } | Request::Undrain { .. } if trusted => Ok(()),
         Request::Drain { .. } | Request::Undrain { .. } => Err(match peer_uid {
             Some(uid) => format!("drain and undrain need root; the client runs as uid {uid}"),

@@ -1,0 +1,61 @@
+//! `uplink events`: the daemon's recent events, as a table or JSON.
+
+use std::path::Path;
+
+use uplink::daemon::control::{self, Request};
+use uplink::daemon::history::Event;
+use uplink::text::printable;
+
+/// Asks the daemon at `socket` for its newest `limit` events and prints them.
+pub async fn show(json: bool, limit: usize, socket: &Path) -> anyhow::Result<()> {
+    let request = Request::Events { limit: Some(limit) };
+    let answer = control::request(socket, &request).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    let events: Vec<Event> = serde_json::from_value(answer["events"].clone())?;
+    print!("{}", render(&events));
+    Ok(())
+}
+
+/// One event per row: time, kind, line and what happened; nothing the daemon sends can
+/// reach the terminal as a control character.
+pub fn render(events: &[Event]) -> String {
+    let kind_width = events.iter().map(|e| e.kind.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for event in events {
+        let kind = printable(&event.kind);
+        let message = printable(&event.message);
+        out += &format!("{}  {kind:<kind_width$}  {message}\n", event.time);
+    }
+    if events.is_empty() {
+        out += "no events yet\n";
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_one_aligned_row_each() {
+        let event = |kind: &str, message: &str| Event {
+            seq: 1,
+            time: "2026-12-01T10:00:00Z".into(),
+            kind: kind.into(),
+            line: None,
+            message: message.into(),
+        };
+        let rows = render(&[
+            event("down", "uplink \"main\" down"),
+            event("reload", "a\nb"),
+        ]);
+        assert_eq!(
+            rows,
+            "2026-12-01T10:00:00Z  down    uplink \"main\" down\n2026-12-01T10:00:00Z  reload  a\\nb\n"
+        );
+        assert_eq!(render(&[]), "no events yet\n");
+    }
+}

@@ -1,0 +1,146 @@
+//! The event history: what happened to the lines and the config, kept in a bounded ring
+//! for `uplink events` and the ubus `events` method, plus per-line tallies (transitions,
+//! downtime) for status.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::status::format_wall;
+use crate::core::Notice;
+
+/// Events kept when the config does not say otherwise.
+pub const DEFAULT_CAPACITY: usize = 1000;
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Increases by one per event since the daemon started.
+    pub seq: u64,
+    /// Wall time (RFC 3339, UTC).
+    pub time: String,
+    /// `up`, `down`, `degraded`, `recovered`, `drained`, `undrained`, `active`, `policy`,
+    /// `reload` or `reload-refused`.
+    pub kind: String,
+    /// The line concerned, if one is.
+    pub line: Option<String>,
+    /// What the log says about it.
+    pub message: String,
+}
+
+/// Transitions and downtime of one line since the daemon started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub transitions: u32,
+    downtime: Duration,
+    down_since: Option<Instant>,
+}
+
+impl Tally {
+    /// Total time down after a transition to down, up to `now`.
+    pub fn downtime(&self, now: Instant) -> Duration {
+        let open = self.down_since.map(|s| now.saturating_duration_since(s));
+        self.downtime + open.unwrap_or_default()
+    }
+}
+
+/// The ring of recent events and the per-line tallies.
+#[derive(Debug)]
+pub struct History {
+    events: VecDeque<Event>,
+    capacity: usize,
+    next_seq: u64,
+    tallies: HashMap<String, Tally>,
+}
+
+impl History {
+    /// An empty history that keeps at most `capacity` events (at least one).
+    pub fn new(capacity: usize) -> Self {
+        History {
+            events: VecDeque::new(),
+            capacity: capacity.max(1),
+            next_seq: 1,
+            tallies: HashMap::new(),
+        }
+    }
+
+    /// Records one event at `wall`.
+    pub fn record(&mut self, kind: &str, line: Option<&str>, message: String, wall: SystemTime) {
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back(Event {
+            seq: self.next_seq,
+            time: format_wall(wall),
+            kind: kind.to_owned(),
+            line: line.map(str::to_owned),
+            message,
+        });
+        self.next_seq += 1;
+    }
+
+    /// Records what the engine said at `now` (`wall` on the wall clock).
+    pub fn notices(&mut self, notices: &[Notice], now: Instant, wall: SystemTime) {
+        for notice in notices {
+            let (kind, line) = classify(notice);
+            if let Notice::Line { name, transition } = notice {
+                self.tally(name, transition.up, now);
+            }
+            self.record(kind, line, notice.to_string(), wall);
+        }
+    }
+
+    fn tally(&mut self, line: &str, up: bool, now: Instant) {
+        let tally = self.tallies.entry(line.to_owned()).or_default();
+        tally.transitions += 1;
+        match (up, tally.down_since) {
+            (true, Some(since)) => {
+                tally.downtime += now.saturating_duration_since(since);
+                tally.down_since = None;
+            }
+            (false, None) => tally.down_since = Some(now),
+            _ => {}
+        }
+    }
+
+    /// The tally of `line` (zero for a line that never changed state).
+    pub fn tally_of(&self, line: &str) -> Tally {
+        self.tallies.get(line).copied().unwrap_or_default()
+    }
+
+    /// The newest `limit` events, oldest first.
+    pub fn recent(&self, limit: usize) -> Vec<Event> {
+        let skip = self.events.len().saturating_sub(limit);
+        self.events.iter().skip(skip).cloned().collect()
+    }
+}
+
+/// The event kind of `notice` and the line it concerns.
+fn classify(notice: &Notice) -> (&'static str, Option<&str>) {
+    match notice {
+        Notice::Line { name, transition } => {
+            (if transition.up { "up" } else { "down" }, Some(name))
+        }
+        Notice::Quality { name, change } => (
+            if change.degraded {
+                "degraded"
+            } else {
+                "recovered"
+            },
+            Some(name),
+        ),
+        Notice::Drain { name, drained } => {
+            (if *drained { "drained" } else { "undrained" }, Some(name))
+        }
+        Notice::Active { from, to, .. } => {
+            let started = to.iter().find(|n| !from.contains(n)).or(to.first());
+            ("active", started.map(String::as_str))
+        }
+        Notice::Policy { to, .. } => ("policy", Some(to)),
+    }
+}
+
+#[cfg(test)]
+#[path = "history_tests.rs"]
+mod tests;

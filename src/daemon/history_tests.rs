@@ -1,0 +1,83 @@
+use std::time::{Duration, Instant, SystemTime};
+
+use super::*;
+use crate::core::Transition;
+
+fn line(name: &str, up: bool) -> Notice {
+    Notice::Line {
+        name: name.into(),
+        transition: Transition {
+            up,
+            reason: "because".into(),
+        },
+    }
+}
+
+#[test]
+fn the_ring_keeps_the_newest_events_in_order() {
+    let mut history = History::new(3);
+    let wall = SystemTime::UNIX_EPOCH;
+    for i in 0..5 {
+        history.record("reload", None, format!("reload {i}"), wall);
+    }
+    let recent = history.recent(10);
+    let seqs: Vec<u64> = recent.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [3, 4, 5]);
+    assert_eq!(recent[2].message, "reload 4");
+    assert_eq!(recent[0].time, "1970-01-01T00:00:00Z");
+    assert_eq!(history.recent(1)[0].seq, 5);
+    assert!(history.recent(0).is_empty());
+}
+
+#[test]
+fn notices_are_classified_with_their_line() {
+    let mut history = History::new(10);
+    let now = Instant::now();
+    let notices = [
+        line("main", false),
+        Notice::Drain {
+            name: "backup".into(),
+            drained: true,
+        },
+        Notice::Active {
+            family: crate::config::Family::V4,
+            from: vec!["main".into()],
+            to: vec!["backup".into()],
+            basis: crate::core::SelectionBasis::Healthy,
+        },
+    ];
+    history.notices(&notices, now, SystemTime::now());
+    let kinds: Vec<(String, Option<String>)> = history
+        .recent(10)
+        .into_iter()
+        .map(|e| (e.kind, e.line))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("down".into(), Some("main".into())),
+            ("drained".into(), Some("backup".into())),
+            ("active".into(), Some("backup".into())),
+        ]
+    );
+    assert!(history.recent(1)[0].message.contains("main -> backup"));
+}
+
+#[test]
+fn tallies_count_transitions_and_downtime() {
+    let mut history = History::new(10);
+    let t0 = Instant::now();
+    let wall = SystemTime::now();
+    // Coming up at start is a transition but no downtime.
+    history.notices(&[line("main", true)], t0, wall);
+    history.notices(&[line("main", false)], t0 + Duration::from_secs(10), wall);
+    history.notices(&[line("main", true)], t0 + Duration::from_secs(14), wall);
+    history.notices(&[line("main", false)], t0 + Duration::from_secs(20), wall);
+    let tally = history.tally_of("main");
+    assert_eq!(tally.transitions, 4);
+    assert_eq!(
+        tally.downtime(t0 + Duration::from_secs(21)),
+        Duration::from_secs(5)
+    );
+    assert_eq!(history.tally_of("other"), Tally::default());
+}

@@ -13,6 +13,7 @@ pub mod hooks;
 #[cfg(feature = "lab")]
 pub mod lab;
 pub mod netns;
+pub mod observe;
 pub mod probe;
 pub mod reconcile;
 pub mod system;

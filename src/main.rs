@@ -59,8 +59,12 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Events {
             json,
             limit,
+            follow,
             target,
-        } => runtime().block_on(cli::events::show(json, limit, &target.socket_path())),
+        } => {
+            let socket = target.socket_path();
+            runtime().block_on(cli::events::show(json, limit, follow, &socket))
+        }
         Command::Rpcd {
             config,
             socket,

@@ -6,31 +6,54 @@ use uplink::daemon::control::{self, Request};
 use uplink::daemon::history::Event;
 use uplink::text::printable;
 
-/// Asks the daemon at `socket` for its newest `limit` events and prints them.
-pub async fn show(json: bool, limit: usize, socket: &Path) -> anyhow::Result<()> {
+/// Asks the daemon at `socket` for its newest `limit` events and prints them; with
+/// `follow`, then every new one as it happens.
+pub async fn show(json: bool, limit: usize, follow: bool, socket: &Path) -> anyhow::Result<()> {
     let request = Request::Events { limit: Some(limit) };
     let answer = control::request(socket, &request).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+    let events: Vec<Event> = serde_json::from_value(answer["events"].clone())?;
+    if !follow {
+        match json {
+            true => println!("{}", serde_json::to_string_pretty(&answer)?),
+            false => print!("{}", render(&events)),
+        }
         return Ok(());
     }
-    let events: Vec<Event> = serde_json::from_value(answer["events"].clone())?;
-    print!("{}", render(&events));
+    let last = events.last().map_or(0, |e| e.seq);
+    let print = |event: &Event| match json {
+        true => println!(
+            "{}",
+            serde_json::to_string(event).expect("events serialize")
+        ),
+        false => print!("{}", render_rows(std::slice::from_ref(event), 0)),
+    };
+    events.iter().for_each(print);
+    // Line by line, at once: `--follow` feeds other programs.
+    control::follow(socket, Some(last), |event| {
+        print(&event);
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    })
+    .await?;
     Ok(())
 }
 
 /// One event per row: time, kind, line and what happened; nothing the daemon sends can
 /// reach the terminal as a control character.
 pub fn render(events: &[Event]) -> String {
+    if events.is_empty() {
+        return "no events yet\n".into();
+    }
     let kind_width = events.iter().map(|e| e.kind.len()).max().unwrap_or(0);
+    render_rows(events, kind_width)
+}
+
+/// `events` with kinds padded to `kind_width`.
+fn render_rows(events: &[Event], kind_width: usize) -> String {
     let mut out = String::new();
     for event in events {
         let kind = printable(&event.kind);
         let message = printable(&event.message);
         out += &format!("{}  {kind:<kind_width$}  {message}\n", event.time);
-    }
-    if events.is_empty() {
-        out += "no events yet\n";
     }
     out
 }

@@ -130,6 +130,10 @@ pub enum Command {
         /// How many of the newest events.
         #[arg(long, short = 'n', default_value_t = 100)]
         limit: usize,
+        /// Then keep printing new events as they happen (one JSON object per line with
+        /// --json), until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
         #[command(flatten)]
         target: DaemonTarget,
     },

@@ -79,6 +79,8 @@ pub struct Config {
     pub sets: Vec<PrefixSet>,
     /// How lines of equal metric share new connections (`sticky`).
     pub sticky: Sticky,
+    /// Event history, metrics and the status page.
+    pub observe: Observe,
 }
 
 /// How new connections are spread over lines of equal metric. Either way a connection
@@ -99,6 +101,20 @@ pub enum Sticky {
 pub struct PrefixSet {
     pub name: String,
     pub prefixes: Vec<Prefix>,
+}
+
+/// What the daemon tells about itself besides `uplink status`: the event history, the
+/// HTTP listener (metrics and status page) and the node_exporter textfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observe {
+    /// Events kept in memory (`history_size`, default 1000).
+    pub history_size: usize,
+    /// Where events are also appended, to survive a restart (`events_file`).
+    pub events_file: Option<PathBuf>,
+    /// Address of the read-only HTTP listener (`http_listen`); none by default.
+    pub http_listen: Option<std::net::SocketAddr>,
+    /// Prometheus textfile rewritten atomically every few seconds (`metrics_file`).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// Where event hooks live and how long each may run.

@@ -13,6 +13,10 @@ pub(super) struct RawConfig {
     pub hooks_dir: Option<String>,
     pub hook_timeout_ms: Option<i64>,
     pub sticky: Option<String>,
+    pub http_listen: Option<String>,
+    pub metrics_file: Option<String>,
+    pub events_file: Option<String>,
+    pub history_size: Option<i64>,
     #[serde(default)]
     pub uplink: Vec<RawUplink>,
     #[serde(default)]

@@ -23,7 +23,7 @@ impl Daemon {
                 "{e}: uplink needs the nft program and root (or CAP_NET_ADMIN and CAP_NET_RAW)"
             )),
             Err(e) => {
-                self.warn_retry(e.to_string());
+                self.warn_retry("nft", e.to_string());
                 self.nft_check_at = Some(Instant::now() + RETRY);
                 Ok(())
             }
@@ -136,7 +136,7 @@ impl Daemon {
             Err(e) => {
                 self.nft_applied = None;
                 self.nft_check_at = Some(Instant::now() + RETRY);
-                self.warn_retry(e.to_string());
+                self.warn_retry("nft", e.to_string());
             }
         }
     }
@@ -160,7 +160,7 @@ impl Daemon {
                 self.handle(notices);
             }
             Err(e) => {
-                self.warn_retry(e.to_string());
+                self.warn_retry("netlink", e.to_string());
                 self.retry_at = Some(Instant::now() + RETRY);
             }
         }
@@ -219,14 +219,14 @@ impl Daemon {
                         .iter()
                         .map(|(change, e)| format!("{}: {}", change.describe(&dev), e.detail))
                         .collect();
-                    self.warn_retry(errors.join("; "));
+                    self.warn_retry("routing", errors.join("; "));
                     self.routing_applied = None;
                     self.routing_failed = Some(routing);
                     self.retry_at = Some(Instant::now() + RETRY);
                 }
             }
             Err(e) => {
-                self.warn_retry(e.to_string());
+                self.warn_retry("routing", e.to_string());
                 self.routing_applied = None;
                 self.routing_failed = Some(routing);
                 self.retry_at = Some(Instant::now() + RETRY);

@@ -10,9 +10,6 @@ use serde::{Deserialize, Serialize};
 use super::status::format_wall;
 use crate::core::Notice;
 
-/// Events kept when the config does not say otherwise.
-pub const DEFAULT_CAPACITY: usize = 1000;
-
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
@@ -65,30 +62,63 @@ impl History {
         }
     }
 
-    /// Records one event at `wall`.
-    pub fn record(&mut self, kind: &str, line: Option<&str>, message: String, wall: SystemTime) {
+    /// A history that continues `earlier` (read back from the events file): their events
+    /// are kept (the newest `capacity`) and numbering goes on after the last one.
+    pub fn resume(capacity: usize, earlier: Vec<Event>) -> Self {
+        let mut history = History::new(capacity);
+        history.next_seq = earlier.last().map_or(1, |e| e.seq + 1);
+        for event in earlier {
+            history.push(event);
+        }
+        history
+    }
+
+    /// Keeps at most `capacity` events from now on (a reload may change it).
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+        while self.events.len() > self.capacity {
+            self.events.pop_front();
+        }
+    }
+
+    fn push(&mut self, event: Event) {
         if self.events.len() == self.capacity {
             self.events.pop_front();
         }
-        self.events.push_back(Event {
+        self.events.push_back(event);
+    }
+
+    /// Records one event at `wall` and returns it.
+    pub fn record(
+        &mut self,
+        kind: &str,
+        line: Option<&str>,
+        message: String,
+        wall: SystemTime,
+    ) -> Event {
+        let event = Event {
             seq: self.next_seq,
             time: format_wall(wall),
             kind: kind.to_owned(),
             line: line.map(str::to_owned),
             message,
-        });
+        };
         self.next_seq += 1;
+        self.push(event.clone());
+        event
     }
 
-    /// Records what the engine said at `now` (`wall` on the wall clock).
-    pub fn notices(&mut self, notices: &[Notice], now: Instant, wall: SystemTime) {
+    /// Records what the engine said at `now` (`wall` on the wall clock); returns the events.
+    pub fn notices(&mut self, notices: &[Notice], now: Instant, wall: SystemTime) -> Vec<Event> {
+        let mut recorded = Vec::with_capacity(notices.len());
         for notice in notices {
             let (kind, line) = classify(notice);
             if let Notice::Line { name, transition } = notice {
                 self.tally(name, transition.up, now);
             }
-            self.record(kind, line, notice.to_string(), wall);
+            recorded.push(self.record(kind, line, notice.to_string(), wall));
         }
+        recorded
     }
 
     fn tally(&mut self, line: &str, up: bool, now: Instant) {
@@ -107,6 +137,15 @@ impl History {
     /// The tally of `line` (zero for a line that never changed state).
     pub fn tally_of(&self, line: &str) -> Tally {
         self.tallies.get(line).copied().unwrap_or_default()
+    }
+
+    /// The events after number `seq`, oldest first.
+    pub fn after(&self, seq: u64) -> Vec<Event> {
+        self.events
+            .iter()
+            .filter(|e| e.seq > seq)
+            .cloned()
+            .collect()
     }
 
     /// The newest `limit` events, oldest first.

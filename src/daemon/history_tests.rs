@@ -81,3 +81,19 @@ fn tallies_count_transitions_and_downtime() {
     );
     assert_eq!(history.tally_of("other"), Tally::default());
 }
+
+#[test]
+fn a_resumed_history_numbers_on_and_keeps_its_capacity() {
+    let mut old = History::new(10);
+    for i in 0..4 {
+        old.record("reload", None, format!("{i}"), SystemTime::UNIX_EPOCH);
+    }
+    let mut history = History::resume(3, old.recent(10));
+    let seqs: Vec<u64> = history.recent(10).iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [2, 3, 4]);
+    let next = history.record("start", None, "started".into(), SystemTime::UNIX_EPOCH);
+    assert_eq!(next.seq, 5);
+    assert_eq!(history.after(3).len(), 2);
+    history.set_capacity(1);
+    assert_eq!(history.recent(10).len(), 1);
+}

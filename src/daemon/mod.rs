@@ -5,11 +5,13 @@
 
 mod apply;
 pub mod control;
+mod eventlog;
 pub mod events;
 pub mod history;
 pub mod instance;
 mod interfaces;
 pub mod notify;
+mod observer;
 mod probes;
 pub mod status;
 pub mod status_table;
@@ -18,7 +20,7 @@ mod warnings;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::{FutureExt, Stream, StreamExt};
@@ -35,8 +37,8 @@ use crate::system::netifd::Resolver;
 use crate::system::NftError;
 use crate::system::{netlink_monitor, nft_monitor, KernelChange, Netlink, Nft};
 use control::{Pending, Request, DEFAULT_EVENTS};
-use history::History;
 use interfaces::Interfaces;
+use observer::Observer;
 use probes::Probes;
 use warnings::warn_about_system;
 
@@ -61,6 +63,12 @@ enum Done {
     Followed(Vec<interfaces::Lookup>),
 }
 type NftChanges = Pin<Box<dyn Stream<Item = ()>>>;
+
+/// What clients ask the event loop: the control socket's requests, the HTTP listener's.
+struct Requests {
+    control: mpsc::Receiver<Pending>,
+    web: mpsc::Receiver<crate::observe::http::Pending>,
+}
 
 /// The signals the daemon acts on: stop (TERM, INT) and reload (HUP).
 struct Signals {
@@ -121,8 +129,8 @@ struct Daemon {
     notifier: notify::Notifier,
     /// READY=1 goes out once, after the first reconcile.
     ready_sent: bool,
-    /// Recent events and per-line tallies, for status and `uplink events`.
-    history: History,
+    /// Event history, counters, metrics and the HTTP listener.
+    observer: Observer,
     /// The last driver error logged at warn level; repeats go to debug so a persistent
     /// problem (a gateway that is not on-link, say) does not flood the log every second.
     last_warning: Option<String>,
@@ -145,6 +153,8 @@ pub async fn run(
     interfaces.resolve_all(&mut config, Instant::now());
     let socket = socket.unwrap_or_else(|| config.socket.clone());
     let hooks = config.hooks.clone();
+    let observe = config.observe.clone();
+    let (web_tx, web_rx) = mpsc::channel(16);
     let listener = control::bind(&socket).await?;
     // Subscribe before the first dump so no change slips between the two.
     let kernel: KernelChanges = Box::pin(netlink_monitor()?);
@@ -177,7 +187,7 @@ pub async fn run(
         notifier: notify::Notifier::from_env(),
         ready_sent: false,
         last_warning: None,
-        history: History::new(history::DEFAULT_CAPACITY),
+        observer: Observer::new(&observe, web_tx),
     };
     // A missing nft binary is an installation problem: refuse to start, before any route
     // is touched, instead of retrying forever.
@@ -185,19 +195,24 @@ pub async fn run(
     daemon.adopt_kernel_selection().await;
     warn_about_system(daemon.engine.config());
     let (control_tx, control_rx) = mpsc::channel(16);
-    let server = tokio::spawn(control::serve(listener, control_tx));
+    let followers = daemon.observer.subscribe();
+    let server = tokio::spawn(control::serve(listener, control_tx, followers));
     tracing::info!(
         "started with {} uplinks, control socket {}",
         daemon.engine.config().uplinks.len(),
         socket.display()
     );
+    let requests = Requests {
+        control: control_rx,
+        web: web_rx,
+    };
     let result = daemon
         .event_loop(
             signals,
             kernel,
             nft_changes,
             probe_rx,
-            control_rx,
+            requests,
             &mut done_rx,
         )
         .await;
@@ -214,7 +229,7 @@ impl Daemon {
         mut kernel: KernelChanges,
         mut nft_changes: NftChanges,
         mut probe_rx: mpsc::UnboundedReceiver<ProbeEvent>,
-        mut control_rx: mpsc::Receiver<Pending>,
+        mut requests: Requests,
         done_rx: &mut mpsc::UnboundedReceiver<Done>,
     ) -> anyhow::Result<()> {
         let mut watchdog = self.notifier.watchdog_period().map(tokio::time::interval);
@@ -230,8 +245,11 @@ impl Daemon {
                 Some(event) = probe_rx.recv() => self.on_probe(event),
                 change = kernel.next() => self.on_kernel(change, &mut kernel),
                 change = nft_changes.next() => self.on_nft(change, &mut nft_changes),
-                Some((request, reply)) = control_rx.recv() => {
+                Some((request, reply)) = requests.control.recv() => {
                     let _ = reply.send(self.answer(request));
+                }
+                Some((query, reply)) = requests.web.recv() => {
+                    let _ = reply.send(self.observer.answer(query, &self.engine));
                 }
                 _ = sleep_until(wake) => {
                     // Replies that came while the loop was busy are evidence: judge them
@@ -261,10 +279,16 @@ impl Daemon {
         // While nft runs, a check it asked for (its own changes announce themselves) waits
         // for its end, which wakes the loop anyway: a due check must not spin the loop.
         let nft_check = self.nft_check_at.filter(|_| self.nft.is_some());
-        [self.engine.next_deadline(), nft_check, self.retry_at]
-            .into_iter()
-            .flatten()
-            .min()
+        let metrics = self.observer.next_due();
+        [
+            self.engine.next_deadline(),
+            nft_check,
+            self.retry_at,
+            metrics,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Logs what changed, queues the conntrack flushes it calls for (run once the new
@@ -273,8 +297,7 @@ impl Daemon {
         for notice in &notices {
             tracing::info!("{notice}");
         }
-        self.history
-            .notices(&notices, Instant::now(), SystemTime::now());
+        self.observer.notices(&notices);
         self.pending_flushes
             .extend(flush_plan(&self.engine, &notices));
         for event in events::hook_events(&self.engine, &notices) {
@@ -314,6 +337,11 @@ impl Daemon {
             ProbeOutcome::Reply { rtt } => Some(rtt),
             ProbeOutcome::Lost => None,
         };
+        let uplink = &self.engine.config().uplinks[line];
+        if let Some(target) = uplink.probe.targets.get(event.target) {
+            let (name, target) = (uplink.name.clone(), target.to_string());
+            self.observer.probe(&name, &target, rtt);
+        }
         let notices = self.engine.on_probe(line, event.target, rtt, event.at);
         self.handle(notices);
     }
@@ -369,6 +397,7 @@ impl Daemon {
 
     fn on_timer(&mut self) {
         let now = Instant::now();
+        self.observer.on_timer(&self.engine, now);
         if self.retry_at.is_some_and(|at| at <= now) {
             self.retry_at = None;
             self.routing_applied = None;
@@ -382,12 +411,18 @@ impl Daemon {
     fn answer(&mut self, request: Request) -> serde_json::Value {
         let (line, drained) = match request {
             Request::Status => {
-                let (now, wall) = (Instant::now(), SystemTime::now());
-                let report = status::status(&self.engine, &self.history, now, wall);
+                let report = self.observer.status(&self.engine);
                 return serde_json::to_value(report).expect("status serializes");
             }
             Request::Events { limit } => {
-                let events = self.history.recent(limit.unwrap_or(DEFAULT_EVENTS));
+                let events = self
+                    .observer
+                    .history
+                    .recent(limit.unwrap_or(DEFAULT_EVENTS));
+                return serde_json::json!({ "events": events });
+            }
+            Request::Follow { after } => {
+                let events = self.observer.history.after(after.unwrap_or(u64::MAX));
                 return serde_json::json!({ "events": events });
             }
             Request::Drain { line } => (line, true),
@@ -449,8 +484,8 @@ impl Daemon {
                     Err(e) => {
                         let message = format!("reload: keeping the running config: {e}");
                         tracing::warn!("{message}");
-                        let wall = SystemTime::now();
-                        self.history.record("reload-refused", None, message, wall);
+                        self.observer.counters.reload(false);
+                        self.observer.event("reload-refused", None, message);
                     }
                 }
                 if std::mem::take(&mut self.reload_again) {
@@ -463,8 +498,9 @@ impl Daemon {
     fn take_config(&mut self, config: Config, table: Arc<str>) {
         let message = format!("reload: new config from {}", self.config_path.display());
         tracing::info!("{message}");
-        self.history
-            .record("reload", None, message, SystemTime::now());
+        self.observer.counters.reload(true);
+        self.observer.event("reload", None, message);
+        self.observer.reconfigure(&config.observe);
         self.interfaces.looked_up(&config, Instant::now());
         // Hooks settings take effect on reload too; an unchanged runner keeps its queues.
         let hooks = &config.hooks;
@@ -486,16 +522,22 @@ impl Daemon {
         // At once: an event of a prober is mapped to its line through the slots, which
         // must follow the new line order before the next event is taken.
         self.probes.sync(&self.engine);
+        self.observer.forget_old_targets(&self.engine);
         self.handle(notices);
         self.links_dirty = true;
         self.routing_applied = None;
     }
 
-    fn warn_retry(&mut self, error: String) {
+    /// Logs a failed driver operation of `kind` (`routing`, `nft`, `netlink`) that will be
+    /// retried: a new error at warn level and as an event, a repeat at debug level.
+    fn warn_retry(&mut self, kind: &'static str, error: String) {
+        self.observer.counters.driver_error(kind);
         if self.last_warning.as_ref() == Some(&error) {
             tracing::debug!("{error}; retrying");
         } else {
             tracing::warn!("{error}; retrying every {} ms", RETRY.as_millis());
+            self.observer
+                .event("error", None, format!("{kind}: {error}"));
             self.last_warning = Some(error);
         }
     }

@@ -50,6 +50,29 @@ pub enum ReadFailure {
     NotText,
 }
 
+impl ReadFailure {
+    /// The file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReadFailure::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// Replaces the file at `path` with `bytes` in one step: written beside it under a
+/// temporary name, then renamed over it, so a reader sees the old file or the new one,
+/// never half of one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().ok_or(std::io::ErrorKind::InvalidInput)?;
+    let mut temporary = name.to_os_string();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary);
+    let written =
+        std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
 fn mib(bytes: u64) -> String {
     if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
         format!("{} MiB", bytes >> 20)

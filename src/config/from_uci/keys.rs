@@ -89,6 +89,10 @@ const GLOBALS: &[Key] = &[
     key(&["hooks_dir"], "hooks_dir", Text),
     key(&["hook_timeout_ms"], "hook_timeout_ms", Number),
     key(&["sticky"], "sticky", Text),
+    key(&["http_listen"], "http_listen", Text),
+    key(&["metrics_file"], "metrics_file", Text),
+    key(&["events_file"], "events_file", Text),
+    key(&["history_size"], "history_size", Number),
 ];
 
 /// Every section type of `/etc/config/uplink`.

@@ -80,6 +80,12 @@ fn home_router_example_sets_every_field() {
         },
         sets: vec![],
         sticky: crate::config::Sticky::Connection,
+        observe: crate::config::Observe {
+            history_size: 1000,
+            events_file: None,
+            http_listen: None,
+            metrics_file: None,
+        },
         uplinks: vec![
             Uplink {
                 name: "main".into(),

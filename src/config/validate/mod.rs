@@ -4,6 +4,7 @@
 //! so the reported error is the first one a reader meets going down the file.
 
 mod family;
+mod observe;
 mod policy;
 mod quality;
 mod set;
@@ -23,6 +24,7 @@ const MAX_NAME_LEN: usize = 15;
 use crate::core::owned::{MAX_LINES, MAX_POLICIES};
 
 pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
+    let observe = observe::observe(&raw)?;
     let socket = absolute("socket", raw.socket, DEFAULT_SOCKET)?;
     let hooks = Hooks {
         dir: absolute("hooks_dir", raw.hooks_dir, DEFAULT_HOOKS_DIR)?,
@@ -46,6 +48,7 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         hooks,
         sets,
         sticky: sticky(raw.sticky.as_deref())?,
+        observe,
     })
 }
 
@@ -92,6 +95,11 @@ fn absolute(key: &str, raw: Option<String>, default: &str) -> Result<PathBuf, Co
         ));
     }
     Ok(PathBuf::from(path))
+}
+
+/// An optional path key: absolute when given.
+fn absolute_opt(key: &str, raw: Option<String>) -> Result<Option<PathBuf>, ConfigError> {
+    raw.map(|path| absolute(key, Some(path), "")).transpose()
 }
 
 /// Builds [`ConfigError::Invalid`]; `value` is already rendered (see [`quoted`]).

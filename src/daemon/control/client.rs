@@ -35,7 +35,8 @@ pub(super) async fn request_within(
         })?
 }
 
-async fn exchange(path: &Path, request: &Request) -> Result<serde_json::Value, ControlError> {
+/// Connects to the daemon at `path` and checks who answers.
+pub(super) async fn connect(path: &Path) -> Result<UnixStream, ControlError> {
     let stream = UnixStream::connect(path)
         .await
         .map_err(|e| match e.kind() {
@@ -45,6 +46,11 @@ async fn exchange(path: &Path, request: &Request) -> Result<serde_json::Value, C
             _ => io_error(path)(e),
         })?;
     check_peer(&stream, path)?;
+    Ok(stream)
+}
+
+async fn exchange(path: &Path, request: &Request) -> Result<serde_json::Value, ControlError> {
+    let stream = connect(path).await?;
     let (read, mut write) = stream.into_split();
     let mut text = serde_json::to_string(request).expect("requests serialize");
     text.push('\n');

@@ -9,6 +9,7 @@
 //! its routes.
 
 mod client;
+mod follow;
 mod socket;
 
 use std::path::{Path, PathBuf};
@@ -20,11 +21,13 @@ use thiserror::Error;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::daemon::history::Event;
 use crate::files::trust::{effective_uid, TrustError};
 use crate::files::FileKind;
 pub use client::{request, CLIENT_TIMEOUT, RESPONSE_LIMIT};
+pub use follow::follow;
 pub use socket::bind;
 
 /// A request to the daemon.
@@ -44,6 +47,12 @@ pub enum Request {
     Events {
         #[serde(default)]
         limit: Option<usize>,
+    },
+    /// The events after number `after` (none when absent), then each new event as it
+    /// happens, one JSON line each, until the client closes.
+    Follow {
+        #[serde(default)]
+        after: Option<u64>,
     },
 }
 
@@ -125,18 +134,33 @@ impl Default for Limits {
 
 /// Accepts connections and forwards each request line to the event loop, within the
 /// default [`Limits`].
-pub async fn serve(listener: UnixListener, requests: mpsc::Sender<Pending>) {
-    serve_with(listener, requests, Limits::default()).await
+/// `followers` feeds the clients that follow the events.
+pub async fn serve(
+    listener: UnixListener,
+    requests: mpsc::Sender<Pending>,
+    followers: broadcast::Sender<Event>,
+) {
+    serve_inner(listener, requests, Some(followers), Limits::default()).await
 }
 
-/// [`serve`] with other limits (tests use short ones).
+/// [`serve`] with other limits and no followers (tests).
 pub async fn serve_with(listener: UnixListener, requests: mpsc::Sender<Pending>, limits: Limits) {
+    serve_inner(listener, requests, None, limits).await
+}
+
+async fn serve_inner(
+    listener: UnixListener,
+    requests: mpsc::Sender<Pending>,
+    followers: Option<broadcast::Sender<Event>>,
+    limits: Limits,
+) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         match listener.accept().await {
             Ok((stream, _)) => match Arc::clone(&slots).try_acquire_owned() {
                 Ok(slot) => {
-                    tokio::spawn(answer_connection(stream, requests.clone(), limits, slot));
+                    let (requests, followers) = (requests.clone(), followers.clone());
+                    tokio::spawn(answer_connection(stream, requests, followers, limits, slot));
                 }
                 Err(_) => {
                     let busy = format!("too many clients (limit {})", limits.max_connections);
@@ -201,6 +225,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(
 async fn answer_connection(
     stream: UnixStream,
     requests: mpsc::Sender<Pending>,
+    followers: Option<broadcast::Sender<Event>>,
     limits: Limits,
     _slot: OwnedSemaphorePermit,
 ) {
@@ -226,6 +251,11 @@ async fn answer_connection(
             }
         };
         let response = match parse_request(&buf) {
+            Ok(Request::Follow { after }) => {
+                let followers = followers.as_ref();
+                return follow::stream(&mut reader, write, &requests, followers, after, limits)
+                    .await;
+            }
             Ok(request) => match permitted(&request, peer) {
                 Ok(()) => ask_loop(&requests, request).await,
                 Err(error) => serde_json::json!({ "error": error }),
@@ -256,7 +286,7 @@ async fn say_and_close(write: &mut OwnedWriteHalf, error: &str, limits: Limits) 
 fn permitted(request: &Request, peer_uid: Option<u32>) -> Result<(), String> {
     let trusted = peer_uid.is_some_and(|uid| uid == 0 || uid == effective_uid());
     match request {
-        Request::Status | Request::Events { .. } => Ok(()),
+        Request::Status | Request::Events { .. } | Request::Follow { .. } => Ok(()),
         Request::Drain { .. } | Request::Undrain { .. } if trusted => Ok(()),
         Request::Drain { .. } | Request::Undrain { .. } => Err(match peer_uid {
             Some(uid) => format!("drain and undrain need root; the client runs as uid {uid}"),

@@ -5,6 +5,7 @@
 
 mod apply;
 pub mod control;
+pub mod crash;
 pub mod events;
 pub mod instance;
 mod interfaces;

@@ -447,7 +447,8 @@ fn is_uci_statement(s: &str) -> bool {
         .any(|word| s.starts_with(word))
 }
 
-/// Every shell script of the project: scripts/* and the OpenWrt init script.
+/// Every shell script of the project: scripts/*, the OpenWrt init script and the feed CI's
+/// test.sh.
 #[test]
 fn shell_scripts_pass_shellcheck() {
     const TEST: &str = "shell_scripts_pass_shellcheck";
@@ -461,6 +462,7 @@ fn shell_scripts_pass_shellcheck() {
         .collect();
     files.sort();
     files.push(PathBuf::from(format!("{OPENWRT}/files/uplink.init")));
+    files.push(PathBuf::from(format!("{OPENWRT}/test.sh")));
     assert!(files.len() >= 5, "{files:?}");
     // -x: follow `source scripts/deps` into the sourced file.
     run(Command::new("shellcheck").arg("-x").args(&files));

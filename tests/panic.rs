@@ -91,14 +91,14 @@ fn assert_ended_by_the_hook(mode: &str, message: &str) {
         .filter(|l| l.contains("internal error (panic)"))
         .collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    let expected = format!("uplink: internal error (panic) at tests/panic.rs:");
+    let expected = "uplink: internal error (panic) at tests/panic.rs:";
     let line = lines[0];
     assert!(
         line.contains(" ERROR "),
         "not logged at error level: {line}"
     );
     let tail = line
-        .split_once(&expected)
+        .split_once(expected)
         .map(|(_, t)| t)
         .unwrap_or_else(|| panic!("{line}"));
     assert!(

@@ -43,6 +43,9 @@ fn execute(command: Command) -> anyhow::Result<()> {
             socket,
         } => {
             init_logging();
+            // A panic in any task or thread ends the daemon (with unwinding, OpenWrt's
+            // setting, the runtime would catch it and run on half-broken).
+            uplink::daemon::crash::install_panic_hook();
             runtime().block_on(uplink::daemon::run(&config, format.map(Into::into), socket))
         }
         Command::Check { config, format } => check(&config, format.map(Into::into)),

@@ -151,6 +151,17 @@ fn deb_package_installs_and_runs() {
     assert_eq!(exec, "/usr/sbin/uplink run -c /etc/uplink/uplink.toml");
     verify_unit(&unit, &bin, TEST);
 
+    // The licences: named in the copyright file, their texts beside it.
+    let doc = root.0.join("usr/share/doc/uplink");
+    let copyright = std::fs::read_to_string(doc.join("copyright")).unwrap();
+    assert!(copyright.contains("MIT OR Apache-2.0"), "{copyright}");
+    for license in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        assert_eq!(
+            std::fs::read(doc.join(license)).unwrap(),
+            std::fs::read(license).unwrap()
+        );
+    }
+
     let man = run(Command::new("zcat").arg(root.0.join("usr/share/man/man8/uplink.8.gz")));
     assert!(man.contains(".TH uplink 8"), "{man}");
 
@@ -225,6 +236,8 @@ fn check_deb_contents(deb: &Path) {
         "/usr/share/doc/uplink/README.md",
         "/usr/share/doc/uplink/BENCHMARKS.md",
         "/usr/share/doc/uplink/copyright",
+        "/usr/share/doc/uplink/LICENSE-MIT",
+        "/usr/share/doc/uplink/LICENSE-APACHE",
         "/usr/share/bash-completion/completions/uplink",
         "/usr/share/zsh/vendor-completions/_uplink",
         "/usr/share/fish/vendor_completions.d/uplink.fish",
@@ -447,7 +460,8 @@ fn is_uci_statement(s: &str) -> bool {
         .any(|word| s.starts_with(word))
 }
 
-/// Every shell script of the project: scripts/* and the OpenWrt init script.
+/// Every shell script of the project: scripts/*, the OpenWrt init script and the feed CI's
+/// test.sh.
 #[test]
 fn shell_scripts_pass_shellcheck() {
     const TEST: &str = "shell_scripts_pass_shellcheck";
@@ -461,6 +475,7 @@ fn shell_scripts_pass_shellcheck() {
         .collect();
     files.sort();
     files.push(PathBuf::from(format!("{OPENWRT}/files/uplink.init")));
+    files.push(PathBuf::from(format!("{OPENWRT}/test.sh")));
     assert!(files.len() >= 5, "{files:?}");
     // -x: follow `source scripts/deps` into the sourced file.
     run(Command::new("shellcheck").arg("-x").args(&files));

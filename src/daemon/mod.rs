@@ -5,6 +5,7 @@
 
 mod apply;
 pub mod control;
+pub mod crash;
 mod eventlog;
 pub mod events;
 pub mod history;

@@ -3,6 +3,8 @@
 pub mod check;
 #[cfg(feature = "docs")]
 pub mod docs;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 
@@ -68,7 +70,7 @@ pub enum Command {
     /// created; SIGHUP reloads the config (a bad new config keeps the old one running).
     Run {
         /// Config file (TOML, or UCI such as /etc/config/uplink).
-        #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
+        #[arg(short, long, default_value_os_t = default_config())]
         config: PathBuf,
         /// Config syntax [default: UCI if the file starts with `config` or `package`, else TOML].
         #[arg(long, value_enum)]
@@ -80,7 +82,7 @@ pub enum Command {
     /// Validate a config and print the kernel objects it would create; exit 0 if valid.
     Check {
         /// Config file (TOML, or UCI such as /etc/config/uplink).
-        #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
+        #[arg(short, long, default_value_os_t = default_config())]
         config: PathBuf,
         /// Config syntax [default: UCI if the file starts with `config` or `package`, else TOML].
         #[arg(long, value_enum)]
@@ -186,14 +188,46 @@ pub enum CompletionShell {
     Fish,
 }
 
+/// The TOML config: uplink's own default, and on OpenWrt what `import-mwan3` writes.
+pub const TOML_CONFIG: &str = "/etc/uplink/uplink.toml";
+
+/// OpenWrt's UCI config of uplink.
+#[cfg(feature = "openwrt")]
+pub const UCI_CONFIG: &str = "/etc/config/uplink";
+
+/// `-c`'s default: /etc/uplink/uplink.toml; on the OpenWrt build that file when present (the
+/// init script runs the daemon with it then), else /etc/config/uplink. Evaluated when the
+/// arguments are defined, so `--help` shows the path this very run would read.
+pub fn default_config() -> PathBuf {
+    default_config_with(|path| std::path::Path::new(path).exists())
+}
+
+/// [`default_config`], asking `exists` whether a file is there.
+#[cfg_attr(not(feature = "openwrt"), allow(unused_variables))]
+pub fn default_config_with(exists: impl Fn(&str) -> bool) -> PathBuf {
+    #[cfg(feature = "openwrt")]
+    if !exists(TOML_CONFIG) {
+        return PathBuf::from(UCI_CONFIG);
+    }
+    PathBuf::from(TOML_CONFIG)
+}
+
+/// `--socket`'s help, naming the build's default socket ([`uplink::config::DEFAULT_SOCKET`]).
+#[cfg(not(feature = "openwrt"))]
+pub const SOCKET_HELP: &str =
+    "Control socket of the daemon [default: the config's `socket`, else /run/uplink/uplink.sock]";
+/// `--socket`'s help, naming the build's default socket ([`uplink::config::DEFAULT_SOCKET`]).
+#[cfg(feature = "openwrt")]
+pub const SOCKET_HELP: &str =
+    "Control socket of the daemon [default: the config's `socket`, else /var/run/uplink/uplink.sock]";
+
 /// Which running daemon to talk to.
 #[derive(Debug, clap::Args)]
 pub struct DaemonTarget {
-    /// Control socket of the daemon [default: the config's `socket`, else /run/uplink/uplink.sock].
-    #[arg(long)]
+    #[arg(long, help = SOCKET_HELP)]
     pub socket: Option<PathBuf>,
     /// Config whose `socket` to use when --socket is not given.
-    #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
+    #[arg(short, long, default_value_os_t = default_config())]
     pub config: PathBuf,
 }
 

@@ -9,6 +9,8 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
+    /// `false` switches uplink off (`option enabled '0'` in `config globals`).
+    pub enabled: Option<bool>,
     pub socket: Option<String>,
     pub hooks_dir: Option<String>,
     pub hook_timeout_ms: Option<i64>,
@@ -25,6 +27,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSet {
     pub name: String,
+    pub enabled: Option<bool>,
     #[serde(default)]
     pub prefixes: Vec<String>,
     pub file: Option<String>,
@@ -34,6 +37,7 @@ pub(super) struct RawSet {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawUplink {
     pub name: String,
+    pub enabled: Option<bool>,
     // Optional so that validation can explain the device/interface choice.
     pub device: Option<String>,
     pub interface: Option<String>,
@@ -65,6 +69,7 @@ pub(super) struct RawProbe {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPolicy {
     pub name: String,
+    pub enabled: Option<bool>,
     #[serde(default)]
     pub from: Vec<String>,
     #[serde(default)]

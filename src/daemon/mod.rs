@@ -136,6 +136,10 @@ pub async fn run(
     // Before anything touches the kernel: a second daemon here would fight the first.
     let _instance = instance::acquire()?;
     let mut config = config::load_as(config_path, format)?;
+    // Switched off, or no line left enabled: leave the system as it is.
+    if let Some(off) = config.off() {
+        return Err(off.into());
+    }
     let mut interfaces = Interfaces::new(Resolver::from_env());
     interfaces.resolve_all(&mut config, Instant::now());
     let socket = socket.unwrap_or_else(|| config.socket.clone());
@@ -432,6 +436,13 @@ impl Daemon {
             Done::Reload(loaded) => {
                 self.reload_running = false;
                 match loaded {
+                    Ok((config, _)) if config.off().is_some() => {
+                        let off = config.off().map(|o| o.to_string()).unwrap_or_default();
+                        tracing::warn!(
+                            "reload: keeping the running config: {off} (stop the service to \
+                             switch uplink off)"
+                        );
+                    }
                     Ok((config, table)) => self.take_config(config, table),
                     Err(e) => tracing::warn!("reload: keeping the running config: {e}"),
                 }

@@ -64,6 +64,7 @@ const UPLINK: &[Key] = &[
     key(&["max_rtt_ms"], "probe.max_rtt_ms", Number),
     key(&["max_loss_pct"], "probe.max_loss_pct", Number),
     key(&["quality_window_ms"], "probe.quality_window_ms", Number),
+    key(&["enabled"], "enabled", Bool),
 ];
 
 /// `config policy 'NAME'`.
@@ -75,12 +76,14 @@ const POLICY: &[Key] = &[
     key(&["proto"], "proto", Text),
     key(&["ports", "port"], "ports", Ports),
     key(&["set"], "set", Text),
+    key(&["enabled"], "enabled", Bool),
 ];
 
 /// `config set 'NAME'`.
 const SET: &[Key] = &[
     key(&["prefix", "prefixes"], "prefixes", List),
     key(&["file"], "file", Text),
+    key(&["enabled"], "enabled", Bool),
 ];
 
 /// `config globals` (anonymous or named): the TOML file's top-level keys.
@@ -89,6 +92,7 @@ const GLOBALS: &[Key] = &[
     key(&["hooks_dir"], "hooks_dir", Text),
     key(&["hook_timeout_ms"], "hook_timeout_ms", Number),
     key(&["sticky"], "sticky", Text),
+    key(&["enabled"], "enabled", Bool),
 ];
 
 /// Every section type of `/etc/config/uplink`.

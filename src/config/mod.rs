@@ -185,6 +185,10 @@ pub struct Hooks {
     pub dir: PathBuf,
     /// Time limit of one hook run (default 10 s).
     pub timeout: Duration,
+    /// Tell `/etc/hotplug.d/iface` scripts when a line that follows a netifd interface
+    /// goes up or down, as mwan3 does (`hotplug_iface`, default true; only where
+    /// `hotplug-call` exists).
+    pub hotplug_iface: bool,
 }
 
 /// Default directory of event hooks.

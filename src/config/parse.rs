@@ -14,6 +14,7 @@ pub(super) struct RawConfig {
     pub socket: Option<String>,
     pub hooks_dir: Option<String>,
     pub hook_timeout_ms: Option<i64>,
+    pub hotplug_iface: Option<bool>,
     pub sticky: Option<String>,
     #[serde(default)]
     pub uplink: Vec<RawUplink>,

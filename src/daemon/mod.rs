@@ -172,7 +172,11 @@ pub async fn run(
         flushes_held: false,
         firewall_task: None,
         pending_flushes: Vec::new(),
-        hooks: HookRunner::new(HookConfig::new(hooks.dir, hooks.timeout)),
+        hooks: HookRunner::new(HookConfig::new(
+            hooks.dir,
+            hooks.timeout,
+            hooks.hotplug_iface,
+        )),
         notifier: notify::Notifier::from_env(),
         ready_sent: false,
         last_warning: None,
@@ -459,7 +463,11 @@ impl Daemon {
         // Hooks settings take effect on reload too; an unchanged runner keeps its queues.
         let hooks = &config.hooks;
         if hooks != &self.engine.config().hooks {
-            self.hooks = HookRunner::new(HookConfig::new(hooks.dir.clone(), hooks.timeout));
+            self.hooks = HookRunner::new(HookConfig::new(
+                hooks.dir.clone(),
+                hooks.timeout,
+                hooks.hotplug_iface,
+            ));
         }
         self.adopt(config, Some(table));
     }

@@ -91,6 +91,7 @@ const GLOBALS: &[Key] = &[
     key(&["socket"], "socket", Text),
     key(&["hooks_dir"], "hooks_dir", Text),
     key(&["hook_timeout_ms"], "hook_timeout_ms", Number),
+    key(&["hotplug_iface"], "hotplug_iface", Bool),
     key(&["sticky"], "sticky", Text),
     key(&["enabled"], "enabled", Bool),
 ];

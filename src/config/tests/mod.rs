@@ -80,6 +80,7 @@ fn home_router_example_sets_every_field() {
         hooks: Hooks {
             dir: PathBuf::from("/etc/uplink/hooks.d"),
             timeout: Duration::from_secs(10),
+            hotplug_iface: true,
         },
         sets: vec![],
         sticky: crate::config::Sticky::Connection,

@@ -31,6 +31,7 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
             let ms = number("config", "hook_timeout_ms", ms, 100..=3_600_000u64)?;
             Ok(Duration::from_millis(ms))
         })?,
+        hotplug_iface: raw.hotplug_iface.unwrap_or(true),
     };
     // A config that switches uplink off needs no line yet (a packaged example, say).
     let enabled = raw.enabled.unwrap_or(true);

@@ -62,7 +62,15 @@ fn execute(command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Check { config, format } => check(&config, format.map(Into::into)),
-        Command::ImportMwan3 { network, file } => import_mwan3(&file, network.as_deref()),
+        Command::ImportMwan3 {
+            network,
+            file,
+            hooks_dir,
+            mwan3_user,
+        } => {
+            import_mwan3(&file, network.as_deref())?;
+            cli::mwan3_user::migrate(&mwan3_user, hooks_dir.as_deref())
+        }
         Command::Status { json, target } => {
             runtime().block_on(show_status(json, &target.socket_path()))
         }

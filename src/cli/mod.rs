@@ -3,6 +3,7 @@
 pub mod check;
 #[cfg(feature = "docs")]
 pub mod docs;
+pub mod mwan3_user;
 #[cfg(test)]
 mod tests;
 
@@ -92,10 +93,20 @@ pub enum Command {
     ///
     /// Everything without an equivalent, or whose meaning changes, gets a `#` comment;
     /// what uplink cannot run yet (IPv6, disabled interfaces) is written commented out.
+    ///
+    /// mwan3's user script (/etc/mwan3.user), if it has commands, keeps running on uplink's
+    /// events through a hook written with --hooks-dir; without it, a note says what to do.
     ImportMwan3 {
         /// OpenWrt's network config (/etc/config/network), to find each interface's device.
         #[arg(long)]
         network: Option<PathBuf>,
+        /// Write a hook (50-mwan3-user) into this directory that runs mwan3's user script on
+        /// uplink's up/down as ACTION=connected/disconnected, INTERFACE, DEVICE.
+        #[arg(long)]
+        hooks_dir: Option<PathBuf>,
+        /// mwan3's user script.
+        #[arg(long, default_value = uplink::config::mwan3::user::MWAN3_USER)]
+        mwan3_user: PathBuf,
         /// The mwan3 config.
         file: PathBuf,
     },

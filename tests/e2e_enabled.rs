@@ -128,3 +128,29 @@ fn a_switched_off_config_runs_nothing() {
         assert!(!s.daemon.socket().exists());
     }
 }
+
+/// A reload into a switched-off config keeps the running one (the init script's `reload`
+/// stops the service instead), and says so.
+#[test]
+fn a_reload_into_a_switched_off_config_keeps_running() {
+    if !root("a_reload_into_a_switched_off_config_keeps_running") {
+        return;
+    }
+    let mut s = Scenario::new("rloff", false);
+    let base = two_line_config(&s.daemon.socket(), ProbeProfile::Test);
+    let _echo = s.lab.start_echo_server().unwrap();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    s.daemon
+        .write_config(&format!("enabled = false\n{base}"))
+        .unwrap();
+    s.daemon.signal(libc::SIGHUP);
+    s.wait_until("reload refused", RECOVERY, |s| {
+        s.daemon
+            .log()
+            .contains("reload: keeping the running config: uplink is switched off")
+    });
+    s.wait_active("main", RECOVERY);
+    assert!(s.owned_routes(&[]).contains("dev wan1"));
+    s.stop_daemon();
+}

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{Command, Invocation, TopCommand};
+use uplink::config::Off;
 use uplink::daemon::{control, status};
 
 fn main() -> ExitCode {
@@ -26,6 +27,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Finished>().is_some() => {
+            let finished = e.downcast_ref::<Finished>().expect("checked above");
+            eprintln!("uplink: {}", finished.message);
+            ExitCode::from(finished.code)
+        }
         Err(e) => {
             // Messages quote config text and system names: no raw control characters.
             let message = format!("{e:#}");
@@ -46,10 +52,28 @@ fn execute(command: Command) -> anyhow::Result<()> {
             // A panic in any task or thread ends the daemon (with unwinding, OpenWrt's
             // setting, the runtime would catch it and run on half-broken).
             uplink::daemon::crash::install_panic_hook();
-            runtime().block_on(uplink::daemon::run(&config, format.map(Into::into), socket))
+            let ran =
+                runtime().block_on(uplink::daemon::run(&config, format.map(Into::into), socket));
+            match ran.as_ref().map_err(|e| e.downcast_ref::<Off>()) {
+                // Switched off on purpose: not a failure (a service manager need not retry).
+                Err(Some(Off::SwitchedOff)) => Err(Finished {
+                    message: format!("{}: not running", Off::SwitchedOff),
+                    code: 0,
+                }
+                .into()),
+                _ => ran,
+            }
         }
         Command::Check { config, format } => check(&config, format.map(Into::into)),
-        Command::ImportMwan3 { network, file } => import_mwan3(&file, network.as_deref()),
+        Command::ImportMwan3 {
+            network,
+            file,
+            hooks_dir,
+            mwan3_user,
+        } => {
+            import_mwan3(&file, network.as_deref())?;
+            cli::mwan3_user::migrate(&mwan3_user, hooks_dir.as_deref())
+        }
         Command::Status { json, target } => {
             runtime().block_on(show_status(json, &target.socket_path()))
         }
@@ -108,8 +132,38 @@ fn init_logging() {
         .init();
 }
 
+/// Ends the program with `message` on stderr and exit status `code`, for outcomes that are
+/// not failures (or not the usual failure status).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Finished {
+    message: String,
+    code: u8,
+}
+
+/// `uplink check`'s exit status for a valid config the daemon would not run (switched off,
+/// or every line disabled); the init script reads it.
+const CHECK_OFF: u8 = 3;
+
 fn check(path: &std::path::Path, format: Option<uplink::config::Format>) -> anyhow::Result<()> {
     let config = uplink::config::load_as(path, format)?;
+    if !config.disabled.is_empty() {
+        println!(
+            "disabled: {}",
+            uplink::config::describe_disabled(&config.disabled)
+        );
+    }
+    for note in &config.disabled.notes {
+        eprintln!("warning: {note}");
+    }
+    if let Some(off) = config.off() {
+        let message = format!("{off}: the daemon would not run");
+        return Err(Finished {
+            message,
+            code: CHECK_OFF,
+        }
+        .into());
+    }
     print!("{}", cli::check::render_plan(&config));
     match current_links() {
         Ok(links) => {

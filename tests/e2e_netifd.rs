@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{root, write_executable, Scenario, RECOVERY};
-use uplink::lab::{two_line_config, Line, ProbeProfile, Role, TrafficConfig};
+use uplink::lab::{two_line_config, Fault, Line, ProbeProfile, Role, TrafficConfig};
 
 fn network_config(device: &str) -> String {
     format!("config interface 'wan'\n\toption device '{device}'\n\toption proto 'static'\n")
@@ -118,5 +118,58 @@ fn a_hanging_ubus_never_stalls_the_daemon() {
     assert!(
         !log.contains("moved from device"),
         "ubus hangs, nothing moved: {log}"
+    );
+}
+
+/// A line of netifd interface "wan" tells `/etc/hotplug.d/iface` scripts when it is connected
+/// and disconnected, as mwan3track does, through the `hotplug-call` found on the daemon's
+/// PATH (here a script that records its arguments and environment).
+#[test]
+fn a_netifd_line_reaches_hotplug_iface_listeners_like_mwan3() {
+    if !root("a_netifd_line_reaches_hotplug_iface_listeners_like_mwan3") {
+        return;
+    }
+    let mut s = Scenario::new("hpif", false);
+    let bin = s.daemon.config().with_file_name("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = bin.join("calls");
+    write_executable(
+        &bin.join("ubus"),
+        "#!/bin/sh\necho '{\"l3_device\": \"wan1\"}'\n",
+    );
+    let record = "[ \"$1\" = iface ] && echo \"$ACTION $INTERFACE $DEVICE first=${FIRSTCONNECT-unset} line=${UPLINK_LINE-unset}\"";
+    write_executable(
+        &bin.join("hotplug-call"),
+        &format!("#!/bin/sh\n{record} >> {}\nexit 0\n", calls.display()),
+    );
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+    s.daemon.set_env("PATH", &path);
+    let config = two_line_config(&s.daemon.socket(), ProbeProfile::Test).replacen(
+        "device = \"wan1\"",
+        "interface = \"wan\"",
+        1,
+    );
+    let _echo = s.lab.start_echo_server().unwrap();
+    s.daemon.write_config(&config).unwrap();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    let read = || std::fs::read_to_string(&calls).unwrap_or_default();
+    s.wait_until("connected sent", RECOVERY, |_| !read().is_empty());
+
+    // Carrier loss on the main line: disconnected; back: connected, not the first time.
+    s.lab.inject(Fault::Carrier(Line::One)).unwrap();
+    s.wait_active("backup", RECOVERY);
+    s.wait_until("disconnected sent", RECOVERY, |_| {
+        read().lines().count() >= 2
+    });
+    s.lab.clear(Fault::Carrier(Line::One)).unwrap();
+    s.wait_active("main", RECOVERY);
+    s.wait_until("connected again", RECOVERY, |_| read().lines().count() >= 3);
+    // The backup line has a device, no interface: it never appears.
+    assert_eq!(
+        read(),
+        "connected wan wan1 first=1 line=unset\n\
+         disconnected wan wan1 first=unset line=unset\n\
+         connected wan wan1 first= line=unset\n"
     );
 }

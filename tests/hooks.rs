@@ -48,6 +48,7 @@ fn event(kind: HookKind, line: &str) -> HookEvent {
         kind,
         line: line.into(),
         device: format!("dev-{line}"),
+        interface: None,
         family: "ipv4".into(),
         gateway: None,
         reason: "test reason".into(),
@@ -81,6 +82,7 @@ fn config(dir: &Dir, timeout: Duration, hotplug: Option<PathBuf>) -> HookConfig 
         dir: dir.hooks(),
         timeout,
         hotplug_call: hotplug,
+        hotplug_iface: true,
     }
 }
 
@@ -204,6 +206,75 @@ fn hotplug_call_gets_uplink_and_the_same_environment() {
         assert!(wait_for(Duration::from_secs(5), || !dir.read_log().is_empty()).await);
     });
     assert_eq!(dir.read_log(), "uplink inactive main\n");
+}
+
+/// Lines of a netifd interface also reach `/etc/hotplug.d/iface` as mwan3track's events do:
+/// `env -i ACTION=connected|disconnected INTERFACE DEVICE` (+ `FIRSTCONNECT`), after the
+/// `hotplug-call uplink` run of the same event.
+#[test]
+fn hotplug_call_iface_gets_mwan3s_events_for_netifd_lines() {
+    let dir = Dir::new("hookif");
+    let fake = dir.0.join("hotplug-call");
+    let record = "echo \"$1 ${ACTION-} ${INTERFACE-} ${DEVICE-} first=${FIRSTCONNECT-unset} \
+                  line=${UPLINK_LINE-unset} home=${HOME-unset}\"";
+    fs::write(
+        &fake,
+        format!("#!/bin/sh\n{record} >> {}\n", dir.log().display()),
+    )
+    .unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    let wan = |kind| {
+        let mut e = event(kind, "main");
+        e.interface = Some("wan".into());
+        e
+    };
+    runtime().block_on(async {
+        let runner = HookRunner::new(config(&dir, Duration::from_secs(5), Some(fake.clone())));
+        // Down before any up: mwan3 sends no disconnected for a line never online.
+        for e in [
+            wan(HookKind::Down),
+            wan(HookKind::Up),
+            wan(HookKind::Active),
+            wan(HookKind::Down),
+            wan(HookKind::Up),
+            event(HookKind::Up, "lte"),
+        ] {
+            runner.emit(e);
+        }
+        let lines = || dir.read_log().lines().count();
+        assert!(wait_for(Duration::from_secs(5), || lines() >= 9).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    let home = std::env::var("HOME").map_or("unset".to_owned(), |h| h);
+    // `hotplug-call uplink` carries uplink's variables (no DEVICE); `iface` only mwan3's.
+    let uplink = |action: &str| format!("uplink {action} main  first=unset line=main home={home}");
+    let log = dir.read_log();
+    let main: Vec<&str> = log.lines().filter(|l| !l.contains("lte")).collect();
+    let expected = [
+        uplink("down"),
+        uplink("up"),
+        "iface connected wan dev-main first=1 line=unset home=unset".into(),
+        uplink("active"),
+        uplink("down"),
+        "iface disconnected wan dev-main first=unset line=unset home=unset".into(),
+        uplink("up"),
+        "iface connected wan dev-main first= line=unset home=unset".into(),
+    ];
+    assert_eq!(main, expected, "{log}");
+    // The line without an interface ("lte") got its uplink call only.
+    assert_eq!(log.lines().count(), 9, "{log}");
+
+    // Switched off: no iface call at all.
+    fs::remove_file(dir.log()).unwrap();
+    runtime().block_on(async {
+        let mut off = config(&dir, Duration::from_secs(5), Some(fake.clone()));
+        off.hotplug_iface = false;
+        let runner = HookRunner::new(off);
+        runner.emit(wan(HookKind::Up));
+        assert!(wait_for(Duration::from_secs(5), || !dir.read_log().is_empty()).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    assert_eq!(dir.read_log(), format!("{}\n", uplink("up")));
 }
 
 #[test]

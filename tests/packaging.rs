@@ -371,6 +371,7 @@ fn run_init(config: &Path, call: &str, procd_running: bool) -> (bool, String) {
          procd_add_reload_trigger() {{ echo \"trigger $*\"; }}\n\
          procd_running() {{ {}; }}\n\
          start() {{ echo start; }}\n\
+         stop() {{ echo stop; }}\n\
          logger() {{ echo \"logger $*\"; }}\n",
         if procd_running { "true" } else { "false" }
     );
@@ -415,6 +416,39 @@ fn openwrt_init_script_starts_only_a_valid_config() {
         run_init(&valid, "service_triggers", false).1,
         "trigger uplink\n"
     );
+}
+
+/// `option enabled '0'` in `config globals`, or every line disabled: the init script starts
+/// nothing, says why, and is not failing; a reload stops a running daemon.
+#[test]
+fn openwrt_init_script_leaves_a_switched_off_uplink_stopped() {
+    let dir = TempDir::new("owrtoff");
+    let off = dir.0.join("off");
+    let line = "config uplink 'main'\n\toption device 'eth0'\n";
+    std::fs::write(
+        &off,
+        format!("config globals\n\toption enabled '0'\n{line}"),
+    )
+    .unwrap();
+    let no_lines = dir.0.join("nolines");
+    std::fs::write(&no_lines, format!("{line}\toption enabled '0'\n")).unwrap();
+    for (config, why) in [
+        (&off, "uplink: uplink is switched off in the config"),
+        (&no_lines, "uplink: every uplink is disabled"),
+    ] {
+        let (ok, out) = run_init(config, "start_service", false);
+        assert!(ok, "{out}");
+        assert!(!out.lines().any(|l| l == "open"), "{out}");
+        let logged = format!("logger -t uplink -p daemon.notice not started: {why}");
+        assert!(out.starts_with(&logged), "{out}");
+        let (ok, out) = run_init(config, "reload_service", true);
+        assert!(ok, "{out}");
+        let expected = format!(
+            "logger -t uplink -p daemon.notice stopping: switched off in {}\nstop\n",
+            config.display()
+        );
+        assert_eq!(out, expected);
+    }
 }
 
 /// The OpenWrt example ships fully commented out, so the init script's `uplink check` gate

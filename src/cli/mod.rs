@@ -4,7 +4,10 @@ pub mod check;
 #[cfg(feature = "docs")]
 pub mod docs;
 pub mod events;
+pub mod mwan3_user;
 pub mod rpcd;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 
@@ -70,7 +73,7 @@ pub enum Command {
     /// created; SIGHUP reloads the config (a bad new config keeps the old one running).
     Run {
         /// Config file (TOML, or UCI such as /etc/config/uplink).
-        #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
+        #[arg(short, long, default_value_os_t = default_config())]
         config: PathBuf,
         /// Config syntax [default: UCI if the file starts with `config` or `package`, else TOML].
         #[arg(long, value_enum)]
@@ -82,7 +85,7 @@ pub enum Command {
     /// Validate a config and print the kernel objects it would create; exit 0 if valid.
     Check {
         /// Config file (TOML, or UCI such as /etc/config/uplink).
-        #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
+        #[arg(short, long, default_value_os_t = default_config())]
         config: PathBuf,
         /// Config syntax [default: UCI if the file starts with `config` or `package`, else TOML].
         #[arg(long, value_enum)]
@@ -92,10 +95,20 @@ pub enum Command {
     ///
     /// Everything without an equivalent, or whose meaning changes, gets a `#` comment;
     /// what uplink cannot run yet (IPv6, disabled interfaces) is written commented out.
+    ///
+    /// mwan3's user script (/etc/mwan3.user), if it has commands, keeps running on uplink's
+    /// events through a hook written with --hooks-dir; without it, a note says what to do.
     ImportMwan3 {
         /// OpenWrt's network config (/etc/config/network), to find each interface's device.
         #[arg(long)]
         network: Option<PathBuf>,
+        /// Write a hook (50-mwan3-user) into this directory that runs mwan3's user script on
+        /// uplink's up/down as ACTION=connected/disconnected, INTERFACE, DEVICE.
+        #[arg(long)]
+        hooks_dir: Option<PathBuf>,
+        /// mwan3's user script.
+        #[arg(long, default_value = uplink::config::mwan3::user::MWAN3_USER)]
+        mwan3_user: PathBuf,
         /// The mwan3 config.
         file: PathBuf,
     },
@@ -233,14 +246,46 @@ pub enum CompletionShell {
     Fish,
 }
 
+/// The TOML config: uplink's own default, and on OpenWrt what `import-mwan3` writes.
+pub const TOML_CONFIG: &str = "/etc/uplink/uplink.toml";
+
+/// OpenWrt's UCI config of uplink.
+#[cfg(feature = "openwrt")]
+pub const UCI_CONFIG: &str = "/etc/config/uplink";
+
+/// `-c`'s default: /etc/uplink/uplink.toml; on the OpenWrt build that file when present (the
+/// init script runs the daemon with it then), else /etc/config/uplink. Evaluated when the
+/// arguments are defined, so `--help` shows the path this very run would read.
+pub fn default_config() -> PathBuf {
+    default_config_with(|path| std::path::Path::new(path).exists())
+}
+
+/// [`default_config`], asking `exists` whether a file is there.
+#[cfg_attr(not(feature = "openwrt"), allow(unused_variables))]
+pub fn default_config_with(exists: impl Fn(&str) -> bool) -> PathBuf {
+    #[cfg(feature = "openwrt")]
+    if !exists(TOML_CONFIG) {
+        return PathBuf::from(UCI_CONFIG);
+    }
+    PathBuf::from(TOML_CONFIG)
+}
+
+/// `--socket`'s help, naming the build's default socket ([`uplink::config::DEFAULT_SOCKET`]).
+#[cfg(not(feature = "openwrt"))]
+pub const SOCKET_HELP: &str =
+    "Control socket of the daemon [default: the config's `socket`, else /run/uplink/uplink.sock]";
+/// `--socket`'s help, naming the build's default socket ([`uplink::config::DEFAULT_SOCKET`]).
+#[cfg(feature = "openwrt")]
+pub const SOCKET_HELP: &str =
+    "Control socket of the daemon [default: the config's `socket`, else /var/run/uplink/uplink.sock]";
+
 /// Which running daemon to talk to.
 #[derive(Debug, clap::Args)]
 pub struct DaemonTarget {
-    /// Control socket of the daemon [default: the config's `socket`, else /run/uplink/uplink.sock].
-    #[arg(long)]
+    #[arg(long, help = SOCKET_HELP)]
     pub socket: Option<PathBuf>,
     /// Config whose `socket` to use when --socket is not given.
-    #[arg(short, long, default_value = "/etc/uplink/uplink.toml")]
+    #[arg(short, long, default_value_os_t = default_config())]
     pub config: PathBuf,
 }
 

@@ -32,6 +32,7 @@
 //! uplinks = ["backup", "main"]
 //! ```
 
+mod disabled;
 mod from_uci;
 pub mod ifname;
 mod location;
@@ -49,11 +50,18 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use disabled::{describe_disabled, Disabled, Off};
 pub use location::Location;
 pub use prefix::{Prefix, PrefixError};
 
-/// Control socket path used when the config has no `socket` key.
+/// Control socket path used when the config has no `socket` key. The OpenWrt build puts it
+/// under /var/run, which every OpenWrt release has (/run only exists on newer ones).
+#[cfg(not(feature = "openwrt"))]
 pub const DEFAULT_SOCKET: &str = "/run/uplink/uplink.sock";
+/// Control socket path used when the config has no `socket` key. The OpenWrt build puts it
+/// under /var/run, which every OpenWrt release has (/run only exists on newer ones).
+#[cfg(feature = "openwrt")]
+pub const DEFAULT_SOCKET: &str = "/var/run/uplink/uplink.sock";
 
 const DEFAULT_METRIC: u32 = 100;
 const DEFAULT_WEIGHT: u32 = 1;
@@ -67,9 +75,16 @@ const DEFAULT_QUALITY_WINDOW_MS: u64 = 10_000;
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// False when the config switches uplink off (top-level `enabled = false`, UCI
+    /// `option enabled '0'` in `config globals`): the daemon does not run.
+    pub enabled: bool,
+    /// Sections switched off with `enabled = false` (`option enabled '0'`), and policies
+    /// left without a line or set by them; none of them is in the lists below.
+    pub disabled: Disabled,
     /// Absolute path of the control socket (default [`DEFAULT_SOCKET`]).
     pub socket: PathBuf,
-    /// The internet lines, in config order; never empty, names and devices unique.
+    /// The internet lines that are enabled, in config order; names and devices unique.
+    /// Never empty unless [`Config::off`] says why.
     pub uplinks: Vec<Uplink>,
     /// Client pinning rules, in config order; every listed uplink exists.
     pub policies: Vec<Policy>,
@@ -125,6 +140,10 @@ pub struct Hooks {
     pub dir: PathBuf,
     /// Time limit of one hook run (default 10 s).
     pub timeout: Duration,
+    /// Tell `/etc/hotplug.d/iface` scripts when a line that follows a netifd interface
+    /// goes up or down, as mwan3 does (`hotplug_iface`, default true; only where
+    /// `hotplug-call` exists).
+    pub hotplug_iface: bool,
 }
 
 /// Default directory of event hooks.

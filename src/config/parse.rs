@@ -9,9 +9,12 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
+    /// `false` switches uplink off (`option enabled '0'` in `config globals`).
+    pub enabled: Option<bool>,
     pub socket: Option<String>,
     pub hooks_dir: Option<String>,
     pub hook_timeout_ms: Option<i64>,
+    pub hotplug_iface: Option<bool>,
     pub sticky: Option<String>,
     pub http_listen: Option<String>,
     pub metrics_file: Option<String>,
@@ -29,6 +32,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSet {
     pub name: String,
+    pub enabled: Option<bool>,
     #[serde(default)]
     pub prefixes: Vec<String>,
     pub file: Option<String>,
@@ -38,6 +42,7 @@ pub(super) struct RawSet {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawUplink {
     pub name: String,
+    pub enabled: Option<bool>,
     // Optional so that validation can explain the device/interface choice.
     pub device: Option<String>,
     pub interface: Option<String>,
@@ -69,6 +74,7 @@ pub(super) struct RawProbe {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPolicy {
     pub name: String,
+    pub enabled: Option<bool>,
     #[serde(default)]
     pub from: Vec<String>,
     #[serde(default)]

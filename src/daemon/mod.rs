@@ -150,6 +150,10 @@ pub async fn run(
     // Before anything touches the kernel: a second daemon here would fight the first.
     let _instance = instance::acquire()?;
     let mut config = config::load_as(config_path, format)?;
+    // Switched off, or no line left enabled: leave the system as it is.
+    if let Some(off) = config.off() {
+        return Err(off.into());
+    }
     let mut interfaces = Interfaces::new(Resolver::from_env());
     interfaces.resolve_all(&mut config, Instant::now());
     let socket = socket.unwrap_or_else(|| config.socket.clone());
@@ -184,7 +188,11 @@ pub async fn run(
         flushes_held: false,
         firewall_task: None,
         pending_flushes: Vec::new(),
-        hooks: HookRunner::new(HookConfig::new(hooks.dir, hooks.timeout)),
+        hooks: HookRunner::new(HookConfig::new(
+            hooks.dir,
+            hooks.timeout,
+            hooks.hotplug_iface,
+        )),
         notifier: notify::Notifier::from_env(),
         ready_sent: false,
         last_warning: None,
@@ -481,6 +489,13 @@ impl Daemon {
             Done::Reload(loaded) => {
                 self.reload_running = false;
                 match loaded {
+                    Ok((config, _)) if config.off().is_some() => {
+                        let off = config.off().map(|o| o.to_string()).unwrap_or_default();
+                        tracing::warn!(
+                            "reload: keeping the running config: {off} (stop the service to \
+                             switch uplink off)"
+                        );
+                    }
                     Ok((config, table)) => self.take_config(config, table),
                     Err(e) => {
                         let message = format!("reload: keeping the running config: {e}");
@@ -506,7 +521,11 @@ impl Daemon {
         // Hooks settings take effect on reload too; an unchanged runner keeps its queues.
         let hooks = &config.hooks;
         if hooks != &self.engine.config().hooks {
-            self.hooks = HookRunner::new(HookConfig::new(hooks.dir.clone(), hooks.timeout));
+            self.hooks = HookRunner::new(HookConfig::new(
+                hooks.dir.clone(),
+                hooks.timeout,
+                hooks.hotplug_iface,
+            ));
         }
         self.adopt(config, Some(table));
     }

@@ -7,6 +7,7 @@ use crate::config::Config;
 /// arrive on a line that is not active and whose reply would not route back through it:
 /// port forwards, and the replies of proto/ports/set policies (README, Inbound connections).
 pub(super) fn warn_about_system(config: &Config) {
+    log_disabled(config);
     if config.uplinks.len() < 2 {
         return;
     }
@@ -20,5 +21,16 @@ pub(super) fn warn_about_system(config: &Config) {
                 dev = uplink.device
             );
         }
+    }
+}
+
+/// Says which sections the config disables, and warns about references to them.
+fn log_disabled(config: &Config) {
+    let disabled = &config.disabled;
+    if !disabled.is_empty() {
+        tracing::info!("disabled: {}", crate::config::describe_disabled(disabled));
+    }
+    for note in &disabled.notes {
+        tracing::warn!("{note}");
     }
 }

@@ -58,6 +58,9 @@ pub struct HookEvent {
     pub line: String,
     /// `UPLINK_DEVICE`.
     pub device: String,
+    /// `UPLINK_INTERFACE`: the OpenWrt netifd interface the line follows (`interface`),
+    /// also `INTERFACE` of the `hotplug-call iface` events.
+    pub interface: Option<String>,
     /// `UPLINK_FAMILY`: `ipv4` or `ipv6`; empty for a policy that moved to no line.
     pub family: String,
     /// `UPLINK_GATEWAY`; not set when the line has none.
@@ -92,6 +95,9 @@ impl HookEvent {
         if let Some(policy) = &self.policy {
             env.push(("UPLINK_POLICY", policy.clone()));
         }
+        if let Some(interface) = &self.interface {
+            env.push(("UPLINK_INTERFACE", interface.clone()));
+        }
         env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 }
@@ -104,17 +110,21 @@ pub struct HookConfig {
     /// OpenWrt's `hotplug-call`, run as `hotplug-call uplink` so that scripts in
     /// /etc/hotplug.d/uplink work like any other hotplug script.
     pub hotplug_call: Option<PathBuf>,
+    /// Also run `hotplug-call iface` with mwan3's `ACTION=connected|disconnected`,
+    /// `INTERFACE`, `DEVICE` when a line that follows a netifd interface goes up or down.
+    pub hotplug_iface: bool,
 }
 
 impl HookConfig {
     /// Uses `hotplug-call` when it exists (OpenWrt): `/sbin/hotplug-call`, else the first
     /// one on `PATH`. Looked up once here, not at each event.
-    pub fn new(dir: PathBuf, timeout: Duration) -> Self {
+    pub fn new(dir: PathBuf, timeout: Duration, hotplug_iface: bool) -> Self {
         let path = std::env::var_os("PATH");
         HookConfig {
             dir,
             timeout,
             hotplug_call: find_program("hotplug-call", Path::new("/sbin"), path.as_deref()),
+            hotplug_iface,
         }
     }
 }
@@ -177,11 +187,55 @@ impl HookRunner {
         let (tx, mut rx) = mpsc::channel::<HookEvent>(QUEUE);
         let config = self.config.clone();
         tokio::spawn(async move {
+            let mut iface = IfaceState::default();
             while let Some(event) = rx.recv().await {
-                run::all_hooks(&config, &event).await;
+                run::all_hooks(&config, &event, &mut iface).await;
             }
         });
         tx
+    }
+}
+
+/// What mwan3track would have told `/etc/hotplug.d/iface` about one line so far.
+#[derive(Debug, Default)]
+pub(crate) struct IfaceState {
+    /// A `connected` was sent and no `disconnected` since.
+    online: bool,
+    /// A `connected` was sent since the daemon started.
+    connected_once: bool,
+}
+
+impl IfaceState {
+    /// The environment of `hotplug-call iface` for `event`, as mwan3track sets it (`env -i
+    /// ACTION=connected|disconnected INTERFACE DEVICE`, `FIRSTCONNECT=1` on the first
+    /// `connected`), or `None` when mwan3 would send nothing: not a line of a netifd
+    /// interface, not up or down, or a `disconnected` of a line that was not online (mwan3
+    /// skips those, e.g. a line that is down from the start). Updates the state.
+    pub(crate) fn next(&mut self, event: &HookEvent) -> Option<Vec<(String, String)>> {
+        let interface = event.interface.as_ref()?;
+        let (action, first) = match event.kind {
+            HookKind::Up if !self.online => {
+                let first = !self.connected_once;
+                self.online = true;
+                self.connected_once = true;
+                ("connected", first)
+            }
+            HookKind::Down if self.online => {
+                self.online = false;
+                ("disconnected", false)
+            }
+            _ => return None,
+        };
+        let mut env = vec![
+            ("ACTION".to_owned(), action.to_owned()),
+            ("INTERFACE".to_owned(), interface.clone()),
+            ("DEVICE".to_owned(), event.device.clone()),
+        ];
+        if action == "connected" {
+            let first = if first { "1" } else { "" };
+            env.push(("FIRSTCONNECT".to_owned(), first.to_owned()));
+        }
+        Some(env)
     }
 }
 

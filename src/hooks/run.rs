@@ -9,19 +9,37 @@ use std::process::{ExitStatus, Stdio};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
-use super::{HookConfig, HookEvent};
+use super::{HookConfig, HookEvent, IfaceState};
 use crate::files::trust;
 
-/// Runs everything for `event`, one program after another.
-pub async fn all_hooks(config: &HookConfig, event: &HookEvent) {
+/// Runs everything for `event`, one program after another: the hooks, `hotplug-call
+/// uplink`, then `hotplug-call iface` as mwan3track would call it (`iface` tracks what was
+/// sent for the line).
+pub(super) async fn all_hooks(config: &HookConfig, event: &HookEvent, iface: &mut IfaceState) {
+    let env = Env::Add(event.env());
     for (path, real) in trusted_hooks(&config.dir) {
-        run_one(config, event, &path, &real, &[]).await;
+        run_one(config, &env, &path, &real, &[]).await;
     }
-    if let Some(hotplug) = &config.hotplug_call {
-        if let Some(real) = trusted(hotplug) {
-            run_one(config, event, hotplug, &real, &["uplink"]).await;
-        }
+    let Some(hotplug) = &config.hotplug_call else {
+        return;
+    };
+    let Some(real) = trusted(hotplug) else {
+        return;
+    };
+    run_one(config, &env, hotplug, &real, &["uplink"]).await;
+    if !config.hotplug_iface {
+        return;
     }
+    if let Some(vars) = iface.next(event) {
+        // `env -i`, as mwan3track: iface scripts see only these.
+        run_one(config, &Env::Only(vars), hotplug, &real, &["iface"]).await;
+    }
+}
+
+/// A program's environment: the daemon's plus some variables, or only the given ones.
+enum Env {
+    Add(Vec<(String, String)>),
+    Only(Vec<(String, String)>),
 }
 
 /// The hooks of `dir` that may run as root: none if the directory (or one above it) could
@@ -99,13 +117,17 @@ pub fn is_executable(path: &Path) -> bool {
 }
 
 /// Runs the hook found at `path`, checked and resolved to `real`.
-async fn run_one(config: &HookConfig, event: &HookEvent, path: &Path, real: &Path, args: &[&str]) {
+async fn run_one(config: &HookConfig, env: &Env, path: &Path, real: &Path, args: &[&str]) {
     let name = file_name(path);
-    let mut child = match Command::new(real)
+    let mut command = Command::new(real);
+    match env {
+        Env::Add(vars) => command.envs(vars.iter().cloned()),
+        Env::Only(vars) => command.env_clear().envs(vars.iter().cloned()),
+    };
+    let mut child = match command
         // The path it was found at, as before the check resolved it: scripts may use $0.
         .arg0(path)
         .args(args)
-        .envs(event.env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -81,6 +81,7 @@ fn env_leaves_out_what_the_event_does_not_have() {
         kind: HookKind::Up,
         line: "main".into(),
         device: "pppoe-wan".into(),
+        interface: None,
         family: "ipv4".into(),
         gateway: None,
         reason: "probe".into(),

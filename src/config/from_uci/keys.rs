@@ -64,6 +64,7 @@ const UPLINK: &[Key] = &[
     key(&["max_rtt_ms"], "probe.max_rtt_ms", Number),
     key(&["max_loss_pct"], "probe.max_loss_pct", Number),
     key(&["quality_window_ms"], "probe.quality_window_ms", Number),
+    key(&["enabled"], "enabled", Bool),
 ];
 
 /// `config policy 'NAME'`.
@@ -75,12 +76,14 @@ const POLICY: &[Key] = &[
     key(&["proto"], "proto", Text),
     key(&["ports", "port"], "ports", Ports),
     key(&["set"], "set", Text),
+    key(&["enabled"], "enabled", Bool),
 ];
 
 /// `config set 'NAME'`.
 const SET: &[Key] = &[
     key(&["prefix", "prefixes"], "prefixes", List),
     key(&["file"], "file", Text),
+    key(&["enabled"], "enabled", Bool),
 ];
 
 /// `config globals` (anonymous or named): the TOML file's top-level keys.
@@ -88,11 +91,13 @@ const GLOBALS: &[Key] = &[
     key(&["socket"], "socket", Text),
     key(&["hooks_dir"], "hooks_dir", Text),
     key(&["hook_timeout_ms"], "hook_timeout_ms", Number),
+    key(&["hotplug_iface"], "hotplug_iface", Bool),
     key(&["sticky"], "sticky", Text),
     key(&["http_listen"], "http_listen", Text),
     key(&["metrics_file"], "metrics_file", Text),
     key(&["events_file"], "events_file", Text),
     key(&["history_size"], "history_size", Number),
+    key(&["enabled"], "enabled", Bool),
 ];
 
 /// Every section type of `/etc/config/uplink`.

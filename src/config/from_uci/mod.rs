@@ -72,7 +72,8 @@ fn to_toml(sections: &[Section]) -> Result<(toml::Table, Origins), ConfigError> 
         }
         origins.push(origin);
     }
-    if !top.contains_key("uplink") {
+    let switched_off = top.get("enabled") == Some(&toml::Value::Boolean(false));
+    if !top.contains_key("uplink") && !switched_off {
         return Err(ConfigError::NoUciUplinks);
     }
     Ok((top, Origins(origins)))

@@ -14,6 +14,7 @@ mod model;
 mod network;
 mod out;
 mod rules;
+pub mod user;
 
 #[cfg(test)]
 mod tests;

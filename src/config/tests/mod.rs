@@ -1,5 +1,6 @@
 //! Unit tests for the config module: whole files, top-level keys and loading.
 
+mod enabled;
 mod policy;
 mod prefix;
 mod probe;
@@ -73,10 +74,13 @@ fn home_router_example_sets_every_field() {
     let targets: Vec<std::net::IpAddr> =
         vec![ip("192.0.2.100").into(), ip("198.51.100.200").into()];
     let expected = Config {
-        socket: PathBuf::from("/run/uplink/uplink.sock"),
+        enabled: true,
+        disabled: Default::default(),
+        socket: PathBuf::from(crate::config::DEFAULT_SOCKET),
         hooks: Hooks {
             dir: PathBuf::from("/etc/uplink/hooks.d"),
             timeout: Duration::from_secs(10),
+            hotplug_iface: true,
         },
         sets: vec![],
         sticky: crate::config::Sticky::Connection,

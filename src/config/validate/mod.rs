@@ -3,6 +3,7 @@
 //! Order: `socket`, then each uplink in file order, then each policy in file order,
 //! so the reported error is the first one a reader meets going down the file.
 
+mod enabled;
 mod family;
 mod observe;
 mod policy;
@@ -15,7 +16,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use super::parse::RawConfig;
-use super::{Config, ConfigError, Hooks, Sticky, DEFAULT_HOOKS_DIR, DEFAULT_SOCKET};
+use super::{Config, ConfigError, Disabled, Hooks, Sticky, DEFAULT_HOOKS_DIR, DEFAULT_SOCKET};
 use std::time::Duration;
 
 /// Longest name, so that names fit wherever the kernel takes an interface-sized name.
@@ -32,16 +33,31 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
             let ms = number("config", "hook_timeout_ms", ms, 100..=3_600_000u64)?;
             Ok(Duration::from_millis(ms))
         })?,
+        hotplug_iface: raw.hotplug_iface.unwrap_or(true),
     };
-    if raw.uplink.is_empty() {
+    // A config that switches uplink off needs no line yet (a packaged example, say).
+    let enabled = raw.enabled.unwrap_or(true);
+    if raw.uplink.is_empty() && enabled {
         return Err(ConfigError::NoUplinks);
     }
-    check_count("[[uplink]]", raw.uplink.len(), MAX_LINES)?;
-    check_count("[[policy]]", raw.policy.len(), MAX_POLICIES)?;
-    let uplinks = uplink::all(raw.uplink)?;
-    let sets = set::all(raw.set)?;
-    let policies = policy::all(raw.policy, &uplinks, &sets)?;
+    let (raw_uplinks, off_uplinks) = enabled::split(raw.uplink)?;
+    let (raw_sets, off_sets) = enabled::split(raw.set)?;
+    let (raw_policies, off_policies) = enabled::split(raw.policy)?;
+    check_count("[[uplink]]", raw_uplinks.len(), MAX_LINES)?;
+    check_count("[[policy]]", raw_policies.len(), MAX_POLICIES)?;
+    let mut disabled = Disabled {
+        uplinks: off_uplinks,
+        policies: off_policies,
+        sets: off_sets,
+        notes: Vec::new(),
+    };
+    let uplinks = uplink::all(raw_uplinks)?;
+    let sets = set::all(raw_sets)?;
+    let raw_policies = enabled::policies(raw_policies, &mut disabled);
+    let policies = policy::all(raw_policies, &uplinks, &sets)?;
     Ok(Config {
+        enabled,
+        disabled,
         socket,
         uplinks,
         policies,

@@ -132,7 +132,7 @@ fn makefile_installs_the_files_with_their_modes() {
     );
     assert_eq!(staged.control("conffiles"), "/etc/config/uplink\n");
     assert_eq!(
-        staged.vars["CARGO_PKG_ARGS"], "--locked --no-default-features",
+        staged.vars["CARGO_PKG_ARGS"], "--locked --no-default-features --features openwrt",
         "the router build, with the feed's --locked"
     );
 }

@@ -327,7 +327,7 @@ fn openwrt_package_matches_the_crate() {
     );
     assert_eq!(var("PKG_NAME"), "uplink");
     // The router build: no lab, no docs generators.
-    assert!(makefile.contains("CARGO_PKG_ARGS+= --no-default-features"));
+    assert!(makefile.contains("CARGO_PKG_ARGS+= --no-default-features --features openwrt"));
     // What the package installs exists here, and the conffile is the installed config.
     for file in ["files/uplink.init", "files/uplink.config"] {
         assert!(

@@ -349,7 +349,10 @@ fn monitors_report_owned_route_deletion_and_nft_changes() {
             reconcile_routing(&mut nl, &desired, Change::to_string)
                 .await
                 .unwrap();
-            assert_eq!(next_owned_change(&mut changes).await, Some(KernelChange::Owned));
+            assert_eq!(
+                next_owned_change(&mut changes).await,
+                Some(KernelChange::Owned)
+            );
             // A foreign route in main is not reported; our route deleted by hand is.
             let ip = |args: &[&str]| {
                 let mut cmd = vec!["-n", name.as_str()];
@@ -358,7 +361,10 @@ fn monitors_report_owned_route_deletion_and_nft_changes() {
             };
             ip(&["route", "add", "203.0.113.0/24", "dev", "wan1"]);
             ip(&["route", "del", "default", "table", "7700"]);
-            assert_eq!(next_owned_change(&mut changes).await, Some(KernelChange::Owned));
+            assert_eq!(
+                next_owned_change(&mut changes).await,
+                Some(KernelChange::Owned)
+            );
             ip(&["link", "set", "wan2", "down"]);
             assert_eq!(next_change(&mut changes).await, Some(KernelChange::Link));
             std::process::Command::new("nft")

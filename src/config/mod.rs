@@ -77,6 +77,8 @@ pub struct Config {
     pub sets: Vec<PrefixSet>,
     /// How lines of equal metric share new connections (`sticky`).
     pub sticky: Sticky,
+    /// The least severe level logged (`log_level`, default info); a reload applies it.
+    pub log_level: tracing::Level,
 }
 
 /// How new connections are spread over lines of equal metric. Either way a connection

@@ -13,6 +13,7 @@ pub(super) struct RawConfig {
     pub hooks_dir: Option<String>,
     pub hook_timeout_ms: Option<i64>,
     pub sticky: Option<String>,
+    pub log_level: Option<String>,
     #[serde(default)]
     pub uplink: Vec<RawUplink>,
     #[serde(default)]

@@ -136,6 +136,7 @@ pub async fn run(
     // Before anything touches the kernel: a second daemon here would fight the first.
     let _instance = instance::acquire()?;
     let mut config = config::load_as(config_path, format)?;
+    crate::log::set_level(config.log_level);
     let mut interfaces = Interfaces::new(Resolver::from_env());
     interfaces.resolve_all(&mut config, Instant::now());
     let socket = socket.unwrap_or_else(|| config.socket.clone());
@@ -443,6 +444,8 @@ impl Daemon {
     }
 
     fn take_config(&mut self, config: Config, table: Arc<str>) {
+        // First, so the new level already applies to this reload's own lines.
+        crate::log::set_level(config.log_level);
         tracing::info!("reload: new config from {}", self.config_path.display());
         self.interfaces.looked_up(&config, Instant::now());
         // Hooks settings take effect on reload too; an unchanged runner keeps its queues.

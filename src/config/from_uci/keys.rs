@@ -89,6 +89,7 @@ const GLOBALS: &[Key] = &[
     key(&["hooks_dir"], "hooks_dir", Text),
     key(&["hook_timeout_ms"], "hook_timeout_ms", Number),
     key(&["sticky"], "sticky", Text),
+    key(&["log_level"], "log_level", Text),
 ];
 
 /// Every section type of `/etc/config/uplink`.

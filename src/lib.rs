@@ -12,6 +12,7 @@ pub mod files;
 pub mod hooks;
 #[cfg(feature = "lab")]
 pub mod lab;
+pub mod log;
 pub mod netns;
 pub mod observe;
 pub mod probe;

@@ -47,8 +47,10 @@ fn execute(command: Command) -> anyhow::Result<()> {
             config,
             format,
             socket,
+            log,
+            syslog_socket,
         } => {
-            init_logging();
+            init_logging(log.into(), &syslog_socket);
             // A panic in any task or thread ends the daemon (with unwinding, OpenWrt's
             // setting, the runtime would catch it and run on half-broken).
             uplink::daemon::crash::install_panic_hook();
@@ -121,15 +123,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+fn init_logging(mode: uplink::log::Mode, syslog_socket: &std::path::Path) {
+    let env = std::env::var("RUST_LOG").ok();
+    for note in uplink::log::init(mode, syslog_socket, env.as_deref()) {
+        tracing::warn!("{note}");
+    }
 }
 
 /// Ends the program with `message` on stderr and exit status `code`, for outcomes that are

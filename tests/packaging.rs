@@ -148,7 +148,10 @@ fn deb_package_installs_and_runs() {
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart="))
         .expect("ExecStart");
-    assert_eq!(exec, "/usr/sbin/uplink run -c /etc/uplink/uplink.toml");
+    assert_eq!(
+        exec,
+        "/usr/sbin/uplink run -c /etc/uplink/uplink.toml --log journal"
+    );
     verify_unit(&unit, &bin, TEST);
 
     // The licences: named in the copyright file, their texts beside it.
@@ -390,7 +393,7 @@ fn openwrt_init_script_starts_only_a_valid_config() {
     let (ok, out) = run_init(&valid, "start_service", false);
     assert!(ok, "{out}");
     let expected = format!(
-        "open\nparam command {bin} run -c {}\nparam respawn\nparam stdout 1\nparam stderr 1\n\
+        "open\nparam command {bin} run -c {} --log syslog\nparam respawn\nparam stdout 1\nparam stderr 1\n\
          param term_timeout 10\nclose\n",
         valid.display()
     );

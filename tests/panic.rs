@@ -40,10 +40,13 @@ fn text(bytes: &[u8]) -> String {
 #[ignore = "run by the other tests of this file in a child process"]
 fn child() {
     let mode = std::env::var(MODE).expect("run by the panic tests with UPLINK_TEST_PANIC_CHILD");
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    // The daemon's own subscriber, writing plain lines to stderr.
+    let notes = uplink::log::init(
+        uplink::log::Mode::Stderr,
+        std::path::Path::new("/dev/null"),
+        None,
+    );
+    assert!(notes.is_empty(), "{notes:?}");
     if mode != "task-without-hook" {
         uplink::daemon::crash::install_panic_hook();
     }

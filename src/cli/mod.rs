@@ -67,7 +67,7 @@ pub enum TopCommand {
 /// The user's subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon in the foreground, logging to stderr (RUST_LOG=debug for more).
+    /// Run the daemon in the foreground, logging to stderr, journald or syslog.
     ///
     /// Stops cleanly on SIGTERM or SIGINT, removing every route, rule and nft table it
     /// created; SIGHUP reloads the config (a bad new config keeps the old one running).
@@ -81,6 +81,15 @@ pub enum Command {
         /// Control socket path (overrides the config's `socket`).
         #[arg(long)]
         socket: Option<PathBuf>,
+        /// Where logs go: `journal` writes priority prefixes for journald, `syslog` sends to
+        /// --syslog-socket, `auto` is `journal` when systemd connected stderr to the journal
+        /// and `stderr` (timestamped lines) otherwise. The level is the config's `log_level`;
+        /// RUST_LOG (e.g. `debug` or `info,uplink::probe=debug`) overrides it.
+        #[arg(long, value_enum, default_value = "auto")]
+        log: LogMode,
+        /// The syslog socket for `--log syslog`; if it cannot be reached, logs go to stderr.
+        #[arg(long, default_value = "/dev/log")]
+        syslog_socket: PathBuf,
     },
     /// Validate a config and print the kernel objects it would create; exit 0 if valid.
     Check {
@@ -232,6 +241,30 @@ impl From<ConfigFormat> for uplink::config::Format {
         match format {
             ConfigFormat::Toml => uplink::config::Format::Toml,
             ConfigFormat::Uci => uplink::config::Format::Uci,
+        }
+    }
+}
+
+/// Where `uplink run` logs (`--log`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogMode {
+    /// `journal` if stderr is systemd's journal stream, else `stderr`.
+    Auto,
+    /// Timestamped lines on stderr, for a terminal or a file.
+    Stderr,
+    /// stderr lines with sd-daemon priority prefixes (<3> error ... <7> debug).
+    Journal,
+    /// Datagrams to the syslog socket, facility daemon, tag `uplink` (OpenWrt's logd).
+    Syslog,
+}
+
+impl From<LogMode> for uplink::log::Mode {
+    fn from(mode: LogMode) -> Self {
+        match mode {
+            LogMode::Auto => uplink::log::Mode::Auto,
+            LogMode::Stderr => uplink::log::Mode::Stderr,
+            LogMode::Journal => uplink::log::Mode::Journal,
+            LogMode::Syslog => uplink::log::Mode::Syslog,
         }
     }
 }

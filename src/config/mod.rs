@@ -96,6 +96,8 @@ pub struct Config {
     pub sticky: Sticky,
     /// Event history, metrics and the status page.
     pub observe: Observe,
+    /// The least severe level logged (`log_level`, default info); a reload applies it.
+    pub log_level: tracing::Level,
 }
 
 /// How new connections are spread over lines of equal metric. Either way a connection

@@ -20,6 +20,7 @@ pub(super) struct RawConfig {
     pub metrics_file: Option<String>,
     pub events_file: Option<String>,
     pub history_size: Option<i64>,
+    pub log_level: Option<String>,
     #[serde(default)]
     pub uplink: Vec<RawUplink>,
     #[serde(default)]

@@ -154,6 +154,7 @@ pub async fn run(
     if let Some(off) = config.off() {
         return Err(off.into());
     }
+    crate::log::set_level(config.log_level);
     let mut interfaces = Interfaces::new(Resolver::from_env());
     interfaces.resolve_all(&mut config, Instant::now());
     let socket = socket.unwrap_or_else(|| config.socket.clone());
@@ -491,10 +492,13 @@ impl Daemon {
                 match loaded {
                     Ok((config, _)) if config.off().is_some() => {
                         let off = config.off().map(|o| o.to_string()).unwrap_or_default();
-                        tracing::warn!(
+                        let message = format!(
                             "reload: keeping the running config: {off} (stop the service to \
                              switch uplink off)"
                         );
+                        tracing::warn!("{message}");
+                        self.observer.counters.reload(false);
+                        self.observer.event("reload-refused", None, message);
                     }
                     Ok((config, table)) => self.take_config(config, table),
                     Err(e) => {
@@ -512,6 +516,8 @@ impl Daemon {
     }
 
     fn take_config(&mut self, config: Config, table: Arc<str>) {
+        // First, so the new level already applies to this reload's own lines.
+        crate::log::set_level(config.log_level);
         let message = format!("reload: new config from {}", self.config_path.display());
         tracing::info!("{message}");
         self.observer.counters.reload(true);

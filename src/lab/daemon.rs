@@ -65,6 +65,8 @@ pub struct LabDaemon {
     child: Option<Child>,
     /// Extra environment for the daemon (e.g. systemd's NOTIFY_SOCKET in a test).
     env: Vec<(String, String)>,
+    /// Extra `uplink run` arguments (e.g. `--log syslog`).
+    args: Vec<String>,
 }
 
 impl LabDaemon {
@@ -77,6 +79,7 @@ impl LabDaemon {
             dir,
             child: None,
             env: Vec::new(),
+            args: Vec::new(),
         };
         daemon.write_config(&two_line_config(&daemon.socket(), profile))?;
         Ok(daemon)
@@ -90,8 +93,14 @@ impl LabDaemon {
         self.dir.join("uplink.sock")
     }
 
-    fn log_path(&self) -> PathBuf {
+    /// The file that receives the daemon's stdout and stderr.
+    pub fn log_path(&self) -> PathBuf {
         self.dir.join("daemon.log")
+    }
+
+    /// Adds `uplink run` arguments for the next start.
+    pub fn add_args(&mut self, args: &[&str]) {
+        self.args.extend(args.iter().map(|a| a.to_string()));
     }
 
     /// Sets an environment variable for the next start.
@@ -126,6 +135,7 @@ impl LabDaemon {
             .command(self.exe.to_str().unwrap_or("uplink"))
             .args(["run", "-c"])
             .arg(self.config())
+            .args(&self.args)
             .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())

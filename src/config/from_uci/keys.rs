@@ -98,6 +98,7 @@ const GLOBALS: &[Key] = &[
     key(&["events_file"], "events_file", Text),
     key(&["history_size"], "history_size", Number),
     key(&["enabled"], "enabled", Bool),
+    key(&["log_level"], "log_level", Text),
 ];
 
 /// Every section type of `/etc/config/uplink`.

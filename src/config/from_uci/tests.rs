@@ -22,6 +22,7 @@ socket = "/run/u.sock"
 hooks_dir = "/etc/u/hooks.d"
 hook_timeout_ms = 5000
 sticky = "source"
+log_level = "debug"
 
 [[uplink]]
 name = "main"
@@ -77,6 +78,7 @@ config globals
 	option hooks_dir /etc/u/hooks.d
 	option hook_timeout_ms "5000"
 	option sticky source
+	option log_level debug
 
 config uplink 'main'
 	option device 'pppoe-wan'

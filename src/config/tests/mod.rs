@@ -90,6 +90,7 @@ fn home_router_example_sets_every_field() {
             http_listen: None,
             metrics_file: None,
         },
+        log_level: tracing::Level::INFO,
         uplinks: vec![
             Uplink {
                 name: "main".into(),
@@ -326,6 +327,27 @@ fn hooks_keys_are_checked() {
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("config: hook_timeout_ms 0:"), "{err}");
+}
+
+#[test]
+fn log_level_takes_the_five_tracing_levels() {
+    let base = "[[uplink]]\nname = \"a\"\ndevice = \"eth1\"\n";
+    let level = |v: &str| parse(&format!("log_level = \"{v}\"\n{base}")).map(|c| c.log_level);
+    assert_eq!(parse(base).unwrap().log_level, tracing::Level::INFO);
+    for (text, want) in [
+        ("error", tracing::Level::ERROR),
+        ("warn", tracing::Level::WARN),
+        ("info", tracing::Level::INFO),
+        ("debug", tracing::Level::DEBUG),
+        ("trace", tracing::Level::TRACE),
+    ] {
+        assert_eq!(level(text).unwrap(), want);
+    }
+    let err = level("loud").unwrap_err().to_string();
+    assert!(
+        err.starts_with("config: log_level \"loud\": must be"),
+        "{err}"
+    );
 }
 
 #[test]

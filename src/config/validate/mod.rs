@@ -65,7 +65,24 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         sets,
         sticky: sticky(raw.sticky.as_deref())?,
         observe,
+        log_level: log_level(raw.log_level.as_deref())?,
     })
+}
+
+fn log_level(text: Option<&str>) -> Result<tracing::Level, ConfigError> {
+    match text {
+        None | Some("info") => Ok(tracing::Level::INFO),
+        Some("error") => Ok(tracing::Level::ERROR),
+        Some("warn") => Ok(tracing::Level::WARN),
+        Some("debug") => Ok(tracing::Level::DEBUG),
+        Some("trace") => Ok(tracing::Level::TRACE),
+        Some(other) => Err(invalid(
+            "config",
+            "log_level",
+            quoted(other),
+            "must be \"error\", \"warn\", \"info\", \"debug\" or \"trace\"",
+        )),
+    }
 }
 
 fn sticky(text: Option<&str>) -> Result<Sticky, ConfigError> {

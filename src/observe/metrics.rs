@@ -70,7 +70,7 @@ impl Counters {
             .or_default() += 1;
     }
 
-    /// A driver failed: `routing`, `nft`, `conntrack` or `hook`.
+    /// A driver failed: `routing`, `nft` or `netlink`.
     pub fn driver_error(&mut self, kind: &'static str) {
         *self.driver_errors.entry(kind).or_default() += 1;
     }
@@ -288,7 +288,7 @@ fn counter_families(out: &mut String, c: &Counters) {
         "counter",
         "Failed kernel or tool operations, by kind.",
     );
-    for kind in ["routing", "nft", "conntrack", "hook"] {
+    for kind in ["routing", "nft", "netlink"] {
         let n = c.driver_errors.get(kind).copied().unwrap_or(0);
         sample(out, "uplink_driver_errors_total", &[("kind", kind)], n);
     }

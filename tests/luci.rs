@@ -4,7 +4,7 @@
 //! every option the forms can write passes the real `uplink check`.
 //!
 //! No OpenWrt userland is needed: what LuCI would do with these files in a browser is
-//! verified by hand (see the app's README section); this checks what can go wrong quietly.
+//! verified by hand on a locally built userland; this checks what can go wrong quietly.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

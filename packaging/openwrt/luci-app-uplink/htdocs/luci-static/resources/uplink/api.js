@@ -1,0 +1,178 @@
+'use strict';
+'require baseclass';
+'require dom';
+'require rpc';
+
+/*
+ * The ubus object `uplink` (docs/ubus.md in uplink's repository) and helpers the views
+ * share. Every method answers a JSON object; a refused action or a stopped daemon is
+ * `{"error": "..."}`, which the views show rather than throw away.
+ */
+
+// expect: { '': {} } hands back the whole answer object, so `error` is not lost.
+const callStatus = rpc.declare({
+	object: 'uplink',
+	method: 'status',
+	expect: { '': {} }
+});
+
+const callEvents = rpc.declare({
+	object: 'uplink',
+	method: 'events',
+	params: [ 'limit' ],
+	expect: { '': {} }
+});
+
+const callDrain = rpc.declare({
+	object: 'uplink',
+	method: 'drain',
+	params: [ 'line' ],
+	expect: { '': {} }
+});
+
+const callUndrain = rpc.declare({
+	object: 'uplink',
+	method: 'undrain',
+	params: [ 'line' ],
+	expect: { '': {} }
+});
+
+const callCheck = rpc.declare({
+	object: 'uplink',
+	method: 'check',
+	expect: { '': {} }
+});
+
+/*
+ * A failed ubus call (no such object: rpcd has not loaded the plugin; permission
+ * denied; timeout) becomes an answer with `error`, so callers handle one shape.
+ */
+function settle(promise) {
+	return promise.then(function(res) {
+		return L.isObject(res) ? res : { error: _('unexpected answer from the uplink object') };
+	}, function(err) {
+		return {
+			error: _('the ubus object "uplink" cannot be called (%s): is the uplink package installed and rpcd restarted?')
+				.format(err && err.message ? err.message : String(err)),
+			unreachable: true
+		};
+	});
+}
+
+/* Whether `v` is an IPv4 address in dotted-quad form. */
+function isIPv4(v) {
+	const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v);
+	return m != null && m.slice(1).every(function(p) { return +p <= 255 && String(+p) === p; });
+}
+
+/* Whether `v` is an IPv6 address (hex groups, at most one `::`, optional v4 tail). */
+function isIPv6(v) {
+	if (!/^[0-9A-Fa-f:.]+$/.test(v) || v.indexOf(':') < 0 || v.split('::').length > 2)
+		return false;
+	let groups = v.split(':');
+	const last = groups[groups.length - 1];
+	let n = 0;
+	if (last.indexOf('.') >= 0) {
+		if (!isIPv4(last))
+			return false;
+		groups = groups.slice(0, -1);
+		n = 2;
+	}
+	for (let i = 0; i < groups.length; i++) {
+		if (groups[i] === '')
+			continue;
+		if (!/^[0-9A-Fa-f]{1,4}$/.test(groups[i]))
+			return false;
+		n++;
+	}
+	return v.indexOf('::') >= 0 ? n < 8 : n === 8;
+}
+
+/* Whether `v` is an address or a prefix (`ADDR/LEN`) of either family. */
+function isPrefix(v) {
+	const parts = String(v).split('/');
+	if (parts.length > 2)
+		return false;
+	const v4 = isIPv4(parts[0]), v6 = !v4 && isIPv6(parts[0]);
+	if (!v4 && !v6)
+		return false;
+	if (parts.length === 1)
+		return true;
+	return /^\d{1,3}$/.test(parts[1]) && +parts[1] <= (v4 ? 32 : 128);
+}
+
+/* A duration in seconds as LuCI writes it elsewhere (`1h 2m 3s`). */
+function duration(secs) {
+	return (secs == null) ? '-' : '%t'.format(secs);
+}
+
+/* A number with a unit, or a dash when the daemon has nothing to measure (null). */
+function figure(v, unit, digits) {
+	return (v == null) ? '-' : '%s %s'.format(Number(v).toFixed(digits), unit);
+}
+
+/*
+ * The result of `check` as a box: nothing when valid without warnings, otherwise each
+ * error and warning with the section and option it is about.
+ */
+function renderCheck(res) {
+	if (res.error)
+		return E('div', { 'class': 'alert-message warning' }, [
+			E('strong', {}, _('The configuration could not be checked: ')), res.error
+		]);
+
+	const errors = Array.isArray(res.errors) ? res.errors : [];
+	const warnings = Array.isArray(res.warnings) ? res.warnings : [];
+	if (res.valid && !warnings.length)
+		return E('div');
+
+	const item = function(e) {
+		if (!L.isObject(e))
+			return E('li', {}, String(e));
+		const where = [ e.section, e.option ].filter(function(x) { return x != null; }).join(' › ');
+		return E('li', {}, [ where ? E('code', {}, where) : '', where ? ': ' : '', e.message || '' ]);
+	};
+
+	const nodes = [];
+	if (!res.valid)
+		nodes.push(E('p', {}, E('strong', {},
+			_('The applied configuration is invalid: uplink keeps running the previous one until this is fixed.'))),
+			E('ul', {}, errors.map(item)));
+	if (warnings.length)
+		nodes.push(E('p', {}, E('strong', {}, _('Warnings'))), E('ul', {}, warnings.map(item)));
+
+	return E('div', { 'class': 'alert-message ' + (res.valid ? 'notice' : 'danger') }, nodes);
+}
+
+return baseclass.extend({
+	status: function() { return settle(callStatus()); },
+	events: function(limit) { return settle(callEvents(limit)); },
+	drain: function(line) { return settle(callDrain(line)); },
+	undrain: function(line) { return settle(callUndrain(line)); },
+	check: function() { return settle(callCheck()); },
+
+	isIPv4: isIPv4,
+	isIPv6: isIPv6,
+	isPrefix: isPrefix,
+	duration: duration,
+	figure: figure,
+	renderCheck: renderCheck,
+
+	/*
+	 * Form views call this from render(): the daemon's verdict on the config as
+	 * written, above the form. `check` reads /etc/config/uplink on disk, which LuCI
+	 * only changes on Save & Apply (then reloads the page), so after every apply the
+	 * reloaded page shows what the daemon thinks of the new file.
+	 */
+	checkBox: function() {
+		const box = E('div', { 'class': 'uplink-check' });
+		this.check().then(function(res) { dom.content(box, renderCheck(res)); });
+		return box;
+	},
+
+	/* A UCI section name the daemon accepts as a line, policy or set name. */
+	validName: function(name) {
+		return /^[A-Za-z0-9_]{1,15}$/.test(name || '') ? true
+			: _('Name must be 1 to 15 letters, digits or "_" (it is the line, policy or set name).');
+	}
+});

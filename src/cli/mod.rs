@@ -6,6 +6,7 @@ pub mod docs;
 pub mod events;
 pub mod mwan3_user;
 pub mod rpcd;
+pub mod staged;
 #[cfg(test)]
 mod tests;
 

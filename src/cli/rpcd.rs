@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use uplink::config::{self, ConfigError};
 use uplink::daemon::control::{self, Request};
 
-use super::RpcdAction;
+use super::{staged, RpcdAction};
 
 /// The config the OpenWrt init script runs: a TOML config (as `import-mwan3` writes)
 /// takes precedence over /etc/config/uplink.
@@ -57,7 +57,7 @@ pub fn methods() -> Value {
 /// Runs `method` with `args`.
 pub fn call(method: &str, args: &Value, config: &Path, socket: Option<PathBuf>) -> Value {
     let request = match method {
-        "check" => return check(config),
+        "check" => return check(config, staged::session_id(args)),
         "status" => Ok(Request::Status),
         "drain" => line_argument(args).map(|line| Request::Drain { line }),
         "undrain" => line_argument(args).map(|line| Request::Undrain { line }),
@@ -160,18 +160,38 @@ fn socket_of(config: &Path) -> PathBuf {
         .unwrap_or_else(|_| config::DEFAULT_SOCKET.into())
 }
 
-/// Validates `config` as it is on disk now, as `uplink check` does.
-pub fn check(config: &Path) -> Value {
-    match config::load(config) {
-        Ok(valid) => {
-            let warnings = match crate::current_links() {
-                Ok(links) => super::check::system_warnings(&valid, &links),
-                Err(e) => vec![format!("devices not checked: {e}")],
-            };
-            json!({ "valid": true, "errors": [], "warnings": warnings })
+/// Validates `config` as `uplink check` does: as LuCI's session `sid` would make it with
+/// its staged (unsaved) changes, when it has any, else as it is on disk now. The answer
+/// names the file and whether staged changes were included.
+pub fn check(config: &Path, sid: Option<&str>) -> Value {
+    let mut notes = Vec::new();
+    let staged = sid.and_then(|sid| staged::changes_for(sid, config));
+    let loaded = match staged.as_deref().map(|dir| staged::export(config, dir)) {
+        Some(Ok(text)) => config::parse_as(&text, config::Format::Uci),
+        Some(Err(e)) => {
+            notes.push(format!("unsaved changes not checked: {e}"));
+            config::load(config)
         }
-        Err(e) => json!({ "valid": false, "errors": [located(&e)], "warnings": [] }),
-    }
+        None => config::load(config),
+    };
+    let with_staged = staged.is_some() && notes.is_empty();
+    let mut answer = match loaded {
+        Ok(valid) => {
+            if let Some(off) = valid.off() {
+                notes.push(format!("{off}: the daemon will not run"));
+            }
+            match crate::current_links() {
+                Ok(links) => notes.extend(super::check::system_warnings(&valid, &links)),
+                Err(e) => notes.push(format!("devices not checked: {e}")),
+            }
+            json!({ "valid": true, "errors": [] })
+        }
+        Err(e) => json!({ "valid": false, "errors": [located(&e)] }),
+    };
+    answer["warnings"] = json!(notes);
+    answer["config"] = json!(config.display().to_string());
+    answer["staged"] = json!(with_staged);
+    answer
 }
 
 fn located(e: &ConfigError) -> Value {

@@ -145,16 +145,20 @@ fn metrics_textfile_and_events_follow_a_failover_a_reload_and_a_restart() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(
-        Vec::<(Instant, serde_json::Value)>::new(),
-    ));
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(
+        std::time::SystemTime,
+        serde_json::Value,
+    )>::new()));
     let reader = {
         let lines = lines.clone();
         let stdout = follower.stdout.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let value = serde_json::from_str(&line).unwrap();
-                lines.lock().unwrap().push((Instant::now(), value));
+                lines
+                    .lock()
+                    .unwrap()
+                    .push((std::time::SystemTime::now(), value));
             }
         })
     };
@@ -207,11 +211,23 @@ fn metrics_textfile_and_events_follow_a_failover_a_reload_and_a_restart() {
     // Delivered as the daemon logged them: the log line and the followed line are close.
     let log = s.daemon.log();
     assert!(log.contains("uplink \"main\" down"), "{log}");
-    let first = lines.lock().unwrap()[down.unwrap()].1.clone();
+    let (arrived, first) = lines.lock().unwrap()[down.unwrap()].clone();
     assert!(
         first["message"].as_str().unwrap().contains("no reply from"),
         "{first}"
     );
+    let logged = log
+        .lines()
+        .find(|l| l.contains("uplink \"main\" down"))
+        .and_then(|l| l.split_whitespace().next())
+        .map(|stamp| humantime::parse_rfc3339(stamp).unwrap())
+        .unwrap();
+    let delay = arrived.duration_since(logged).unwrap_or_default();
+    eprintln!(
+        "followed event arrived {} ms after its log line",
+        delay.as_millis()
+    );
+    assert!(delay < Duration::from_secs(1), "{delay:?}");
 
     let samples = parse_metrics(&get(&s, "/metrics"));
     for sample in [
@@ -253,7 +269,8 @@ fn metrics_textfile_and_events_follow_a_failover_a_reload_and_a_restart() {
     assert!(s.stop_daemon().success());
     s.start_daemon();
     s.wait_until("history read back", RECOVERY, |s| {
-        let kinds: Vec<String> = events(s)
+        let kinds: Vec<String> = try_events(s)
+            .unwrap_or_default()
             .iter()
             .map(|e| e["kind"].as_str().unwrap().to_string())
             .collect();
@@ -263,15 +280,18 @@ fn metrics_textfile_and_events_follow_a_failover_a_reload_and_a_restart() {
 
 /// The daemon's events, through the CLI.
 fn events(s: &Scenario) -> Vec<serde_json::Value> {
-    let out = s.run_uplink(&[
-        "events",
-        "--json",
-        "--socket",
-        s.daemon.socket().to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    value["events"].as_array().unwrap().clone()
+    try_events(s).expect("uplink events")
+}
+
+/// The daemon's events, or `None` while no daemon answers.
+fn try_events(s: &Scenario) -> Option<Vec<serde_json::Value>> {
+    let socket = s.daemon.socket();
+    let out = s.run_uplink(&["events", "--json", "--socket", socket.to_str().unwrap()]);
+    if !out.status.success() {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    value["events"].as_array().cloned()
 }
 
 /// Loads the page in headless Chromium on the LAN host; returns the DOM after its

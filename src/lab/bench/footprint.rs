@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::lab::interrupt;
@@ -54,6 +56,10 @@ impl Footprint {
             )
             .unwrap();
         }
+        out +=
+            "\n(*observed*: `http_listen`, `metrics_file` and an `events_file` read back at start \
+                with a full history of 1,000 events, /metrics scraped every 5 s and the status \
+                page open: status and events every 2 s, series every 10 s.)\n";
         out
     }
 }
@@ -64,11 +70,12 @@ pub fn measure(exe: &Path) -> Result<Footprint, LabError> {
         .map_err(LabError::io("stat binary"))?
         .len();
     let mut usage = Vec::new();
-    for (name, profile) in [
-        ("default", ProbeProfile::Default),
-        ("fast", ProbeProfile::Fast),
+    for (name, profile, observed) in [
+        ("default", ProbeProfile::Default, false),
+        ("fast", ProbeProfile::Fast, false),
+        ("default, observed", ProbeProfile::Default, true),
     ] {
-        usage.push(measure_profile(exe, name, profile)?);
+        usage.push(measure_profile(exe, name, profile, observed)?);
     }
     Ok(Footprint {
         binary: exe.display().to_string(),
@@ -165,14 +172,76 @@ fn config(socket: &Path, profile: ProbeProfile) -> String {
     text
 }
 
+/// Where the observed profile's listener is, in the router namespace.
+const LISTEN: &str = "127.0.0.1:9101";
+
+/// The observability keys: the listener, the textfile, and an events file already holding
+/// a full history (1,000 events), which the daemon reads back at start.
+fn observed(daemon: &LabDaemon) -> Result<String, LabError> {
+    let dir = daemon.config().with_file_name("");
+    let events = dir.join("events.jsonl");
+    let mut lines = String::new();
+    for seq in 1..=1000 {
+        let line = if seq % 2 == 0 { "line1" } else { "line2" };
+        writeln!(lines, "{{\"seq\":{seq},\"time\":\"2026-12-01T00:00:00Z\",\"kind\":\"down\",\"line\":\"{line}\",\"message\":\"uplink \\\"{line}\\\" down: no reply from 3/3 targets for 2000 ms\"}}").unwrap();
+    }
+    std::fs::write(&events, lines).map_err(LabError::io("write events file"))?;
+    Ok(format!(
+        "http_listen = \"{LISTEN}\"\nmetrics_file = \"{}\"\nevents_file = \"{}\"\n",
+        dir.join("uplink.prom").display(),
+        events.display()
+    ))
+}
+
+/// Prometheus scraping /metrics every 5 s and the status page open (status and events
+/// every 2 s, series every 10 s), until `stop` is set; run inside the router's namespace.
+/// Returns how many requests were answered.
+fn poll_listener(stop: Arc<AtomicBool>) -> u32 {
+    let mut answered = 0;
+    let mut tick = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        let due = [
+            ("/api/status", 2),
+            ("/api/events", 2),
+            ("/api/series", 10),
+            ("/metrics", 5),
+        ];
+        for (path, _) in due.iter().filter(|(_, every)| tick % every == 0) {
+            answered += u32::from(http_get(path));
+        }
+        tick += 1;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    answered
+}
+
+fn http_get(path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(LISTEN) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: router\r\n\r\n");
+    let mut answer = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
+}
+
 fn measure_profile(
     exe: &Path,
     name: &'static str,
     profile: ProbeProfile,
+    observe: bool,
 ) -> Result<Usage, LabError> {
     let (router, _peer) = four_lines()?;
     let mut daemon = LabDaemon::new(exe, profile)?;
-    daemon.write_config(&config(&daemon.socket(), profile))?;
+    let top = if observe {
+        observed(&daemon)?
+    } else {
+        String::new()
+    };
+    daemon.write_config(&format!("{top}{}", config(&daemon.socket(), profile)))?;
     daemon.start_in(&router)?;
     let all_up = || {
         daemon
@@ -192,9 +261,28 @@ fn measure_profile(
     let pid = daemon
         .pid()
         .ok_or_else(|| LabError::Timeout("footprint: daemon pid".into()))?;
-    let cpu_before = cpu_time(pid)?;
-    crate::lab::interrupt::sleep(MEASURE)?;
-    let cpu = cpu_time(pid)? - cpu_before;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cpu, answered) = std::thread::scope(|scope| {
+        let clients = observe.then(|| {
+            let stop = stop.clone();
+            let router = &router;
+            scope.spawn(move || router.run_in(move || poll_listener(stop)).unwrap_or(0))
+        });
+        let cpu_before = cpu_time(pid)?;
+        let slept = crate::lab::interrupt::sleep(MEASURE);
+        stop.store(true, Ordering::Relaxed);
+        let answered = clients.map(|c| c.join().unwrap_or(0));
+        slept?;
+        Ok::<_, LabError>((cpu_time(pid)? - cpu_before, answered))
+    })?;
+    if let Some(answered) = answered {
+        if answered == 0 {
+            return Err(LabError::Timeout(format!(
+                "footprint: the listener answered nothing\n{}",
+                daemon.log()
+            )));
+        }
+    }
     let (rss_kib, peak_rss_kib) = rss(pid)?;
     daemon.stop(Duration::from_secs(5));
     Ok(Usage {

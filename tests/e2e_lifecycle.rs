@@ -121,6 +121,17 @@ fn i_objects_removed_by_hand_are_restored() {
         r.contains("table inet uplink")
             && r.contains("oifname \"wan2\" meta nfproto ipv4 masquerade")
     });
+    // Each repair is said, in the log and in the event history.
+    s.wait_until("repairs logged", REPAIR, |s| {
+        let log = s.daemon.log();
+        log.matches("repaired: 1 of uplink's routes or rules had gone")
+            .count()
+            == 2
+            && log.contains("repaired: nft table inet uplink was changed or removed")
+    });
+    let events = s.run_uplink(&["events", "--socket", s.daemon.socket().to_str().unwrap()]);
+    let events = String::from_utf8_lossy(&events.stdout).into_owned();
+    assert_eq!(events.matches("  repair  ").count(), 3, "{events}");
     assert!(s.stop_daemon().success());
 }
 

@@ -28,6 +28,7 @@ impl Daemon {
                 Ok(())
             }
             Ok(_) => {
+                self.last_nft = Some(ruleset.clone());
                 self.nft_applied = Some(ruleset);
                 Ok(())
             }
@@ -132,9 +133,20 @@ impl Daemon {
         // The desired table may have changed while nft ran: the next pass compares again.
         self.settled_revision = None;
         match result {
-            Ok(_) => self.nft_applied = Some(ruleset),
+            Ok(applied) => {
+                // The same table applied again: someone changed or removed ours.
+                if applied && self.last_nft.as_ref() == Some(&ruleset) {
+                    let message = "repaired: nft table inet uplink was changed or removed by \
+                                   someone else; restored";
+                    tracing::warn!("{message}");
+                    self.observer.event("repair", None, message.into());
+                }
+                self.last_nft = Some(ruleset.clone());
+                self.nft_applied = Some(ruleset);
+            }
             Err(e) => {
                 self.nft_applied = None;
+                self.last_nft = None;
                 self.nft_check_at = Some(Instant::now() + RETRY);
                 self.warn_retry("nft", e.to_string());
             }
@@ -211,6 +223,7 @@ impl Daemon {
                     .iter()
                     .any(|(change, _)| !is_line_route(change));
                 if outcome.complete() {
+                    self.note_repair(&routing, outcome.applied.len());
                     self.routing_applied = Some(routing);
                     self.last_warning = None;
                 } else {
@@ -221,6 +234,7 @@ impl Daemon {
                         .collect();
                     self.warn_retry("routing", errors.join("; "));
                     self.routing_applied = None;
+                    self.last_routing = None;
                     self.routing_failed = Some(routing);
                     self.retry_at = Some(Instant::now() + RETRY);
                 }
@@ -228,10 +242,26 @@ impl Daemon {
             Err(e) => {
                 self.warn_retry("routing", e.to_string());
                 self.routing_applied = None;
+                self.last_routing = None;
                 self.routing_failed = Some(routing);
                 self.retry_at = Some(Instant::now() + RETRY);
             }
         }
+    }
+
+    /// `count` changes were needed to bring the kernel back to `routing`: when that is
+    /// what was already applied, our routes or rules had gone or changed meanwhile.
+    fn note_repair(&mut self, routing: &(Vec<Route>, Vec<Rule>), count: usize) {
+        if count > 0 && self.last_routing.as_ref() == Some(routing) {
+            // Not necessarily someone's doing: the kernel drops routes with their device.
+            let message = format!(
+                "repaired: {count} of uplink's routes or rules had gone (removed by hand, by \
+                 another program, or with their device); restored"
+            );
+            tracing::info!("{message}");
+            self.observer.event("repair", None, message);
+        }
+        self.last_routing = Some(routing.clone());
     }
 
     /// Tells the engine which lines' own routes the kernel refused in this pass. A line

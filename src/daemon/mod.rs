@@ -110,6 +110,10 @@ struct Daemon {
     routing_applied: Option<(Vec<Route>, Vec<Rule>)>,
     /// The nft ruleset last applied or verified; `None` forces a check.
     nft_applied: Option<Ruleset>,
+    /// What was last brought fully in place, kept when a kernel change forces a check: the
+    /// same state applied again is a repair of someone else's change.
+    last_routing: Option<(Vec<Route>, Vec<Rule>)>,
+    last_nft: Option<Ruleset>,
     /// The engine revision the kernel was last brought in line with.
     settled_revision: Option<u32>,
     links_dirty: bool,
@@ -181,6 +185,8 @@ pub async fn run(
         probes: Probes::new(probe_tx),
         routing_applied: None,
         nft_applied: None,
+        last_routing: None,
+        last_nft: None,
         settled_revision: None,
         links_dirty: true,
         nft_check_at: None,

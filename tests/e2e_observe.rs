@@ -216,6 +216,12 @@ fn metrics_textfile_and_events_follow_a_failover_a_reload_and_a_restart() {
         first["message"].as_str().unwrap().contains("no reply from"),
         "{first}"
     );
+    assert_eq!(first["evidence"]["answering"], 0, "{first}");
+    assert_eq!(first["evidence"]["targets"], 2, "{first}");
+    assert!(
+        first["evidence"]["loss_pct"].as_f64().unwrap() > 0.0,
+        "{first}"
+    );
     let logged = log
         .lines()
         .find(|l| l.contains("uplink \"main\" down"))

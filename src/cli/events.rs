@@ -70,6 +70,7 @@ mod tests {
             kind: kind.into(),
             line: None,
             message: message.into(),
+            evidence: None,
         };
         let rows = render(&[
             event("down", "uplink \"main\" down"),

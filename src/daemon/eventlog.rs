@@ -105,6 +105,7 @@ mod tests {
             kind: "reload".into(),
             line: None,
             message: format!("event {seq}"),
+            evidence: None,
         }
     }
 

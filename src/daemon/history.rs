@@ -11,19 +11,34 @@ use super::status::format_wall;
 use crate::core::Notice;
 
 /// One recorded event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Increases by one per event since the daemon started.
     pub seq: u64,
     /// Wall time (RFC 3339, UTC).
     pub time: String,
-    /// `up`, `down`, `degraded`, `recovered`, `drained`, `undrained`, `active`, `policy`,
-    /// `reload` or `reload-refused`.
+    /// `start`, `up`, `down`, `degraded`, `recovered`, `drained`, `undrained`, `active`,
+    /// `policy`, `reload`, `reload-refused`, `error` or `repair`.
     pub kind: String,
     /// The line concerned, if one is.
     pub line: Option<String>,
     /// What the log says about it.
     pub message: String,
+    /// What the line's probes showed at that moment (line events of a probed line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+/// A line's probe figures when an event about it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Targets that answered within `down_after`.
+    pub answering: usize,
+    pub targets: usize,
+    /// Mean round trip over the recent probes.
+    pub rtt_ms: Option<f64>,
+    /// Share of the recent probes lost.
+    pub loss_pct: Option<f64>,
 }
 
 /// Transitions and downtime of one line since the daemon started.
@@ -102,21 +117,41 @@ impl History {
             kind: kind.to_owned(),
             line: line.map(str::to_owned),
             message,
+            evidence: None,
         };
         self.next_seq += 1;
         self.push(event.clone());
         event
     }
 
-    /// Records what the engine said at `now` (`wall` on the wall clock); returns the events.
-    pub fn notices(&mut self, notices: &[Notice], now: Instant, wall: SystemTime) -> Vec<Event> {
+    /// Records what the engine said at `now` (`wall` on the wall clock), with `evidence`'s
+    /// figures for the line of a line or quality event; returns the events.
+    pub fn notices(
+        &mut self,
+        notices: &[Notice],
+        now: Instant,
+        wall: SystemTime,
+        evidence: impl Fn(&str) -> Option<Evidence>,
+    ) -> Vec<Event> {
         let mut recorded = Vec::with_capacity(notices.len());
         for notice in notices {
             let (kind, line) = classify(notice);
-            if let Notice::Line { name, transition } = notice {
-                self.tally(name, transition.up, now);
+            let figures = match notice {
+                Notice::Line { name, transition } => {
+                    self.tally(name, transition.up, now);
+                    evidence(name)
+                }
+                Notice::Quality { name, .. } => evidence(name),
+                _ => None,
+            };
+            let mut event = self.record(kind, line, notice.to_string(), wall);
+            if figures.is_some() {
+                event.evidence = figures;
+                if let Some(kept) = self.events.back_mut() {
+                    kept.evidence = event.evidence.clone();
+                }
             }
-            recorded.push(self.record(kind, line, notice.to_string(), wall));
+            recorded.push(event);
         }
         recorded
     }

@@ -46,7 +46,7 @@ fn notices_are_classified_with_their_line() {
             basis: crate::core::SelectionBasis::Healthy,
         },
     ];
-    history.notices(&notices, now, SystemTime::now());
+    history.notices(&notices, now, SystemTime::now(), |_| None);
     let kinds: Vec<(String, Option<String>)> = history
         .recent(10)
         .into_iter()
@@ -69,10 +69,25 @@ fn tallies_count_transitions_and_downtime() {
     let t0 = Instant::now();
     let wall = SystemTime::now();
     // Coming up at start is a transition but no downtime.
-    history.notices(&[line("main", true)], t0, wall);
-    history.notices(&[line("main", false)], t0 + Duration::from_secs(10), wall);
-    history.notices(&[line("main", true)], t0 + Duration::from_secs(14), wall);
-    history.notices(&[line("main", false)], t0 + Duration::from_secs(20), wall);
+    history.notices(&[line("main", true)], t0, wall, |_| None);
+    history.notices(
+        &[line("main", false)],
+        t0 + Duration::from_secs(10),
+        wall,
+        |_| None,
+    );
+    history.notices(
+        &[line("main", true)],
+        t0 + Duration::from_secs(14),
+        wall,
+        |_| None,
+    );
+    history.notices(
+        &[line("main", false)],
+        t0 + Duration::from_secs(20),
+        wall,
+        |_| None,
+    );
     let tally = history.tally_of("main");
     assert_eq!(tally.transitions, 4);
     assert_eq!(

@@ -313,7 +313,7 @@ impl Daemon {
         for notice in &notices {
             tracing::info!("{notice}");
         }
-        self.observer.notices(&notices);
+        self.observer.notices(&notices, &self.engine);
         self.pending_flushes
             .extend(flush_plan(&self.engine, &notices));
         for event in events::hook_events(&self.engine, &notices) {

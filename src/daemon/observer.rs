@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc};
 
 use super::eventlog::{self, EventLog};
-use super::history::{Event, History};
+use super::history::{Event, Evidence, History};
 use super::status::{status, Status};
 use crate::config::Observe;
 use crate::core::{Engine, Notice};
@@ -122,8 +122,8 @@ impl Observer {
         }
     }
 
-    /// Records what the engine said.
-    pub fn notices(&mut self, notices: &[Notice]) {
+    /// Records what the engine said, with the probe figures of the lines concerned.
+    pub fn notices(&mut self, notices: &[Notice], engine: &Engine) {
         for notice in notices {
             match notice {
                 Notice::Line { name, transition } => self.counters.transition(name, transition.up),
@@ -131,9 +131,11 @@ impl Observer {
                 _ => {}
             }
         }
+        let now = Instant::now();
+        let evidence = |name: &str| evidence_of(engine, name, now);
         for event in self
             .history
-            .notices(notices, Instant::now(), SystemTime::now())
+            .notices(notices, now, SystemTime::now(), evidence)
         {
             self.publish(&event);
         }
@@ -210,6 +212,27 @@ impl Observer {
             writing.store(false, Ordering::Release);
         });
     }
+}
+
+/// The probe figures of line `name` at `now`; none for a line without probe targets.
+fn evidence_of(engine: &Engine, name: &str, now: Instant) -> Option<Evidence> {
+    let i = engine
+        .config()
+        .uplinks
+        .iter()
+        .position(|u| u.name == name)?;
+    let line = engine.line(i);
+    let figures = line.target_figures(now);
+    if figures.is_empty() {
+        return None;
+    }
+    let round = |x: f64| (x * 10.0).round() / 10.0;
+    Some(Evidence {
+        answering: figures.iter().filter(|f| f.answering).count(),
+        targets: figures.len(),
+        rtt_ms: line.rtt().map(|d| round(d.as_secs_f64() * 1000.0)),
+        loss_pct: line.loss_pct().map(round),
+    })
 }
 
 fn json(value: &impl serde::Serialize) -> String {

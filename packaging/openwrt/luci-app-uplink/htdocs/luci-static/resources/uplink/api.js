@@ -170,6 +170,23 @@ return baseclass.extend({
 		return box;
 	},
 
+	/*
+	 * parse() for an `enabled` flag whose absence means on (set `o.default = o.enabled`):
+	 * stages a change only when the box differs from what the file says, removing the
+	 * option when switched back on. LuCI's own FlagValue with rmempty = false writes '1'
+	 * into every section on every Save, so saving one metric staged an `enabled` change
+	 * per section.
+	 */
+	parseEnabled: function(section_id) {
+		if (!this.isActive(section_id))
+			return Promise.resolve();
+		const fval = this.formvalue(section_id);
+		const cval = this.cfgvalue(section_id);
+		if (fval === (cval != null ? cval : this.default))
+			return Promise.resolve();
+		return Promise.resolve(fval === this.default ? this.remove(section_id) : this.write(section_id, fval));
+	},
+
 	/* A UCI section name the daemon accepts as a line, policy or set name. */
 	validName: function(name) {
 		return /^[A-Za-z0-9_]{1,15}$/.test(name || '') ? true

@@ -51,9 +51,14 @@ function settle(promise) {
 	return promise.then(function(res) {
 		return L.isObject(res) ? res : { error: _('unexpected answer from the uplink object') };
 	}, function(err) {
+		// LuCI appends a stack trace to RPC error messages: show only the first line.
+		const msg = String(err && err.message ? err.message : err).split('\n')[0];
+		// -32002 is rpcd refusing the call for this login, not a missing plugin.
+		if (/error -32002\b/.test(msg))
+			return { error: _('permission denied: this login may not do that (%s)').format(msg) };
 		return {
 			error: _('the ubus object "uplink" cannot be called (%s): is the uplink package installed and rpcd restarted?')
-				.format(err && err.message ? err.message : String(err)),
+				.format(msg),
 			unreachable: true
 		};
 	});

@@ -51,9 +51,14 @@ function settle(promise) {
 	return promise.then(function(res) {
 		return L.isObject(res) ? res : { error: _('unexpected answer from the uplink object') };
 	}, function(err) {
+		// LuCI appends a stack trace to RPC error messages: show only the first line.
+		const msg = String(err && err.message ? err.message : err).split('\n')[0];
+		// -32002 is rpcd refusing the call for this login, not a missing plugin.
+		if (/error -32002\b/.test(msg))
+			return { error: _('permission denied: this login may not do that (%s)').format(msg) };
 		return {
 			error: _('the ubus object "uplink" cannot be called (%s): is the uplink package installed and rpcd restarted?')
-				.format(err && err.message ? err.message : String(err)),
+				.format(msg),
 			unreachable: true
 		};
 	});
@@ -168,6 +173,23 @@ return baseclass.extend({
 		const box = E('div', { 'class': 'uplink-check' });
 		this.check().then(function(res) { dom.content(box, renderCheck(res)); });
 		return box;
+	},
+
+	/*
+	 * parse() for an `enabled` flag whose absence means on (set `o.default = o.enabled`):
+	 * stages a change only when the box differs from what the file says, removing the
+	 * option when switched back on. LuCI's own FlagValue with rmempty = false writes '1'
+	 * into every section on every Save, so saving one metric staged an `enabled` change
+	 * per section.
+	 */
+	parseEnabled: function(section_id) {
+		if (!this.isActive(section_id))
+			return Promise.resolve();
+		const fval = this.formvalue(section_id);
+		const cval = this.cfgvalue(section_id);
+		if (fval === (cval != null ? cval : this.default))
+			return Promise.resolve();
+		return Promise.resolve(fval === this.default ? this.remove(section_id) : this.write(section_id, fval));
 	},
 
 	/* A UCI section name the daemon accepts as a line, policy or set name. */

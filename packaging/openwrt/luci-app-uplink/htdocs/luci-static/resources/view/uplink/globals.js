@@ -30,7 +30,7 @@ return view.extend({
 		let o = s.option(form.Flag, 'enabled', _('Enabled'),
 			_('Off: uplink manages no line (the system\'s own routes carry traffic).'));
 		o.default = o.enabled;
-		o.rmempty = false;
+		o.parse = api.parseEnabled;
 
 		o = s.option(form.ListValue, 'log_level', _('Log level'));
 		o.value('', _('default'));

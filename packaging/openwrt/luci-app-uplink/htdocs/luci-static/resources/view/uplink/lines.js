@@ -150,7 +150,7 @@ return view.extend({
 
 		let o = s.taboption('general', form.Flag, 'enabled', _('Enabled'));
 		o.default = o.enabled;
-		o.rmempty = false;
+		o.parse = api.parseEnabled;
 		o.editable = true;
 
 		// Device or netifd interface: one of the two, so a pseudo option picks which.

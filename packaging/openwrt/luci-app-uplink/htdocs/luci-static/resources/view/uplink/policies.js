@@ -52,7 +52,7 @@ return view.extend({
 
 		let o = s.option(form.Flag, 'enabled', _('Enabled'));
 		o.default = o.enabled;
-		o.rmempty = false;
+		o.parse = api.parseEnabled;
 		o.editable = true;
 
 		o = s.option(form.DynamicList, 'from', _('From'), _('Source addresses or prefixes; none: any.'));

@@ -35,7 +35,7 @@ return view.extend({
 
 		let o = s.option(form.Flag, 'enabled', _('Enabled'));
 		o.default = o.enabled;
-		o.rmempty = false;
+		o.parse = api.parseEnabled;
 		o.editable = true;
 
 		o = s.option(form.DynamicList, 'prefix', _('Prefixes'));

@@ -25,9 +25,12 @@ function stateBadge(line) {
 	let text = up ? _('Up') : _('Down');
 	if (line.degraded)
 		text += ' (' + _('degraded') + ')';
+	// Colours inline: the themes name label colours differently (bootstrap has no
+	// `danger`, openwrt-2020 only `success` and `warning`), so a down line showed grey.
+	const colour = up ? (line.degraded ? '#c67605' : '#46a546') : '#c43c35';
 	return E('span', {
-		'class': 'label ' + (up ? (line.degraded ? 'warning' : 'success') : 'danger'),
-		'style': 'padding:2px 8px;border-radius:3px'
+		'class': 'label',
+		'style': 'padding:2px 8px;border-radius:3px;color:#fff;background-color:' + colour
 	}, text);
 }
 

@@ -2,6 +2,7 @@
 'require baseclass';
 'require dom';
 'require rpc';
+'require ui';
 
 /*
  * The ubus object `uplink` (docs/ubus.md in uplink's repository) and helpers the views
@@ -120,7 +121,7 @@ function figure(v, unit, digits) {
  * The result of `check` as a box: nothing when valid without warnings, otherwise each
  * error and warning with the section and option it is about.
  */
-function renderCheck(res) {
+function renderCheck(res, staged) {
 	if (res.error)
 		return E('div', { 'class': 'alert-message warning' }, [
 			E('strong', {}, _('The configuration could not be checked: ')), res.error
@@ -140,8 +141,9 @@ function renderCheck(res) {
 
 	const nodes = [];
 	if (!res.valid)
-		nodes.push(E('p', {}, E('strong', {},
-			_('The applied configuration is invalid: uplink keeps running the previous one until this is fixed.'))),
+		nodes.push(E('p', {}, E('strong', {}, staged
+			? _('Not applied: with these changes the configuration would be invalid. They are saved (see Unsaved Changes); fix them and apply again.')
+			: _('The applied configuration is invalid: uplink keeps running the previous one until this is fixed.'))),
 			E('ul', {}, errors.map(item)));
 	if (warnings.length)
 		nodes.push(E('p', {}, E('strong', {}, _('Warnings'))), E('ul', {}, warnings.map(item)));
@@ -173,6 +175,32 @@ return baseclass.extend({
 		const box = E('div', { 'class': 'uplink-check' });
 		this.check().then(function(res) { dom.content(box, renderCheck(res)); });
 		return box;
+	},
+
+	/*
+	 * Save & Apply that asks the daemon first. Save stages the form's changes in this
+	 * login's rpcd session; `check` then validates the config with them (uhttpd hands the
+	 * session to the plugin, which applies the staged changes with OpenWrt's own uci).
+	 * Changes that would make the config invalid stay staged, not applied, and the errors
+	 * are shown above the form. When the check cannot see the staged changes (no uci, no
+	 * plugin), applying goes ahead as LuCI would: the daemon keeps its running config
+	 * if the new file is invalid.
+	 */
+	saveApply: function(view, ev, mode) {
+		return view.handleSave(ev).then(function() {
+			return settle(callCheck());
+		}).then(function(res) {
+			if (res.valid === false && res.staged === true) {
+				const box = document.querySelector('.uplink-check');
+				if (box)
+					dom.content(box, renderCheck(res, true));
+				ui.addNotification(null, E('p', {},
+					_('uplink: the changes were not applied because the daemon finds the configuration invalid.')), 'danger');
+				window.scrollTo(0, 0);
+				return;
+			}
+			return ui.changes.apply(mode == '0');
+		});
 	},
 
 	/*

@@ -18,6 +18,11 @@ return view.extend({
 		return uci.load('uplink');
 	},
 
+	// Checked by the daemon before it is applied (see api.saveApply).
+	handleSaveApply: function(ev, mode) {
+		return api.saveApply(this, ev, mode);
+	},
+
 	render: function() {
 		const m = new form.Map('uplink', _('Uplink: globals'),
 			_('Settings of the daemon as a whole.'));

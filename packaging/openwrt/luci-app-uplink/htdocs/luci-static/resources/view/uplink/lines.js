@@ -126,6 +126,11 @@ return view.extend({
 		return uci.load('uplink');
 	},
 
+	// Checked by the daemon before it is applied (see api.saveApply).
+	handleSaveApply: function(ev, mode) {
+		return api.saveApply(this, ev, mode);
+	},
+
 	render: function() {
 		const m = new form.Map('uplink', _('Uplink: lines'),
 			_('Each line is one internet connection uplink watches. The lowest metric among healthy lines carries traffic; equal metrics share it by weight.'));

@@ -30,6 +30,11 @@ return view.extend({
 		return uci.load('uplink');
 	},
 
+	// Checked by the daemon before it is applied (see api.saveApply).
+	handleSaveApply: function(ev, mode) {
+		return api.saveApply(this, ev, mode);
+	},
+
 	render: function() {
 		const lines = uci.sections('uplink', 'uplink').map(function(s) { return s['.name']; });
 		const sets = uci.sections('uplink', 'set').map(function(s) { return s['.name']; });

@@ -15,6 +15,11 @@ return view.extend({
 		return uci.load('uplink');
 	},
 
+	// Checked by the daemon before it is applied (see api.saveApply).
+	handleSaveApply: function(ev, mode) {
+		return api.saveApply(this, ev, mode);
+	},
+
 	render: function() {
 		const m = new form.Map('uplink', _('Uplink: sets'),
 			_('A set is a named list of prefixes, inline and/or from a file; a policy\'s "Destination set" matches it.'));

@@ -165,6 +165,118 @@ fn routes_and_rules_are_applied_read_back_and_removed() {
     );
 }
 
+/// The hand-encoded rtnetlink driver against the real kernel: refusals keep their errno (the
+/// reconciler judges by number), IPv6 addresses and routes read back, a dump spread over
+/// many datagrams finds ours among thousands of foreign routes, and the system's default
+/// routes give a `gateway = "auto"` line its gateway.
+#[test]
+fn kernel_answers_come_through_exactly() {
+    if !require_root("kernel_answers_come_through_exactly") {
+        return;
+    }
+    let ns = two_line_ns("wire");
+    ns.ip(&["addr", "add", "2001:db8:1::2/64", "dev", "wan1", "nodad"])
+        .unwrap();
+    ns.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.1",
+        "metric",
+        "50",
+    ])
+    .unwrap();
+    ns.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        "198.51.100.1",
+        "metric",
+        "60",
+    ])
+    .unwrap();
+    let batch = std::env::temp_dir().join(format!("{}.routes", unique_prefix("wire")));
+    let lines: String = (0..3000)
+        .map(|i| format!("route add 198.18.{}.{}/32 dev wan2\n", i / 250, i % 250))
+        .collect();
+    std::fs::write(&batch, lines).unwrap();
+    ns.ip(&["-batch", batch.to_str().unwrap()]).unwrap();
+    std::fs::remove_file(&batch).unwrap();
+    ns.run_in(|| {
+        runtime().block_on(async {
+            let mut nl = Netlink::connect().unwrap();
+            let links = nl.links(true).await.unwrap();
+            let (w1, w2) = (links["wan1"].ifindex, links["wan2"].ifindex);
+            let v6: std::net::IpAddr = "2001:db8:1::2".parse().unwrap();
+            assert!(links["wan1"].addrs.contains(&v6), "{:?}", links["wan1"]);
+            assert!(links["wan1"].networks.contains(&(v6, 64)));
+            assert_eq!(
+                links["wan1"].system_gateways,
+                vec![std::net::IpAddr::from([192, 0, 2, 1])]
+            );
+            assert_eq!(
+                links["wan2"].system_gateways,
+                vec![std::net::IpAddr::from([198, 51, 100, 1])]
+            );
+            assert!(links["lo"].admin_up && !links["wan1"].point_to_point);
+
+            let off_link = Route {
+                family: Family::V4,
+                table: line_table(0),
+                nexthops: vec![hop(w1, Some([198, 18, 200, 1]), 1)],
+            };
+            let err = nl.apply(&Change::PutRoute(off_link)).await.unwrap_err();
+            assert_eq!(err.errno, Some(libc::ENETUNREACH), "{err}");
+            let text = std::io::Error::from_raw_os_error(libc::ENETUNREACH).to_string();
+            assert_eq!(err.detail, text);
+            let missing = Rule {
+                family: Family::V6,
+                priority: PRIO_MARK_BASE,
+                matcher: RuleMatch::All,
+                table: line_table(0),
+                suppress_prefixlen: None,
+            };
+            let err = nl.apply(&Change::DeleteRule(missing)).await.unwrap_err();
+            assert_eq!(err.errno, Some(libc::ENOENT), "{err}");
+
+            let v6_route = Route {
+                family: Family::V6,
+                table: line_table(0),
+                nexthops: vec![NextHop {
+                    ifindex: w1,
+                    gateway: Some("2001:db8:1::1".parse().unwrap()),
+                    weight: 1,
+                }],
+            };
+            let v4_route = Route {
+                family: Family::V4,
+                table: TABLE_ACTIVE,
+                nexthops: vec![hop(w1, Some([192, 0, 2, 1]), 2), hop(w2, None, 1)],
+            };
+            for route in [&v6_route, &v4_route] {
+                nl.apply(&Change::PutRoute(route.clone())).await.unwrap();
+            }
+            let mut routes = nl.owned_routes().await.unwrap();
+            routes.sort();
+            let mut want = vec![v6_route, v4_route];
+            want.sort();
+            assert_eq!(routes, want);
+            let mut nft = Nft::default();
+            remove_all(&mut nl, &mut nft).await.unwrap();
+            assert!(nl.owned_routes().await.unwrap().is_empty());
+        })
+    })
+    .unwrap();
+    let count = ns
+        .ip(&["route", "show", "dev", "wan2"])
+        .unwrap()
+        .lines()
+        .count();
+    assert!(count > 3000, "{count} routes");
+}
+
 #[test]
 fn switching_the_active_line_is_one_replace() {
     if !require_root("switching_the_active_line_is_one_replace") {

@@ -1,5 +1,5 @@
-//! Drivers that touch the kernel: rtnetlink for routes, rules and link facts, and `nft`
-//! for our nftables table. Each implements a small trait from [`crate::reconcile`].
+//! Drivers that touch the kernel: rtnetlink (encoded by hand, see [`wire`]) for routes,
+//! rules and link facts, and `nft` for our nftables table. Each implements a small trait from [`crate::reconcile`].
 
 pub mod conntrack;
 pub mod convert;
@@ -7,6 +7,7 @@ pub mod netifd;
 pub mod netlink;
 pub mod nft;
 pub mod sysctl;
+pub mod wire;
 
 pub use netlink::{monitor as netlink_monitor, KernelChange, Netlink, NetlinkError};
 pub use nft::{monitor as nft_monitor, Nft, NftError};

@@ -1,23 +1,16 @@
-//! rtnetlink driver: our routes and rules, link facts, and the change monitor.
+//! rtnetlink driver: our routes and rules, link facts, and the change monitor. Messages
+//! are built and read by [`super::convert`] on a plain `netlink_sys` socket ([`super::wire`]
+//! says why not the rtnetlink crate).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use futures::channel::mpsc::UnboundedReceiver;
-use futures::{Stream, StreamExt, TryStreamExt};
-use netlink_packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REPLACE,
-    NLM_F_REQUEST,
-};
-use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-use netlink_packet_route::route::RouteMessage;
-use netlink_packet_route::rule::RuleMessage;
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::{Handle, MulticastGroup};
+use futures::Stream;
+use netlink_sys::{protocols::NETLINK_ROUTE, AsyncSocket, AsyncSocketExt, TokioSocket};
 use thiserror::Error;
 
-use super::convert::{parse_route, parse_rule, route_message, rule_message, system_default};
+use super::convert::{self as c, parse_route, parse_rule, system_default};
+use super::wire::{self, Message, Request, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE};
 use crate::core::{LinkFacts, Route, Rule};
 use crate::reconcile::{Change, Routing};
 
@@ -41,30 +34,39 @@ impl NetlinkError {
         }
     }
 
-    /// The kernel's answer to a request.
-    fn refused(op: impl Into<String>, error: std::io::Error) -> Self {
+    /// The kernel's answer to a request: `code` is its negative errno.
+    fn refused(op: impl Into<String>, code: i32) -> Self {
+        let errno = code.checked_neg().unwrap_or(code);
         NetlinkError {
-            errno: error.raw_os_error(),
-            ..NetlinkError::new(op, error)
+            errno: Some(errno),
+            ..NetlinkError::new(op, std::io::Error::from_raw_os_error(errno))
         }
     }
 }
 
 /// Both address families: routes and rules are dumped and watched for each.
-const FAMILIES: [AddressFamily; 2] = [AddressFamily::Inet, AddressFamily::Inet6];
+const FAMILIES: [u8; 2] = [c::AF_INET, c::AF_INET6];
+
+/// How often a dump the kernel marks as interrupted (the dumped objects changed while it
+/// ran, `NLM_F_DUMP_INTR`) is started again before the caller gets a transient error.
+const DUMP_TRIES: usize = 3;
 
 /// Talks rtnetlink to the kernel of the current network namespace.
 pub struct Netlink {
-    handle: Handle,
+    socket: TokioSocket,
+    seq: u32,
 }
 
 impl Netlink {
-    /// Opens a netlink connection; its I/O runs as a task on the current tokio runtime.
+    /// Opens a netlink socket, registered with the current tokio runtime.
     pub fn connect() -> Result<Self, NetlinkError> {
-        let (conn, handle, _) =
-            rtnetlink::new_connection().map_err(|e| NetlinkError::new("connect", e))?;
-        tokio::spawn(conn);
-        Ok(Netlink { handle })
+        let mut socket =
+            TokioSocket::new(NETLINK_ROUTE).map_err(|e| NetlinkError::new("connect", e))?;
+        socket
+            .socket_mut()
+            .bind_auto()
+            .map_err(|e| NetlinkError::new("connect", e))?;
+        Ok(Netlink { socket, seq: 0 })
     }
 
     /// Every device's facts by name: flags, usable addresses of both families and, with
@@ -74,28 +76,16 @@ impl Netlink {
         &mut self,
         gateways: bool,
     ) -> Result<HashMap<String, LinkFacts>, NetlinkError> {
-        let mut by_index: HashMap<u32, (String, LinkFacts)> = HashMap::new();
-        let mut links = self.handle.link().get().execute();
-        while let Some(msg) = links
-            .try_next()
-            .await
-            .map_err(|e| NetlinkError::new("dump links", e))?
-        {
-            if let Some(name) = link_name(&msg) {
-                by_index.insert(msg.header.index, (name, link_facts(&msg)));
-            }
-        }
-        let mut addrs = self.handle.address().get().execute();
-        while let Some(msg) = addrs
-            .try_next()
-            .await
-            .map_err(|e| NetlinkError::new("dump addresses", e))?
-        {
-            if let (Some(addr), Some((_, facts))) =
-                (usable_addr(&msg), by_index.get_mut(&msg.header.index))
-            {
+        let request = c::dump_request(c::RTM_GETLINK, 0);
+        let links = self.dump(&request, "dump links", c::parse_link).await?;
+        let mut by_index: HashMap<u32, (String, LinkFacts)> =
+            links.into_iter().map(|l| (l.1.ifindex, l)).collect();
+        let request = c::dump_request(c::RTM_GETADDR, 0);
+        let addrs = self.dump(&request, "dump addresses", c::parse_address);
+        for (ifindex, addr, len) in addrs.await? {
+            if let Some((_, facts)) = by_index.get_mut(&ifindex) {
                 facts.addrs.push(addr);
-                facts.networks.push((addr, msg.header.prefix_len));
+                facts.networks.push((addr, len));
             }
         }
         let system_gateways = if gateways {
@@ -114,22 +104,9 @@ impl Netlink {
     /// Per device and family, the gateway of the system's default route with the lowest
     /// metric.
     async fn system_gateways(&mut self) -> Result<Vec<(u32, IpAddr)>, NetlinkError> {
-        let mut defaults = Vec::new();
-        for family in FAMILIES {
-            let mut req = RouteMessage::default();
-            req.header.address_family = family;
-            let found = self
-                .dump(
-                    RouteNetlinkMessage::GetRoute(req),
-                    "dump routes",
-                    |m| match m {
-                        RouteNetlinkMessage::NewRoute(r) => system_default(&r),
-                        _ => None,
-                    },
-                )
-                .await?;
-            defaults.extend(found);
-        }
+        let mut defaults = self
+            .dump_families(c::RTM_GETROUTE, "dump routes", system_default)
+            .await?;
         // Lowest metric first; then one per device and family.
         defaults.sort_by_key(|d| d.metric);
         let mut chosen: Vec<(u32, IpAddr)> = Vec::new();
@@ -144,155 +121,110 @@ impl Netlink {
         Ok(chosen)
     }
 
+    /// Dumps with `request` and keeps what `pick` makes of each message's payload.
     async fn dump<T>(
         &mut self,
-        request: RouteNetlinkMessage,
+        request: &Request,
         op: &str,
-        pick: impl Fn(RouteNetlinkMessage) -> Option<T>,
+        pick: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<Vec<T>, NetlinkError> {
-        let mut req = NetlinkMessage::from(request);
-        req.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        let mut stream = self
-            .handle
-            .request(req)
-            .map_err(|e| NetlinkError::new(op, e))?;
-        let mut out = Vec::new();
-        while let Some(msg) = stream.next().await {
-            match msg.payload {
-                NetlinkPayload::InnerMessage(inner) => out.extend(pick(inner)),
-                NetlinkPayload::Error(e) if e.code.is_some() => {
-                    return Err(NetlinkError::refused(op, e.to_io()))
-                }
-                _ => {}
+        for _ in 0..DUMP_TRIES {
+            let mut out = Vec::new();
+            let interrupted = self.exchange(request, op, |p| out.extend(pick(p))).await?;
+            if !interrupted {
+                return Ok(out);
             }
         }
-        Ok(out)
+        Err(NetlinkError {
+            errno: Some(libc::EINTR),
+            ..NetlinkError::new(op, format!("interrupted by changes {DUMP_TRIES} times"))
+        })
     }
 
-    /// [`Netlink::dump`] for each of [`FAMILIES`], results together.
+    /// [`Netlink::dump`] of `kind` for each of [`FAMILIES`], results together.
     async fn dump_families<T>(
         &mut self,
-        request: impl Fn(AddressFamily) -> RouteNetlinkMessage,
+        kind: u16,
         op: &str,
-        pick: impl Fn(RouteNetlinkMessage) -> Option<T>,
+        pick: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<Vec<T>, NetlinkError> {
         let mut out = Vec::new();
         for family in FAMILIES {
-            out.extend(self.dump(request(family), op, &pick).await?);
+            let request = c::dump_request(kind, family);
+            out.extend(self.dump(&request, op, &pick).await?);
         }
         Ok(out)
     }
 
-    async fn request_ack(
+    /// Sends `request` and hands each answer of its sequence number to `each` until the
+    /// dump's end or the kernel's acknowledgement; a negative code there is the kernel's
+    /// refusal. Answers to an earlier, abandoned request carry another sequence number
+    /// and are skipped. Returns whether the kernel marked the dump as interrupted.
+    async fn exchange(
         &mut self,
-        request: RouteNetlinkMessage,
-        flags: u16,
-        op: String,
-    ) -> Result<(), NetlinkError> {
-        let mut req = NetlinkMessage::from(request);
-        req.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        let mut stream = self
-            .handle
-            .request(req)
-            .map_err(|e| NetlinkError::new(&op, e))?;
-        while let Some(msg) = stream.next().await {
-            if let NetlinkPayload::Error(e) = msg.payload {
-                if e.code.is_some() {
-                    return Err(NetlinkError::refused(op, e.to_io()));
-                }
+        request: &Request,
+        op: &str,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<bool, NetlinkError> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let sent = self.socket.send(&request.finish(seq)).await;
+        sent.map_err(|e| NetlinkError::new(op, e))?;
+        let mut interrupted = false;
+        loop {
+            let received = self.socket.recv_from_full().await;
+            let (datagram, _) = received.map_err(|e| NetlinkError::new(op, e))?;
+            for msg in wire::messages(&datagram).filter(|m| m.seq == seq) {
+                interrupted |= msg.flags & wire::NLM_F_DUMP_INTR != 0;
+                let code = match msg.kind {
+                    // An error message too short for its code is no acknowledgement.
+                    wire::NLMSG_ERROR => wire::error_code(msg.payload).unwrap_or(-libc::EPROTO),
+                    wire::NLMSG_DONE => wire::error_code(msg.payload).unwrap_or(0),
+                    // NOOP and OVERRUN carry nothing; the rest are the answers.
+                    kind if kind < wire::NLMSG_MIN_TYPE => continue,
+                    _ => {
+                        each(msg.payload);
+                        continue;
+                    }
+                };
+                return match code {
+                    code if code < 0 => Err(NetlinkError::refused(op, code)),
+                    _ => Ok(interrupted),
+                };
             }
         }
-        Ok(())
     }
-}
 
-/// A route dump request for `family`.
-fn route_request(family: AddressFamily) -> RouteNetlinkMessage {
-    let mut req = RouteMessage::default();
-    req.header.address_family = family;
-    RouteNetlinkMessage::GetRoute(req)
-}
-
-fn link_name(msg: &LinkMessage) -> Option<String> {
-    msg.attributes.iter().find_map(|a| match a {
-        LinkAttribute::IfName(name) => Some(name.clone()),
-        _ => None,
-    })
-}
-
-fn link_facts(msg: &LinkMessage) -> LinkFacts {
-    LinkFacts {
-        ifindex: msg.header.index,
-        admin_up: msg.header.flags.contains(LinkFlags::Up),
-        carrier: msg.header.flags.contains(LinkFlags::LowerUp),
-        point_to_point: msg.header.flags.contains(LinkFlags::Pointopoint),
-        addrs: Vec::new(),
-        ..LinkFacts::default()
+    async fn request_ack(&mut self, request: Request, op: String) -> Result<(), NetlinkError> {
+        self.exchange(&request, &op, |_| {}).await.map(|_| ())
     }
-}
-
-/// The device's own address in an address message, if it can be used now. IFA_LOCAL is
-/// the device's own address; IFA_ADDRESS is the peer's on a point-to-point link
-/// (rtnetlink(7)), so the former wins. An IPv6 address still in duplicate address
-/// detection (tentative) or that failed it cannot be bound to yet.
-fn usable_addr(msg: &AddressMessage) -> Option<IpAddr> {
-    let unusable = AddressFlags::Tentative | AddressFlags::Dadfailed;
-    let flags = msg.attributes.iter().find_map(|a| match a {
-        AddressAttribute::Flags(f) => Some(*f),
-        _ => None,
-    });
-    let header_flags = AddressFlags::from_bits_retain(u32::from(msg.header.flags.bits()));
-    if flags.unwrap_or(header_flags).intersects(unusable) {
-        return None;
-    }
-    let local = msg.attributes.iter().find_map(|a| match a {
-        AddressAttribute::Local(ip) => Some(*ip),
-        _ => None,
-    });
-    local.or_else(|| {
-        msg.attributes.iter().find_map(|a| match a {
-            AddressAttribute::Address(ip) => Some(*ip),
-            _ => None,
-        })
-    })
 }
 
 impl Routing for Netlink {
     type Error = NetlinkError;
 
     async fn owned_routes(&mut self) -> Result<Vec<Route>, NetlinkError> {
-        self.dump_families(route_request, "dump routes", |m| match m {
-            RouteNetlinkMessage::NewRoute(r) => parse_route(&r),
-            _ => None,
-        })
-        .await
+        self.dump_families(c::RTM_GETROUTE, "dump routes", parse_route)
+            .await
     }
 
     async fn owned_rules(&mut self) -> Result<Vec<Rule>, NetlinkError> {
-        let request = |family| {
-            let mut req = RuleMessage::default();
-            req.header.family = family;
-            RouteNetlinkMessage::GetRule(req)
-        };
-        self.dump_families(request, "dump rules", |m| match m {
-            RouteNetlinkMessage::NewRule(r) => parse_rule(&r),
-            _ => None,
-        })
-        .await
+        self.dump_families(c::RTM_GETRULE, "dump rules", parse_rule)
+            .await
     }
 
     async fn apply(&mut self, change: &Change) -> Result<(), NetlinkError> {
         let op = change.to_string();
-        let (request, flags) = match change {
-            Change::PutRoute(r) => (
-                RouteNetlinkMessage::NewRoute(route_message(r)),
-                NLM_F_CREATE | NLM_F_REPLACE,
-            ),
-            Change::DeleteRoute(r) => (RouteNetlinkMessage::DelRoute(route_message(r)), 0),
-            Change::AddRule(r) => (RouteNetlinkMessage::NewRule(rule_message(r)), NLM_F_CREATE),
-            Change::DeleteRule(r) => (RouteNetlinkMessage::DelRule(rule_message(r)), 0),
+        let ack = NLM_F_ACK | wire::NLM_F_REQUEST;
+        let request = match change {
+            Change::PutRoute(r) => {
+                c::route_request(c::RTM_NEWROUTE, ack | NLM_F_CREATE | NLM_F_REPLACE, r)
+            }
+            Change::DeleteRoute(r) => c::route_request(c::RTM_DELROUTE, ack, r),
+            Change::AddRule(r) => c::rule_request(c::RTM_NEWRULE, ack | NLM_F_CREATE, r),
+            Change::DeleteRule(r) => c::rule_request(c::RTM_DELRULE, ack, r),
         };
-        self.request_ack(request, flags, op).await
+        self.request_ack(request, op).await
     }
 }
 
@@ -305,46 +237,62 @@ pub enum KernelChange {
     Owned,
 }
 
+/// rtnetlink multicast groups (`RTNLGRP_*`): link, IPv4 addresses, routes and rules, IPv6
+/// addresses, routes and rules.
+const GROUPS: [u32; 7] = [1, 5, 7, 8, 9, 11, 19];
+
+/// Room for notification bursts (a link going down takes its addresses and routes with
+/// it); the kernel caps it at `net.core.rmem_max`.
+const MONITOR_BUFFER: usize = 1 << 20;
+
 /// Subscribes to link, address, route and rule notifications; yields only the ones that
-/// concern us, so that foreign route churn (a busy BGP daemon, say) costs nothing.
+/// concern us, so that foreign route churn (a busy BGP daemon, say) costs nothing. The
+/// stream ends when the socket fails, notably with ENOBUFS (the kernel dropped
+/// notifications): the caller then subscribes again and re-reads everything.
 pub fn monitor() -> Result<impl Stream<Item = KernelChange>, NetlinkError> {
-    let groups = [
-        MulticastGroup::Link,
-        MulticastGroup::Ipv4Ifaddr,
-        MulticastGroup::Ipv4Route,
-        MulticastGroup::Ipv4Rule,
-        MulticastGroup::Ipv6Ifaddr,
-        MulticastGroup::Ipv6Route,
-        MulticastGroup::Ipv6Rule,
-    ];
-    let (conn, _handle, messages) = rtnetlink::new_multicast_connection(&groups)
-        .map_err(|e| NetlinkError::new("subscribe", e))?;
-    tokio::spawn(conn);
-    Ok(classify(messages))
+    let fail = |e| NetlinkError::new("subscribe", e);
+    let mut socket = TokioSocket::new(NETLINK_ROUTE).map_err(fail)?;
+    let raw = socket.socket_mut();
+    raw.bind_auto().map_err(fail)?;
+    // Best effort: the default buffer works too, only overflows sooner.
+    let _ = raw.set_rx_buf_sz(MONITOR_BUFFER);
+    for group in GROUPS {
+        raw.add_membership(group).map_err(fail)?;
+    }
+    let state = (socket, VecDeque::new());
+    Ok(futures::stream::unfold(
+        state,
+        |(socket, mut pending)| async move {
+            loop {
+                if let Some(change) = pending.pop_front() {
+                    return Some((change, (socket, pending)));
+                }
+                match socket.recv_from_full().await {
+                    Ok((datagram, _)) => {
+                        pending.extend(wire::messages(&datagram).filter_map(classify))
+                    }
+                    Err(e) => {
+                        tracing::warn!("netlink monitor: {e}");
+                        return None;
+                    }
+                }
+            }
+        },
+    ))
 }
 
-type Notifications =
-    UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, netlink_sys::SocketAddr)>;
-
-fn classify(messages: Notifications) -> impl Stream<Item = KernelChange> {
-    messages.filter_map(|(msg, _)| async move {
-        let NetlinkPayload::InnerMessage(inner) = msg.payload else {
-            return None;
-        };
-        match inner {
-            RouteNetlinkMessage::NewLink(_)
-            | RouteNetlinkMessage::DelLink(_)
-            | RouteNetlinkMessage::NewAddress(_)
-            | RouteNetlinkMessage::DelAddress(_) => Some(KernelChange::Link),
-            RouteNetlinkMessage::NewRoute(r) | RouteNetlinkMessage::DelRoute(r) => {
-                let owned = parse_route(&r).map(|_| KernelChange::Owned);
-                // A system default route may be a `gateway = "auto"` line's next hop.
-                owned.or_else(|| system_default(&r).map(|_| KernelChange::Link))
-            }
-            RouteNetlinkMessage::NewRule(r) | RouteNetlinkMessage::DelRule(r) => {
-                parse_rule(&r).map(|_| KernelChange::Owned)
-            }
-            _ => None,
+/// Whether a notification concerns us, and how.
+fn classify(msg: Message) -> Option<KernelChange> {
+    match msg.kind {
+        c::RTM_NEWLINK | c::RTM_DELLINK | c::RTM_NEWADDR | c::RTM_DELADDR => {
+            Some(KernelChange::Link)
         }
-    })
+        c::RTM_NEWROUTE | c::RTM_DELROUTE => {
+            let owned = parse_route(msg.payload).map(|_| KernelChange::Owned);
+            // A system default route may be a `gateway = "auto"` line's next hop.
+            owned.or_else(|| system_default(msg.payload).map(|_| KernelChange::Link))
+        }
+        c::RTM_NEWRULE | c::RTM_DELRULE => parse_rule(msg.payload).map(|_| KernelChange::Owned),
+        _ => None,
+    }
 }

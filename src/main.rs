@@ -88,11 +88,23 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Events {
             json,
             limit,
+            since,
             follow,
             target,
         } => {
+            let now = std::time::SystemTime::now();
+            let since = since
+                .map(|s| cli::since::parse_since(&s, now))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             let socket = target.socket_path();
-            runtime().block_on(cli::events::show(json, limit, follow, &socket))
+            let query = cli::events::Query {
+                json,
+                limit,
+                since,
+                follow,
+            };
+            runtime().block_on(cli::events::show(&query, &socket))
         }
         Command::Rpcd {
             config,

@@ -269,6 +269,15 @@ fn metrics_textfile_and_events_follow_a_failover_a_reload_and_a_restart() {
         &before[..],
         "history kept across the reload"
     );
+    let socket_arg = s.daemon.socket().to_str().unwrap().to_string();
+    let since = |when: &str| {
+        let out = s.run_uplink(&["events", "--json", "--since", when, "--socket", &socket_arg]);
+        assert!(out.status.success(), "{out:?}");
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        value["events"].as_array().unwrap().len()
+    };
+    assert_eq!(since("1h"), after.len());
+    assert_eq!(since("2099-01-01"), 0);
     let _ = follower.kill();
     let _ = follower.wait();
     let _ = reader.join();

@@ -6,10 +6,23 @@ use uplink::daemon::control::{self, Request};
 use uplink::daemon::history::Event;
 use uplink::text::printable;
 
-/// Asks the daemon at `socket` for its newest `limit` events and prints them; with
-/// `follow`, then every new one as it happens.
-pub async fn show(json: bool, limit: usize, follow: bool, socket: &Path) -> anyhow::Result<()> {
-    let request = Request::Events { limit: Some(limit) };
+/// What `uplink events` asks for.
+pub struct Query {
+    pub json: bool,
+    pub limit: usize,
+    /// RFC 3339, UTC.
+    pub since: Option<String>,
+    pub follow: bool,
+}
+
+/// Asks the daemon at `socket` for its newest events and prints them; with `follow`, then
+/// every new one as it happens.
+pub async fn show(query: &Query, socket: &Path) -> anyhow::Result<()> {
+    let (json, follow) = (query.json, query.follow);
+    let request = Request::Events {
+        limit: Some(query.limit),
+        since: query.since.clone(),
+    };
     let answer = control::request(socket, &request).await?;
     let events: Vec<Event> = serde_json::from_value(answer["events"].clone())?;
     if !follow {

@@ -6,6 +6,7 @@ pub mod docs;
 pub mod events;
 pub mod mwan3_user;
 pub mod rpcd;
+pub mod since;
 pub mod staged;
 #[cfg(test)]
 mod tests;
@@ -153,6 +154,10 @@ pub enum Command {
         /// How many of the newest events.
         #[arg(long, short = 'n', default_value_t = 100)]
         limit: usize,
+        /// Only events at or after this time: 2026-12-01T03:00:00Z, 2026-12-01, or a time
+        /// ago such as 30m, 2h, 7d.
+        #[arg(long)]
+        since: Option<String>,
         /// Then keep printing new events as they happen (one JSON object per line with
         /// --json), until interrupted.
         #[arg(long, short = 'f')]

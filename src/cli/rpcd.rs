@@ -61,7 +61,7 @@ pub fn call(method: &str, args: &Value, config: &Path, socket: Option<PathBuf>) 
         "status" => Ok(Request::Status),
         "drain" => line_argument(args).map(|line| Request::Drain { line }),
         "undrain" => line_argument(args).map(|line| Request::Undrain { line }),
-        "events" => limit_argument(args).map(|limit| Request::Events { limit }),
+        "events" => limit_argument(args).map(|limit| Request::Events { limit, since: None }),
         other => Err(format!("unknown method \"{}\"", other.escape_debug())),
     };
     let request = match request {

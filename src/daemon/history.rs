@@ -183,6 +183,22 @@ impl History {
             .collect()
     }
 
+    /// The newest `limit` events at or after `since` (an RFC 3339 UTC time as events write
+    /// it: such times compare as text), oldest first.
+    pub fn recent_since(&self, limit: usize, since: Option<&str>) -> Vec<Event> {
+        let Some(since) = since else {
+            return self.recent(limit);
+        };
+        // Filtered, not searched: a stepped clock can leave the times out of order.
+        let after: Vec<&Event> = self
+            .events
+            .iter()
+            .filter(|e| e.time.as_str() >= since)
+            .collect();
+        let skip = after.len().saturating_sub(limit);
+        after.into_iter().skip(skip).cloned().collect()
+    }
+
     /// The newest `limit` events, oldest first.
     pub fn recent(&self, limit: usize) -> Vec<Event> {
         let skip = self.events.len().saturating_sub(limit);

@@ -98,6 +98,25 @@ fn tallies_count_transitions_and_downtime() {
 }
 
 #[test]
+fn events_since_a_time_are_the_newest_at_or_after_it() {
+    let mut history = History::new(10);
+    for secs in [0, 60, 120, 30] {
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        history.record("reload", None, format!("{secs}"), wall);
+    }
+    let messages = |events: Vec<Event>| events.into_iter().map(|e| e.message).collect::<Vec<_>>();
+    assert_eq!(
+        messages(history.recent_since(10, Some("1970-01-01T00:01:00Z"))),
+        ["60", "120"]
+    );
+    assert_eq!(
+        messages(history.recent_since(1, Some("1970-01-01T00:00:30Z"))),
+        ["30"]
+    );
+    assert_eq!(messages(history.recent_since(2, None)), ["120", "30"]);
+}
+
+#[test]
 fn a_resumed_history_numbers_on_and_keeps_its_capacity() {
     let mut old = History::new(10);
     for i in 0..4 {

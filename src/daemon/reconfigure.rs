@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::control::{Request, DEFAULT_EVENTS};
+use super::control::{Request, DEFAULT_EVENTS, MAX_EVENTS};
 use super::{interfaces, warn_about_system, Daemon, Done};
 use crate::config::{self, Config};
 use crate::hooks::{HookConfig, HookRunner};
@@ -16,11 +16,9 @@ impl Daemon {
                 let report = self.observer.status(&self.engine);
                 return serde_json::to_value(report).expect("status serializes");
             }
-            Request::Events { limit } => {
-                let events = self
-                    .observer
-                    .history
-                    .recent(limit.unwrap_or(DEFAULT_EVENTS));
+            Request::Events { limit, since } => {
+                let limit = limit.unwrap_or(DEFAULT_EVENTS).min(MAX_EVENTS);
+                let events = self.observer.history.recent_since(limit, since.as_deref());
                 return serde_json::json!({ "events": events });
             }
             Request::Follow { after } => {

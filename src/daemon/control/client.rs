@@ -11,8 +11,9 @@ use tokio::net::UnixStream;
 use super::{io_error, ControlError, Request};
 use crate::files::trust::effective_uid;
 
-/// Largest answer read: a status report is a few hundred bytes a line.
-pub const RESPONSE_LIMIT: usize = 1 << 20;
+/// Largest answer read: a status report is a few hundred bytes a line; an events answer
+/// holds at most [`super::MAX_EVENTS`] events of a few hundred bytes.
+pub const RESPONSE_LIMIT: usize = 4 << 20;
 /// Time for the whole exchange; the daemon answers from its event loop at once.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 

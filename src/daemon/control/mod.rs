@@ -43,10 +43,14 @@ pub enum Request {
     Undrain {
         line: String,
     },
-    /// The newest events, oldest first (default [`DEFAULT_EVENTS`]).
+    /// The newest events, oldest first (default [`DEFAULT_EVENTS`], at most
+    /// [`MAX_EVENTS`]); with `since` (RFC 3339, UTC, as events write it), only those at or
+    /// after that time.
     Events {
         #[serde(default)]
         limit: Option<usize>,
+        #[serde(default)]
+        since: Option<String>,
     },
     /// The events after number `after` (none when absent), then each new event as it
     /// happens, one JSON line each, until the client closes.
@@ -58,6 +62,8 @@ pub enum Request {
 
 /// Events an `events` request gets when it names no limit.
 pub const DEFAULT_EVENTS: usize = 100;
+/// Most events one answer holds, so that it stays within the client's [`RESPONSE_LIMIT`].
+pub const MAX_EVENTS: usize = 5000;
 
 /// A request waiting for the event loop's answer.
 pub type Pending = (Request, oneshot::Sender<serde_json::Value>);

@@ -128,7 +128,10 @@ function renderCheck(res, staged) {
 		]);
 
 	const errors = Array.isArray(res.errors) ? res.errors : [];
-	const warnings = Array.isArray(res.warnings) ? res.warnings : [];
+	const warnings = Array.isArray(res.warnings) ? res.warnings.slice() : [];
+	// A TOML config (written by `uplink import-mwan3`) takes precedence over UCI.
+	if (res.config && res.config !== '/etc/config/uplink')
+		warnings.unshift(_('uplink runs %s, not /etc/config/uplink: these forms have no effect while that file exists.').format(res.config));
 	if (res.valid && !warnings.length)
 		return E('div');
 

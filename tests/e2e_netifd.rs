@@ -9,7 +9,24 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{root, write_executable, Scenario, RECOVERY};
-use uplink::lab::{two_line_config, Fault, Line, ProbeProfile, Role, TrafficConfig};
+use uplink::lab::{two_line_config, EchoServer, Fault, Line, ProbeProfile, Role, TrafficConfig};
+
+/// Starts the daemon with main given as netifd interface "wan" and `bin` (the test's
+/// `ubus` or `hotplug-call` scripts) first on its PATH; waits until main is active.
+fn start_with_wan_interface(s: &mut Scenario, bin: &std::path::Path) -> EchoServer {
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+    s.daemon.set_env("PATH", &path);
+    let config = two_line_config(&s.daemon.socket(), ProbeProfile::Test).replacen(
+        "device = \"wan1\"",
+        "interface = \"wan\"",
+        1,
+    );
+    let echo = s.lab.start_echo_server().unwrap();
+    s.daemon.write_config(&config).unwrap();
+    s.start_daemon();
+    s.wait_active("main", RECOVERY);
+    echo
+}
 
 fn network_config(device: &str) -> String {
     format!("config interface 'wan'\n\toption device '{device}'\n\toption proto 'static'\n")
@@ -78,17 +95,7 @@ fn a_hanging_ubus_never_stalls_the_daemon() {
         asked.display()
     );
     write_executable(&ubus, &script);
-    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
-    s.daemon.set_env("PATH", &path);
-    let config = two_line_config(&s.daemon.socket(), ProbeProfile::Test).replacen(
-        "device = \"wan1\"",
-        "interface = \"wan\"",
-        1,
-    );
-    let _echo = s.lab.start_echo_server().unwrap();
-    s.daemon.write_config(&config).unwrap();
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = start_with_wan_interface(&mut s, &bin);
     let log = s.daemon.log();
     assert!(log.contains("interface wan is device wan1"), "{log}");
     assert!(asked.exists(), "ubus was asked at start");
@@ -142,17 +149,7 @@ fn a_netifd_line_reaches_hotplug_iface_listeners_like_mwan3() {
         &bin.join("hotplug-call"),
         &format!("#!/bin/sh\n{record} >> {}\nexit 0\n", calls.display()),
     );
-    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
-    s.daemon.set_env("PATH", &path);
-    let config = two_line_config(&s.daemon.socket(), ProbeProfile::Test).replacen(
-        "device = \"wan1\"",
-        "interface = \"wan\"",
-        1,
-    );
-    let _echo = s.lab.start_echo_server().unwrap();
-    s.daemon.write_config(&config).unwrap();
-    s.start_daemon();
-    s.wait_active("main", RECOVERY);
+    let _echo = start_with_wan_interface(&mut s, &bin);
     let read = || std::fs::read_to_string(&calls).unwrap_or_default();
     s.wait_until("connected sent", RECOVERY, |_| !read().is_empty());
 

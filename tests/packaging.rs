@@ -46,22 +46,9 @@ fn assert_success(what: &str, out: &Output) {
     );
 }
 
-/// A directory removed on drop, also when the test fails.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        let dir = std::env::temp_dir().join(uplink::netns::unique_prefix(label));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+#[path = "common/tempdir.rs"]
+mod tempdir;
+use tempdir::TempDir;
 
 /// `systemd-analyze verify` on `unit`, with its ExecStart binary pointed at `binary` (verify
 /// checks that the binary exists; the unit names /usr/sbin/uplink). Skips where there is no

@@ -39,6 +39,8 @@ pub struct Observer {
     metrics_at: Option<Instant>,
     /// A textfile write is under way beside the loop; the next waits for it.
     metrics_writing: Arc<AtomicBool>,
+    /// The last textfile write failed: the next failure is not logged again (every 5 s).
+    metrics_failing: Arc<AtomicBool>,
 }
 
 impl Observer {
@@ -66,6 +68,7 @@ impl Observer {
             listener: None,
             metrics_at: None,
             metrics_writing: Arc::default(),
+            metrics_failing: Arc::default(),
         };
         observer.reconfigure(config);
         let version = env!("CARGO_PKG_VERSION");
@@ -205,9 +208,17 @@ impl Observer {
         }
         let text = metrics::render(&self.status(engine), &self.counters);
         let (path, writing) = (path.clone(), Arc::clone(&self.metrics_writing));
+        let failing = Arc::clone(&self.metrics_failing);
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = crate::files::write_atomically(&path, text.as_bytes()) {
-                tracing::warn!("metrics_file {}: {e}", path.display());
+            let written = crate::files::write_atomically(&path, text.as_bytes());
+            match (written, failing.swap(false, Ordering::AcqRel)) {
+                (Err(e), false) => {
+                    tracing::warn!("metrics_file {}: {e}; retrying every 5 s", path.display());
+                    failing.store(true, Ordering::Release);
+                }
+                (Err(_), true) => failing.store(true, Ordering::Release),
+                (Ok(()), true) => tracing::info!("metrics_file {}: written again", path.display()),
+                (Ok(()), false) => {}
             }
             writing.store(false, Ordering::Release);
         });

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::damping::DampingChange;
 use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
 use super::gateway::{facts_for, resolve};
 use super::line::{Health, LineState, LinkFacts, Transition};
@@ -40,6 +41,8 @@ pub enum Notice {
     Drain { name: String, drained: bool },
     /// A line became degraded (too slow or too lossy) or good again.
     Quality { name: String, change: QualityChange },
+    /// A line was suppressed for flapping, or its suppression ended.
+    Damping { name: String, change: DampingChange },
 }
 
 impl fmt::Display for Notice {
@@ -58,7 +61,9 @@ impl fmt::Display for Notice {
                 };
                 let why = match basis {
                     SelectionBasis::Healthy => "best healthy line",
-                    SelectionBasis::Degraded => "every line that is up is degraded: best of them",
+                    SelectionBasis::Degraded => {
+                        "every line that is up is degraded or suppressed: best of them"
+                    }
                     SelectionBasis::LinkFallback => {
                         "no line passes its probes: keeping the best line whose link is up"
                     }
@@ -76,6 +81,17 @@ impl fmt::Display for Notice {
                 };
                 write!(f, "uplink \"{name}\" {word}: {}", change.reason)
             }
+            Notice::Damping { name, change } if change.suppressed => write!(
+                f,
+                "uplink \"{name}\" suppressed until {}: flapping (penalty {} reached {}); \
+                 not chosen while another line is up (still probed)",
+                change.until_text, change.penalty, change.threshold
+            ),
+            Notice::Damping { name, change } => write!(
+                f,
+                "uplink \"{name}\" no longer suppressed (penalty {} below {})",
+                change.penalty, change.threshold
+            ),
             Notice::Drain {
                 name,
                 drained: true,
@@ -282,6 +298,7 @@ impl Engine {
         let mut notices: Vec<Notice> =
             line_notice(uplink, line.on_probe(target, rtt, now)).collect();
         notices.extend(quality_notice(uplink, line.evaluate_quality(now)));
+        notices.extend(damping_notice(uplink, line.evaluate_damping(now)));
         notices.extend(self.reselect());
         notices
     }
@@ -293,6 +310,7 @@ impl Engine {
         for (uplink, line) in self.config.uplinks.iter().zip(&mut self.lines) {
             notices.extend(line_notice(uplink, line.evaluate(now)));
             notices.extend(quality_notice(uplink, line.evaluate_quality(now)));
+            notices.extend(damping_notice(uplink, line.evaluate_damping(now)));
         }
         notices.extend(self.reselect());
         notices
@@ -384,11 +402,13 @@ impl Engine {
             .policies
             .iter()
             .map(|policy| {
-                // A degraded line only when every listed line that is up is degraded.
+                // A degraded or suppressed line only when every listed line that is up is.
                 let serving = |good: bool| {
                     policy.uplinks.iter().find_map(|name| {
                         let i = self.config.uplinks.iter().position(|u| &u.name == name)?;
-                        let fits = self.serves(i) && (!good || self.lines[i].degraded().is_none());
+                        let line = &self.lines[i];
+                        let fine = line.degraded().is_none() && !line.is_suppressed();
+                        let fits = self.serves(i) && (!good || fine);
                         fits.then_some(i)
                     })
                 };
@@ -459,6 +479,7 @@ impl Engine {
                     weight: u.weight,
                     up: l.is_up() && !drained,
                     degraded: l.degraded().is_some(),
+                    suppressed: l.is_suppressed(),
                     pending: l.health() == Health::Pending && l.link_usable() && !drained,
                     link_usable: l.link_usable() && !drained,
                     recency: self.recency(u),
@@ -573,6 +594,13 @@ fn quality_notice(uplink: &Uplink, change: Option<QualityChange>) -> impl Iterat
         .into_iter()
 }
 
+fn damping_notice(uplink: &Uplink, change: Option<DampingChange>) -> impl Iterator<Item = Notice> {
+    let name = uplink.name.clone();
+    change
+        .map(move |change| Notice::Damping { name, change })
+        .into_iter()
+}
+
 fn line_notice(uplink: &Uplink, transition: Option<Transition>) -> impl Iterator<Item = Notice> {
     let name = uplink.name.clone();
     transition
@@ -583,3 +611,7 @@ fn line_notice(uplink: &Uplink, transition: Option<Transition>) -> impl Iterator
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine_damping_tests.rs"]
+mod damping_tests;

@@ -1,6 +1,7 @@
 //! The pure core: line state machines, selection of the active line(s), and the desired
 //! kernel state. No I/O and no clock: every function takes the time it should assume.
 
+pub mod damping;
 pub mod desired;
 pub mod engine;
 pub mod figures;

@@ -22,7 +22,7 @@ mod warnings;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use futures::{FutureExt, Stream, StreamExt};
@@ -310,7 +310,8 @@ impl Daemon {
 
     /// Logs what changed, queues the conntrack flushes it calls for (run once the new
     /// routes are in place) and hands events to the hooks (which never delay us).
-    fn handle(&mut self, notices: Vec<Notice>) {
+    fn handle(&mut self, mut notices: Vec<Notice>) {
+        events::with_wall_times(&mut notices, Instant::now(), SystemTime::now());
         for notice in &notices {
             tracing::info!("{notice}");
         }

@@ -110,6 +110,7 @@ fn home_router_example_sets_every_field() {
                     up_after: Duration::from_millis(10_000),
                     reliability: 1,
                     quality: None,
+                    dampening: Some(crate::config::Dampening::default()),
                 },
             },
             Uplink {
@@ -130,6 +131,7 @@ fn home_router_example_sets_every_field() {
                     up_after: Duration::from_millis(20_000),
                     reliability: 2,
                     quality: None,
+                    dampening: Some(crate::config::Dampening::default()),
                 },
             },
         ],

@@ -220,11 +220,17 @@ fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
             .transpose()?
             .unwrap_or(DEFAULT_RELIABILITY),
         quality: None,
+        dampening: None,
     };
     check_timing(obj, &probe)?;
     check_reliability(obj, &probe)?;
     let quality = super::quality::limits(obj, &raw, &probe)?;
-    Ok(Probe { quality, ..probe })
+    let dampening = super::dampening::settings(obj, &raw, &probe)?;
+    Ok(Probe {
+        quality,
+        dampening,
+        ..probe
+    })
 }
 
 /// More targets than this per line only load the event loop and the targets: two or three

@@ -303,6 +303,14 @@ impl Engine {
         notices
     }
 
+    /// The LAN's traffic through line `index` went unanswered at `now`: true when its
+    /// prober should send a burst at once (see [`LineState::suspect`]). Only a line that
+    /// carries traffic can be suspected.
+    pub fn suspect(&mut self, index: usize, now: Instant) -> bool {
+        self.advance(now);
+        self.selection.contains(index) && self.lines.get_mut(index).is_some_and(|l| l.suspect(now))
+    }
+
     /// Re-evaluates every line at `now` (call at [`Engine::next_deadline`]).
     pub fn tick(&mut self, now: Instant) -> Vec<Notice> {
         self.advance(now);

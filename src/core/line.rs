@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::burst::Burst;
 use super::damping::{Damping, DampingChange};
 use super::quality::{Quality, QualityChange};
 use crate::config::Probe;
@@ -111,6 +112,8 @@ pub struct LineState {
     route_refused: Option<String>,
     /// Flap penalty and suppression, when the line has dampening.
     damping: Option<Damping>,
+    /// A burst of probes sent because the LAN's traffic went unanswered.
+    burst: Option<Burst>,
 }
 
 impl LineState {
@@ -134,6 +137,7 @@ impl LineState {
             }),
             route_refused: None,
             damping: timing.dampening.map(|d| Damping::new(d, now)),
+            burst: None,
         }
     }
 
@@ -170,6 +174,19 @@ impl LineState {
     /// Why the line is degraded (too slow or too lossy), or `None` when it is not.
     pub fn degraded(&self) -> Option<&str> {
         self.quality.as_ref()?.degraded()
+    }
+
+    /// The LAN's traffic through this line went unanswered at `now`: true when a burst of
+    /// probes should go out at once (the line is up by its probes and no burst is
+    /// already out). If too few targets answer it within a short wait the line is down
+    /// without waiting for `down_after`.
+    pub fn suspect(&mut self, now: Instant) -> bool {
+        if self.health != Health::Up || self.burst.is_some() || !self.link_usable() {
+            return false;
+        }
+        let slowest = self.outcomes().flatten().max();
+        self.burst = Some(Burst::new(now, slowest, self.timing.timeout));
+        true
     }
 
     /// When the line's suppression for flapping ends (absent new flaps), while it is
@@ -287,6 +304,7 @@ impl LineState {
     fn restart_probing(&mut self, now: Instant) {
         self.probing_since = now;
         self.good_since = None;
+        self.burst = None;
         for t in &mut self.targets {
             t.last_reply = None;
         }
@@ -340,7 +358,12 @@ impl LineState {
         if self.timing.targets.is_empty() || !self.link_usable() {
             return;
         }
-        let good = self.answering(now) >= self.timing.reliability;
+        let replies = self.targets.iter().map(|t| t.last_reply);
+        self.burst = self
+            .burst
+            .and_then(|b| b.judge(now, replies, self.timing.reliability));
+        let burst_failed = self.burst.is_some_and(|b| b.failed);
+        let good = self.answering(now) >= self.timing.reliability && !burst_failed;
         if !good {
             // A flap: good evidence lost, whether the line was up (it fails) or on its way
             // back (the recovery is cut short). Link losses do not count: they act at once
@@ -405,6 +428,14 @@ impl LineState {
                 }
                 (true, reason)
             }
+            Health::Down if self.burst.is_some_and(|b| b.failed) => (
+                false,
+                format!(
+                    "no reply to a burst of probes within {} ms, sent because the LAN's \
+                     traffic went unanswered",
+                    self.burst.map_or(0, |b| ms(b.wait))
+                ),
+            ),
             Health::Down => (
                 false,
                 format!(
@@ -432,9 +463,10 @@ impl LineState {
             return None;
         }
         let lapse = self.lapse_time();
+        let burst = self.burst.filter(|b| !b.failed).map(|b| b.deadline());
         match self.health {
             Health::Pending => Some(self.probing_since + self.timing.down_after),
-            Health::Up => lapse,
+            Health::Up => [lapse, burst].into_iter().flatten().min(),
             Health::Down => {
                 let up_at = self.good_since.map(|s| s + self.timing.up_after);
                 [lapse, up_at].into_iter().flatten().min()

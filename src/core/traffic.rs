@@ -1,0 +1,93 @@
+//! Traffic-aware detection: the LAN's own packets are evidence. When packets leave through
+//! an active line and nothing comes back for a short while, the line is suspect and its
+//! prober sends a burst at once instead of waiting for the next interval. Pure: the
+//! daemon samples the device's packet counters and passes them in with the time.
+
+use std::time::{Duration, Instant};
+
+/// After a suspicion, the next one waits this long unless something came back meanwhile:
+/// a line that stays silent (the only line left, say) is burst-probed once a second at
+/// most.
+pub const REARM_AFTER: Duration = Duration::from_secs(1);
+
+/// One device's packet counters, as sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+}
+
+/// The suspicion logic of one active line.
+#[derive(Debug, Clone)]
+pub struct TrafficWatch {
+    /// How long sent packets may go unanswered before the line is suspect.
+    quiet: Duration,
+    /// Packets the line's own prober sends in `quiet`: sending no more than that is not
+    /// LAN traffic (an idle LAN's line is judged by its probes alone).
+    own_packets: u64,
+    last: Option<Counters>,
+    /// Since when packets left and nothing came back, and how many left since.
+    unanswered: Option<(Instant, u64)>,
+    /// When the last suspicion was raised, until something comes back.
+    raised: Option<Instant>,
+}
+
+impl TrafficWatch {
+    /// A watch with `quiet` of silence allowed and `own_packets` sent by the prober in it.
+    pub fn new(quiet: Duration, own_packets: u64) -> Self {
+        TrafficWatch {
+            quiet,
+            own_packets,
+            last: None,
+            unanswered: None,
+            raised: None,
+        }
+    }
+
+    /// Packets the prober of a line sends within `quiet`: one per target per interval,
+    /// rounded up, plus one for a probe straddling the edge.
+    pub fn own_packets(targets: usize, interval: Duration, quiet: Duration) -> u64 {
+        let interval = interval.as_micros().max(1);
+        let per_target = quiet.as_micros().div_ceil(interval) as u64;
+        per_target * targets as u64 + 1
+    }
+
+    /// Takes a sample; true when the line just became suspect (burst-probe it now).
+    pub fn sample(&mut self, now: Instant, counters: Counters) -> bool {
+        let Some(last) = self.last.replace(counters) else {
+            return false;
+        };
+        // A counter that went back (device re-created, counters reset): start over.
+        if counters.rx_packets < last.rx_packets || counters.tx_packets < last.tx_packets {
+            self.unanswered = None;
+            return false;
+        }
+        if counters.rx_packets > last.rx_packets {
+            self.unanswered = None;
+            self.raised = None;
+            return false;
+        }
+        let sent = counters.tx_packets - last.tx_packets;
+        let (since, count) = match self.unanswered {
+            None if sent == 0 => return false,
+            None => (now, sent),
+            Some((since, count)) => (since, count + sent),
+        };
+        self.unanswered = Some((since, count));
+        let rearmed = self.raised.is_none_or(|at| now >= at + REARM_AFTER);
+        let suspect = now >= since + self.quiet && count > self.own_packets && rearmed;
+        if suspect {
+            self.raised = Some(now);
+        }
+        suspect
+    }
+
+    /// Whether packets are leaving the device (the sampler samples faster then).
+    pub fn busy(&self) -> bool {
+        self.unanswered.is_some()
+    }
+}
+
+#[cfg(test)]
+#[path = "traffic_tests.rs"]
+mod tests;

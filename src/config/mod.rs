@@ -71,6 +71,7 @@ const DEFAULT_DOWN_AFTER_MS: u64 = 2000;
 const DEFAULT_UP_AFTER_MS: u64 = 10_000;
 const DEFAULT_RELIABILITY: usize = 1;
 const DEFAULT_QUALITY_WINDOW_MS: u64 = 10_000;
+pub(crate) const DEFAULT_TRAFFIC_QUIET_MS: u64 = 300;
 const DEFAULT_HALF_LIFE_MS: u64 = 60_000;
 const DEFAULT_SUPPRESS: u32 = 1500;
 const DEFAULT_REUSE: u32 = 750;
@@ -281,6 +282,10 @@ pub struct Probe {
     pub quality: Option<QualityLimits>,
     /// Flap dampening; `None` when switched off (`dampening = false`) or without targets.
     pub dampening: Option<Dampening>,
+    /// Traffic-aware detection: how long the LAN's packets through the line may go
+    /// unanswered before a burst of probes goes out (`traffic_quiet_ms`, default 300 ms);
+    /// `None` when switched off (`traffic_aware = false`) or without targets.
+    pub traffic_quiet: Option<Duration>,
 }
 
 /// Flap dampening (RFC 2439 route-flap damping, the `dampening*` keys of a probe table).
@@ -495,6 +500,7 @@ impl Probe {
             reliability: DEFAULT_RELIABILITY,
             quality: None,
             dampening: None,
+            traffic_quiet: None,
         }
     }
 }

@@ -74,6 +74,8 @@ pub(super) struct RawProbe {
     pub dampening_suppress: Option<i64>,
     pub dampening_reuse: Option<i64>,
     pub dampening_max_suppress_ms: Option<i64>,
+    pub traffic_aware: Option<bool>,
+    pub traffic_quiet_ms: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

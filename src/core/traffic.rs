@@ -30,6 +30,8 @@ pub struct TrafficWatch {
     unanswered: Option<(Instant, u64)>,
     /// When the last suspicion was raised, until something comes back.
     raised: Option<Instant>,
+    /// Packets sent between the last two samples.
+    last_sent: u64,
 }
 
 impl TrafficWatch {
@@ -41,6 +43,7 @@ impl TrafficWatch {
             last: None,
             unanswered: None,
             raised: None,
+            last_sent: 0,
         }
     }
 
@@ -57,6 +60,7 @@ impl TrafficWatch {
         let Some(last) = self.last.replace(counters) else {
             return false;
         };
+        self.last_sent = counters.tx_packets.saturating_sub(last.tx_packets);
         // A counter that went back (device re-created, counters reset): start over.
         if counters.rx_packets < last.rx_packets || counters.tx_packets < last.tx_packets {
             self.unanswered = None;
@@ -82,9 +86,10 @@ impl TrafficWatch {
         suspect
     }
 
-    /// Whether packets are leaving the device (the sampler samples faster then).
+    /// Whether packets left the device between the last two samples (the sampler samples
+    /// often only then).
     pub fn busy(&self) -> bool {
-        self.unanswered.is_some()
+        self.last_sent > 0
     }
 }
 

@@ -68,7 +68,9 @@ fn nothing_sent_is_no_suspicion() {
     let mut watch = TrafficWatch::new(ms(300), 3);
     let samples = [(0, 0), (5, 0), (5, 0), (5, 0), (5, 0), (5, 0)];
     assert!(raised(&mut watch, t0, &samples).is_empty());
-    assert!(!watch.busy());
+    assert!(!watch.busy(), "nothing leaves: sampled seldom");
+    watch.sample(t0 + ms(700), c(6, 1));
+    assert!(watch.busy());
 }
 
 #[test]

@@ -77,6 +77,8 @@ const UPLINK: &[Key] = &[
         "probe.dampening_max_suppress_ms",
         Number,
     ),
+    key(&["traffic_aware"], "probe.traffic_aware", Bool),
+    key(&["traffic_quiet_ms"], "probe.traffic_quiet_ms", Number),
     key(&["enabled"], "enabled", Bool),
 ];
 

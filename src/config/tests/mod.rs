@@ -111,6 +111,7 @@ fn home_router_example_sets_every_field() {
                     reliability: 1,
                     quality: None,
                     dampening: Some(crate::config::Dampening::default()),
+                    traffic_quiet: Some(Duration::from_millis(300)),
                 },
             },
             Uplink {
@@ -132,6 +133,7 @@ fn home_router_example_sets_every_field() {
                     reliability: 2,
                     quality: None,
                     dampening: Some(crate::config::Dampening::default()),
+                    traffic_quiet: Some(Duration::from_millis(300)),
                 },
             },
         ],

@@ -17,6 +17,7 @@ fn targets_only_keeps_default_timing() {
     let expected = Probe {
         targets: vec![ip("192.0.2.1").into(), ip("198.51.100.2").into()],
         dampening: Some(crate::config::Dampening::default()),
+        traffic_quiet: Some(Duration::from_millis(300)),
         ..Probe::default_timing()
     };
     assert_eq!(probe, expected);
@@ -273,4 +274,24 @@ fn dampening_errors_name_key_and_value() {
          half-life of 60000 ms"
     );
     assert!(error(&probe_with("dampening = true")).contains("needs probe.targets"));
+}
+
+#[test]
+fn traffic_aware_detection_is_on_by_default_with_targets() {
+    assert_eq!(
+        probe_of(TARGET).traffic_quiet,
+        Some(Duration::from_millis(300))
+    );
+    let quiet = probe_of(&format!("{TARGET}traffic_quiet_ms = 500")).traffic_quiet;
+    assert_eq!(quiet, Some(Duration::from_millis(500)));
+    let off = probe_of(&format!(
+        "{TARGET}traffic_aware = false\ntraffic_quiet_ms = 500"
+    ));
+    assert_eq!(off.traffic_quiet, None);
+    assert_eq!(probe_of("").traffic_quiet, None);
+    assert_eq!(
+        error(&probe_with(&format!("{TARGET}traffic_quiet_ms = 50"))),
+        r#"uplink "main": probe.traffic_quiet_ms 50: must be at least 200"#
+    );
+    assert!(error(&probe_with("traffic_aware = true")).contains("needs probe.targets"));
 }

@@ -1,10 +1,11 @@
-//! Flap dampening settings: the `dampening*` keys of a probe table.
+//! Flap dampening and traffic-aware detection: the `dampening*` and `traffic_*` keys of a
+//! probe table.
 
 use std::time::Duration;
 
 use super::{invalid, number};
 use crate::config::parse::RawProbe;
-use crate::config::{ConfigError, Dampening, Probe};
+use crate::config::{ConfigError, Dampening, Probe, DEFAULT_TRAFFIC_QUIET_MS};
 
 /// A half-life outside 1 s..1 h either forgets a flap before the next probe verdict or
 /// remembers it for most of a day.
@@ -102,4 +103,36 @@ fn first_set_key(raw: &RawProbe) -> Option<&'static str> {
     ]
     .into_iter()
     .find_map(|(key, set)| set.then_some(key))
+}
+
+/// Shorter than a sample or two of the counters it would trip on sampling jitter; longer
+/// than a minute is no faster than probing.
+const TRAFFIC_QUIET_MS: std::ops::RangeInclusive<u64> = 200..=60_000;
+
+/// How long the LAN's traffic may go unanswered, or `None` when traffic-aware detection is
+/// off or the line has no probe targets (nothing to send a burst to).
+pub(super) fn traffic_quiet(
+    obj: &str,
+    raw: &RawProbe,
+    probe: &Probe,
+) -> Result<Option<Duration>, ConfigError> {
+    if raw.traffic_aware == Some(false) {
+        return Ok(None);
+    }
+    if probe.targets.is_empty() {
+        let set = [
+            ("probe.traffic_aware", raw.traffic_aware.is_some()),
+            ("probe.traffic_quiet_ms", raw.traffic_quiet_ms.is_some()),
+        ];
+        if let Some((key, _)) = set.into_iter().find(|(_, set)| *set) {
+            let reason = "needs probe.targets: a suspect line is judged by a burst of probes";
+            return Err(invalid(obj, key, "", reason));
+        }
+        return Ok(None);
+    }
+    let ms = match raw.traffic_quiet_ms {
+        Some(ms) => number(obj, "probe.traffic_quiet_ms", ms, TRAFFIC_QUIET_MS)?,
+        None => DEFAULT_TRAFFIC_QUIET_MS,
+    };
+    Ok(Some(Duration::from_millis(ms)))
 }

@@ -221,14 +221,17 @@ fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
             .unwrap_or(DEFAULT_RELIABILITY),
         quality: None,
         dampening: None,
+        traffic_quiet: None,
     };
     check_timing(obj, &probe)?;
     check_reliability(obj, &probe)?;
     let quality = super::quality::limits(obj, &raw, &probe)?;
     let dampening = super::dampening::settings(obj, &raw, &probe)?;
+    let traffic_quiet = super::dampening::traffic_quiet(obj, &raw, &probe)?;
     Ok(Probe {
         quality,
         dampening,
+        traffic_quiet,
         ..probe
     })
 }

@@ -25,7 +25,8 @@ pub struct TrafficWatch {
     /// Packets the line's own prober sends in `quiet`: sending no more than that is not
     /// LAN traffic (an idle LAN's line is judged by its probes alone).
     own_packets: u64,
-    last: Option<Counters>,
+    /// The previous sample and when it was taken.
+    last: Option<(Instant, Counters)>,
     /// Since when packets left and nothing came back, and how many left since.
     unanswered: Option<(Instant, u64)>,
     /// When the last suspicion was raised, until something comes back.
@@ -57,7 +58,9 @@ impl TrafficWatch {
 
     /// Takes a sample; true when the line just became suspect (burst-probe it now).
     pub fn sample(&mut self, now: Instant, counters: Counters) -> bool {
-        let Some(last) = self.last.replace(counters) else {
+        let Some((last_at, last)) = self.last.replace((now, counters)) else {
+            // Nothing to compare with yet: counts as busy, so the next sample comes soon.
+            self.last_sent = 1;
             return false;
         };
         self.last_sent = counters.tx_packets.saturating_sub(last.tx_packets);
@@ -66,15 +69,27 @@ impl TrafficWatch {
             self.unanswered = None;
             return false;
         }
-        if counters.rx_packets > last.rx_packets {
+        let sent = counters.tx_packets - last.tx_packets;
+        // Answers: a fair share of what was sent. A packet or two arriving beside a stream
+        // going out is the link's own chatter (ARP, neighbour discovery, a router
+        // advertisement), which a dead upstream does not stop.
+        let received = counters.rx_packets - last.rx_packets;
+        if received > 0 && received * 4 >= sent {
             self.unanswered = None;
             self.raised = None;
             return false;
         }
-        let sent = counters.tx_packets - last.tx_packets;
+        // Nothing has come back since the previous sample: the silence began then at the
+        // latest. After a long gap (the device was idle, sampled seldom) the packets may
+        // have left only just now, so the silence is counted from now.
+        let start = if now.saturating_duration_since(last_at) <= self.quiet / 2 {
+            last_at
+        } else {
+            now
+        };
         let (since, count) = match self.unanswered {
             None if sent == 0 => return false,
-            None => (now, sent),
+            None => (start, sent),
             Some((since, count)) => (since, count + sent),
         };
         self.unanswered = Some((since, count));

@@ -25,7 +25,7 @@ fn raised(watch: &mut TrafficWatch, t0: Instant, samples: &[(u64, u64)]) -> Vec<
 fn lan_traffic_without_answers_raises_suspicion_after_the_quiet_time() {
     let t0 = Instant::now();
     let mut watch = TrafficWatch::new(ms(300), 3);
-    // Answered traffic, then 10 packets per sample and nothing back from sample 3 on.
+    // Answered traffic, then 10 packets per sample and nothing back after sample 2.
     let samples = [
         (0, 0),
         (10, 10),
@@ -37,17 +37,26 @@ fn lan_traffic_without_answers_raises_suspicion_after_the_quiet_time() {
     ];
     assert_eq!(
         raised(&mut watch, t0, &samples),
-        [6],
-        "300 ms after sample 3"
+        [5],
+        "300 ms after sample 2"
     );
     assert!(watch.busy());
 }
 
 #[test]
-fn anything_coming_back_clears_the_suspicion() {
+fn answers_coming_back_clear_the_suspicion() {
     let t0 = Instant::now();
     let mut watch = TrafficWatch::new(ms(300), 3);
-    let samples = [(0, 0), (0, 10), (0, 20), (1, 30), (1, 40), (1, 50), (2, 60)];
+    // Ten out per sample, a few answers every other sample (lossy, but answering).
+    let samples = [
+        (0, 0),
+        (0, 10),
+        (5, 20),
+        (5, 30),
+        (10, 40),
+        (10, 50),
+        (15, 60),
+    ];
     assert!(raised(&mut watch, t0, &samples).is_empty());
 }
 
@@ -66,6 +75,8 @@ fn the_probers_own_packets_are_not_lan_traffic() {
 fn nothing_sent_is_no_suspicion() {
     let t0 = Instant::now();
     let mut watch = TrafficWatch::new(ms(300), 3);
+    watch.sample(t0 - ms(100), c(5, 0));
+    assert!(watch.busy(), "a new watch samples again soon");
     let samples = [(0, 0), (5, 0), (5, 0), (5, 0), (5, 0), (5, 0)];
     assert!(raised(&mut watch, t0, &samples).is_empty());
     assert!(!watch.busy(), "nothing leaves: sampled seldom");
@@ -78,7 +89,7 @@ fn a_silent_line_is_suspected_again_once_a_second_at_most() {
     let t0 = Instant::now();
     let mut watch = TrafficWatch::new(ms(300), 3);
     let samples: Vec<(u64, u64)> = (0..25).map(|i| (0, 10 * i)).collect();
-    assert_eq!(raised(&mut watch, t0, &samples), [4, 14, 24]);
+    assert_eq!(raised(&mut watch, t0, &samples), [3, 13, 23]);
 }
 
 #[test]
@@ -94,12 +105,33 @@ fn counters_that_go_back_start_over() {
         (0, 25),
         (0, 35),
     ];
-    assert!(
-        raised(&mut watch, t0, &samples).is_empty(),
-        "reset at sample 3"
+    assert_eq!(
+        raised(&mut watch, t0, &samples),
+        [6],
+        "reset at sample 3: 300 ms after it, not after sample 0"
     );
-    assert!(
-        watch.sample(t0 + ms(800), c(0, 45)),
-        "300 ms after sample 4"
-    );
+}
+
+#[test]
+fn after_an_idle_gap_the_silence_is_counted_from_the_first_busy_sample() {
+    let t0 = Instant::now();
+    let mut watch = TrafficWatch::new(ms(300), 3);
+    watch.sample(t0, c(0, 0));
+    // Sampled 500 ms later: packets left, maybe only just now.
+    assert!(!watch.sample(t0 + ms(500), c(0, 20)));
+    assert!(!watch.sample(t0 + ms(700), c(0, 40)));
+    assert!(watch.sample(t0 + ms(800), c(0, 50)));
+}
+
+#[test]
+fn a_packet_or_two_of_link_chatter_is_no_answer() {
+    let t0 = Instant::now();
+    let mut watch = TrafficWatch::new(ms(300), 3);
+    // 12 packets out per sample, 1 in: ARP or neighbour discovery, not replies.
+    let samples = [(0, 0), (12, 12), (13, 24), (14, 36), (14, 48), (15, 60)];
+    assert_eq!(raised(&mut watch, t0, &samples), [4]);
+    // A slow flow whose every packet is answered is answered.
+    let mut watch = TrafficWatch::new(ms(300), 0);
+    let samples = [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 5)];
+    assert!(raised(&mut watch, t0, &samples).is_empty());
 }

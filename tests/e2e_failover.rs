@@ -61,8 +61,10 @@ fn blackhole_and_back(label: &str, rp_filter: bool) {
     s.wait_traffic_via(&traffic, Line::Two, at, RECOVERY);
     let main = s.status().unwrap().uplinks.remove(0);
     assert_eq!(main.state, "down");
+    // By the probes' own lapse, or sooner by a burst the LAN's unanswered traffic set off.
+    let reasons = ["no reply from 2/2 targets", "no reply to a burst of probes"];
     assert!(
-        main.reason.starts_with("no reply from 2/2 targets"),
+        reasons.iter().any(|r| main.reason.starts_with(r)),
         "{}",
         main.reason
     );

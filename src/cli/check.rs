@@ -46,6 +46,7 @@ pub fn render_plan(config: &Config) -> String {
             weight: u.weight,
             up: true,
             degraded: false,
+            suppressed: false,
             pending: false,
             link_usable: true,
             recency: None,

@@ -71,6 +71,13 @@ const DEFAULT_DOWN_AFTER_MS: u64 = 2000;
 const DEFAULT_UP_AFTER_MS: u64 = 10_000;
 const DEFAULT_RELIABILITY: usize = 1;
 const DEFAULT_QUALITY_WINDOW_MS: u64 = 10_000;
+pub(crate) const DEFAULT_TRAFFIC_QUIET_MS: u64 = 300;
+const DEFAULT_HALF_LIFE_MS: u64 = 60_000;
+const DEFAULT_SUPPRESS: u32 = 1500;
+const DEFAULT_REUSE: u32 = 750;
+const DEFAULT_MAX_SUPPRESS_MS: u64 = 300_000;
+/// The penalty one flap adds (RFC 2439's figure of merit): the thresholds are set against it.
+pub const FLAP_PENALTY: u32 = 1000;
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -273,6 +280,42 @@ pub struct Probe {
     pub reliability: usize,
     /// Latency and loss limits; `None` (default): a line that answers is good enough.
     pub quality: Option<QualityLimits>,
+    /// Flap dampening; `None` when switched off (`dampening = false`) or without targets.
+    pub dampening: Option<Dampening>,
+    /// Traffic-aware detection: how long the LAN's packets through the line may go
+    /// unanswered before a burst of probes goes out (`traffic_quiet_ms`, default 300 ms);
+    /// `None` when switched off (`traffic_aware = false`) or without targets.
+    pub traffic_quiet: Option<Duration>,
+}
+
+/// Flap dampening (RFC 2439 route-flap damping, the `dampening*` keys of a probe table).
+/// Each flap (the probes turning from good to bad) adds [`FLAP_PENALTY`]; the penalty halves
+/// every `half_life`. At `suppress` the line is suppressed: not chosen while another line is
+/// up, as a degraded line, until the penalty falls below `reuse`, at most `max_suppress`
+/// after its last flap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dampening {
+    /// The penalty halves every this long (`dampening_half_life_ms`, default 60 s).
+    pub half_life: Duration,
+    /// Suppressed at this penalty (`dampening_suppress`, default 1500: two flaps within
+    /// a half-life).
+    pub suppress: u32,
+    /// Usable again below this penalty (`dampening_reuse`, default 750).
+    pub reuse: u32,
+    /// The longest a line stays suppressed after its last flap (`dampening_max_suppress_ms`,
+    /// default 300 s).
+    pub max_suppress: Duration,
+}
+
+impl Default for Dampening {
+    fn default() -> Self {
+        Dampening {
+            half_life: Duration::from_millis(DEFAULT_HALF_LIFE_MS),
+            suppress: DEFAULT_SUPPRESS,
+            reuse: DEFAULT_REUSE,
+            max_suppress: Duration::from_millis(DEFAULT_MAX_SUPPRESS_MS),
+        }
+    }
 }
 
 /// When a line that answers its probes still counts as degraded: too slow or too lossy
@@ -456,6 +499,8 @@ impl Probe {
             up_after: Duration::from_millis(DEFAULT_UP_AFTER_MS),
             reliability: DEFAULT_RELIABILITY,
             quality: None,
+            dampening: None,
+            traffic_quiet: None,
         }
     }
 }

@@ -69,6 +69,13 @@ pub(super) struct RawProbe {
     pub max_rtt_ms: Option<i64>,
     pub max_loss_pct: Option<i64>,
     pub quality_window_ms: Option<i64>,
+    pub dampening: Option<bool>,
+    pub dampening_half_life_ms: Option<i64>,
+    pub dampening_suppress: Option<i64>,
+    pub dampening_reuse: Option<i64>,
+    pub dampening_max_suppress_ms: Option<i64>,
+    pub traffic_aware: Option<bool>,
+    pub traffic_quiet_ms: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

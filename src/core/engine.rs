@@ -2,96 +2,19 @@
 //! current, and says what changed. Pure: the daemon owns the I/O and the clock.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::damping::DampingChange;
 use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
 use super::gateway::{facts_for, resolve};
 use super::line::{Health, LineState, LinkFacts, Transition};
 use super::quality::QualityChange;
-use super::select::{merged, select, select_each_family, Candidate, Selection, SelectionBasis};
+use super::select::{merged, select, select_each_family, Candidate, Selection};
 use crate::config::{Config, Fallback, Family, Policy, Uplink};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// Something worth a log line (and, later, a hook): a line changed state, or the set of
-/// active lines changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    Line {
-        name: String,
-        transition: Transition,
-    },
-    /// The lines carrying the default route of `family` changed.
-    Active {
-        family: Family,
-        from: Vec<String>,
-        to: Vec<String>,
-        basis: SelectionBasis,
-    },
-    /// A policy's traffic moved (`from`/`to` describe the choice: a line name,
-    /// "unreachable", or "the normal selection").
-    Policy {
-        name: String,
-        from: String,
-        to: String,
-    },
-    /// A line was drained or undrained by hand.
-    Drain { name: String, drained: bool },
-    /// A line became degraded (too slow or too lossy) or good again.
-    Quality { name: String, change: QualityChange },
-}
-
-impl fmt::Display for Notice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Notice::Line { name, transition } => write!(f, "uplink \"{name}\" {transition}"),
-            Notice::Active {
-                family,
-                from,
-                to,
-                basis,
-            } => {
-                let list = |v: &[String]| match v.join(", ") {
-                    s if s.is_empty() => "none (main table decides)".to_string(),
-                    s => s,
-                };
-                let why = match basis {
-                    SelectionBasis::Healthy => "best healthy line",
-                    SelectionBasis::Degraded => "every line that is up is degraded: best of them",
-                    SelectionBasis::LinkFallback => {
-                        "no line passes its probes: keeping the best line whose link is up"
-                    }
-                    SelectionBasis::Nothing => "no line has a usable link",
-                };
-                let six = if *family == Family::V6 { " (ipv6)" } else { "" };
-                write!(f, "active{six}: {} -> {} ({why})", list(from), list(to))
-            }
-            Notice::Policy { name, from, to } => write!(f, "policy \"{name}\": {from} -> {to}"),
-            Notice::Quality { name, change } => {
-                let word = if change.degraded {
-                    "degraded"
-                } else {
-                    "no longer degraded"
-                };
-                write!(f, "uplink \"{name}\" {word}: {}", change.reason)
-            }
-            Notice::Drain {
-                name,
-                drained: true,
-            } => {
-                write!(
-                    f,
-                    "uplink \"{name}\" drained: no traffic until undrained (still probed)"
-                )
-            }
-            Notice::Drain {
-                name,
-                drained: false,
-            } => write!(f, "uplink \"{name}\" undrained"),
-        }
-    }
-}
+pub use super::notice::Notice;
 
 /// The daemon's view of every configured line.
 pub struct Engine {
@@ -282,8 +205,17 @@ impl Engine {
         let mut notices: Vec<Notice> =
             line_notice(uplink, line.on_probe(target, rtt, now)).collect();
         notices.extend(quality_notice(uplink, line.evaluate_quality(now)));
+        notices.extend(damping_notice(uplink, line.evaluate_damping(now)));
         notices.extend(self.reselect());
         notices
+    }
+
+    /// The LAN's traffic through line `index` went unanswered at `now`: true when its
+    /// prober should send a burst at once (see [`LineState::suspect`]). Only a line that
+    /// carries traffic can be suspected.
+    pub fn suspect(&mut self, index: usize, now: Instant) -> bool {
+        self.advance(now);
+        self.selection.contains(index) && self.lines.get_mut(index).is_some_and(|l| l.suspect(now))
     }
 
     /// Re-evaluates every line at `now` (call at [`Engine::next_deadline`]).
@@ -293,6 +225,7 @@ impl Engine {
         for (uplink, line) in self.config.uplinks.iter().zip(&mut self.lines) {
             notices.extend(line_notice(uplink, line.evaluate(now)));
             notices.extend(quality_notice(uplink, line.evaluate_quality(now)));
+            notices.extend(damping_notice(uplink, line.evaluate_damping(now)));
         }
         notices.extend(self.reselect());
         notices
@@ -384,11 +317,13 @@ impl Engine {
             .policies
             .iter()
             .map(|policy| {
-                // A degraded line only when every listed line that is up is degraded.
+                // A degraded or suppressed line only when every listed line that is up is.
                 let serving = |good: bool| {
                     policy.uplinks.iter().find_map(|name| {
                         let i = self.config.uplinks.iter().position(|u| &u.name == name)?;
-                        let fits = self.serves(i) && (!good || self.lines[i].degraded().is_none());
+                        let line = &self.lines[i];
+                        let fine = line.degraded().is_none() && !line.is_suppressed();
+                        let fits = self.serves(i) && (!good || fine);
                         fits.then_some(i)
                     })
                 };
@@ -459,6 +394,7 @@ impl Engine {
                     weight: u.weight,
                     up: l.is_up() && !drained,
                     degraded: l.degraded().is_some(),
+                    suppressed: l.is_suppressed(),
                     pending: l.health() == Health::Pending && l.link_usable() && !drained,
                     link_usable: l.link_usable() && !drained,
                     recency: self.recency(u),
@@ -573,6 +509,13 @@ fn quality_notice(uplink: &Uplink, change: Option<QualityChange>) -> impl Iterat
         .into_iter()
 }
 
+fn damping_notice(uplink: &Uplink, change: Option<DampingChange>) -> impl Iterator<Item = Notice> {
+    let name = uplink.name.clone();
+    change
+        .map(move |change| Notice::Damping { name, change })
+        .into_iter()
+}
+
 fn line_notice(uplink: &Uplink, transition: Option<Transition>) -> impl Iterator<Item = Notice> {
     let name = uplink.name.clone();
     transition
@@ -583,3 +526,7 @@ fn line_notice(uplink: &Uplink, transition: Option<Transition>) -> impl Iterator
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine_damping_tests.rs"]
+mod damping_tests;

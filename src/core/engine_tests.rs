@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::parse;
 use crate::core::fixtures::{ms, two_links, TWO_LINES};
+use crate::core::select::SelectionBasis;
 
 /// Both lines' links up.
 fn links() -> HashMap<String, LinkFacts> {

@@ -6,6 +6,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::burst::Burst;
+use super::damping::{Damping, DampingChange};
 use super::quality::{Quality, QualityChange};
 use crate::config::Probe;
 
@@ -108,6 +110,10 @@ pub struct LineState {
     /// Why the kernel refused the line's own route (a gateway that is not on-link, say):
     /// such a line cannot carry traffic, whatever its link says.
     route_refused: Option<String>,
+    /// Flap penalty and suppression, when the line has dampening.
+    damping: Option<Damping>,
+    /// A burst of probes sent because the LAN's traffic went unanswered.
+    burst: Option<Burst>,
 }
 
 impl LineState {
@@ -130,6 +136,8 @@ impl LineState {
                 Quality::new(limits, timing.up_after, expected)
             }),
             route_refused: None,
+            damping: timing.dampening.map(|d| Damping::new(d, now)),
+            burst: None,
         }
     }
 
@@ -145,9 +153,15 @@ impl LineState {
             } else {
                 fresh.quality
             };
+            // The flaps seen stay on the line's record under new dampening settings.
+            let damping = match (&self.damping, timing.dampening) {
+                (Some(old), Some(new)) => Some(old.with_settings(new)),
+                _ => fresh.damping,
+            };
             return LineState {
                 timing: timing.clone(),
                 quality,
+                damping,
                 ..self.clone()
             };
         }
@@ -160,6 +174,41 @@ impl LineState {
     /// Why the line is degraded (too slow or too lossy), or `None` when it is not.
     pub fn degraded(&self) -> Option<&str> {
         self.quality.as_ref()?.degraded()
+    }
+
+    /// The LAN's traffic through this line went unanswered at `now`: true when a burst of
+    /// probes should go out at once (the line is up by its probes and no burst is
+    /// already out). If too few targets answer it within a short wait the line is down
+    /// without waiting for `down_after`.
+    pub fn suspect(&mut self, now: Instant) -> bool {
+        if self.health != Health::Up || self.burst.is_some() || !self.link_usable() {
+            return false;
+        }
+        let slowest = self.outcomes().flatten().max();
+        self.burst = Some(Burst::new(now, slowest, self.timing.timeout));
+        true
+    }
+
+    /// When the line's suppression for flapping ends (absent new flaps), while it is
+    /// suppressed: see [`crate::config::Dampening`].
+    pub fn suppressed_until(&self) -> Option<Instant> {
+        self.damping.as_ref()?.until()
+    }
+
+    /// Whether the line is suppressed for flapping.
+    pub fn is_suppressed(&self) -> bool {
+        self.damping.as_ref().is_some_and(Damping::is_suppressed)
+    }
+
+    /// The flap penalty at `now`, rounded; `None` without dampening.
+    pub fn flap_penalty(&self, now: Instant) -> Option<u32> {
+        Some(self.damping.as_ref()?.penalty(now).round() as u32)
+    }
+
+    /// Ends a suppression whose time has come; the change of suppression since the last
+    /// call, if any (a flap seen by [`LineState::evaluate`] may have started one).
+    pub fn evaluate_damping(&mut self, now: Instant) -> Option<DampingChange> {
+        self.damping.as_mut()?.evaluate(now)
     }
 
     /// Judges latency and loss at `now`; the change of verdict, if any.
@@ -255,6 +304,7 @@ impl LineState {
     fn restart_probing(&mut self, now: Instant) {
         self.probing_since = now;
         self.good_since = None;
+        self.burst = None;
         for t in &mut self.targets {
             t.last_reply = None;
         }
@@ -281,6 +331,10 @@ impl LineState {
             stats.history.pop_front();
         }
         stats.history.push_back(rtt);
+        let recovering = self.health == Health::Down && self.good_since.is_some();
+        if let (None, true, Some(damping)) = (rtt, recovering, &mut self.damping) {
+            damping.lost_in_recovery(now);
+        }
         if let Some(quality) = &mut self.quality {
             quality.record(now, rtt);
         }
@@ -304,8 +358,19 @@ impl LineState {
         if self.timing.targets.is_empty() || !self.link_usable() {
             return;
         }
-        let good = self.answering(now) >= self.timing.reliability;
+        let replies = self.targets.iter().map(|t| t.last_reply);
+        self.burst = self
+            .burst
+            .and_then(|b| b.judge(now, replies, self.timing.reliability));
+        let burst_failed = self.burst.is_some_and(|b| b.failed);
+        let good = self.answering(now) >= self.timing.reliability && !burst_failed;
         if !good {
+            // A flap: good evidence lost, whether the line was up (it fails) or on its way
+            // back (the recovery is cut short). Link losses do not count: they act at once
+            // and the line returns only after `up_after` of good probes anyway.
+            if let (Some(_), Some(damping)) = (self.good_since, &mut self.damping) {
+                damping.flap(now);
+            }
             self.good_since = None;
         } else if self.good_since.is_none() {
             self.good_since = Some(now);
@@ -363,6 +428,14 @@ impl LineState {
                 }
                 (true, reason)
             }
+            Health::Down if self.burst.is_some_and(|b| b.failed) => (
+                false,
+                format!(
+                    "no reply to a burst of probes within {} ms, sent because the LAN's \
+                     traffic went unanswered",
+                    self.burst.map_or(0, |b| ms(b.wait))
+                ),
+            ),
             Health::Down => (
                 false,
                 format!(
@@ -378,7 +451,8 @@ impl LineState {
     /// The next time at which the state can change without new evidence.
     pub fn next_deadline(&self) -> Option<Instant> {
         let quality = self.quality.as_ref().and_then(Quality::next_deadline);
-        [self.health_deadline(), quality]
+        let damping = self.damping.as_ref().and_then(Damping::next_deadline);
+        [self.health_deadline(), quality, damping]
             .into_iter()
             .flatten()
             .min()
@@ -389,9 +463,10 @@ impl LineState {
             return None;
         }
         let lapse = self.lapse_time();
+        let burst = self.burst.filter(|b| !b.failed).map(|b| b.deadline());
         match self.health {
             Health::Pending => Some(self.probing_since + self.timing.down_after),
-            Health::Up => lapse,
+            Health::Up => [lapse, burst].into_iter().flatten().min(),
             Health::Down => {
                 let up_at = self.good_since.map(|s| s + self.timing.up_after);
                 [lapse, up_at].into_iter().flatten().min()

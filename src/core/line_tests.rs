@@ -200,3 +200,51 @@ fn probe_for_unknown_target_is_ignored() {
     let mut line = up_line(t0, 1);
     assert_eq!(line.on_probe(7, Some(ms(1)), t0 + ms(30)), None);
 }
+
+#[test]
+fn an_unanswered_burst_takes_the_line_down_before_down_after() {
+    let t0 = Instant::now();
+    let mut line = up_line(t0, 2);
+    let s = t0 + ms(300);
+    assert!(line.suspect(s));
+    assert!(!line.suspect(s + ms(10)), "one burst at a time");
+    // Replies from before the burst do not answer it.
+    assert_eq!(line.next_deadline(), Some(s + ms(220)));
+    assert_eq!(line.evaluate(s + ms(219)), None);
+    let down = line.evaluate(s + ms(220)).expect("down");
+    assert!(!down.up);
+    assert_eq!(
+        down.reason,
+        "no reply to a burst of probes within 220 ms, sent because the LAN's traffic went unanswered"
+    );
+    // Replies again: back after up_after, as after any failure.
+    line.on_probe(0, Some(ms(10)), s + ms(1000));
+    assert!(!line.is_up());
+    line.on_probe(0, Some(ms(10)), s + ms(11_000));
+    assert!(line.is_up());
+}
+
+#[test]
+fn one_answered_probe_of_a_burst_keeps_the_line_up() {
+    let t0 = Instant::now();
+    let mut line = up_line(t0, 2);
+    let s = t0 + ms(300);
+    assert!(line.suspect(s));
+    // Most of the burst lost, one reply from one target: enough at reliability 1.
+    line.on_probe(0, None, s + ms(100));
+    line.on_probe(1, Some(ms(10)), s + ms(30));
+    assert_eq!(line.evaluate(s + ms(500)), None);
+    assert!(line.is_up());
+    assert!(
+        line.suspect(s + ms(600)),
+        "the burst is over: another may go"
+    );
+}
+
+#[test]
+fn a_line_that_is_not_up_is_not_burst_probed() {
+    let t0 = Instant::now();
+    let mut line = LineState::new(&timing(1, 1), t0);
+    line.on_link(link_ok(), t0);
+    assert!(!line.suspect(t0 + ms(10)), "pending");
+}

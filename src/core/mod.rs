@@ -1,6 +1,8 @@
 //! The pure core: line state machines, selection of the active line(s), and the desired
 //! kernel state. No I/O and no clock: every function takes the time it should assume.
 
+pub mod burst;
+pub mod damping;
 pub mod desired;
 pub mod engine;
 pub mod figures;
@@ -10,10 +12,12 @@ pub mod flush;
 pub mod gateway;
 pub mod line;
 pub mod nft;
+pub mod notice;
 pub mod owned;
 pub mod quality;
 pub mod select;
 pub mod share;
+pub mod traffic;
 
 pub use desired::{desired_state, Desired, NextHop, Route, Rule, RuleMatch, Ruleset};
 pub use engine::{Engine, Notice};

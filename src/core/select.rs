@@ -13,8 +13,13 @@ pub struct Candidate {
     pub weight: u32,
     /// Link usable and probes good.
     pub up: bool,
-    /// Up, but too slow or too lossy: used only when every line that is up is.
+    /// Up, but too slow or too lossy: used only when every line that is up is degraded
+    /// or suppressed.
     pub degraded: bool,
+    /// Suppressed for flapping: as degraded, a line that is up but used only when every
+    /// line that is up is degraded or suppressed, so that suppression never leaves the
+    /// router without a working line.
+    pub suppressed: bool,
     /// Link usable and its first probes still out (start-up, a new line): it is not up
     /// yet, but a worse line must not take over in the meantime, or every start would
     /// switch to whichever line answered first and back a moment later.
@@ -31,7 +36,7 @@ pub struct Candidate {
 pub enum SelectionBasis {
     /// The lowest metric among lines that are up and not degraded.
     Healthy,
-    /// Every line that is up is degraded: the lowest metric among them.
+    /// Every line that is up is degraded or suppressed: the lowest metric among them.
     Degraded,
     /// No line is up by probe: the best line whose link is up, so that the router keeps a
     /// default route even when every probe fails (the probe targets may be what is broken).
@@ -103,7 +108,8 @@ pub fn select(candidates: &[Candidate]) -> Selection {
         .map(|c| c.recency)
         .max();
     let latest = |c: &Candidate| c.link_usable && Some(c.recency) == newest;
-    let healthy = |c: &Candidate| (c.up && !c.degraded) || (c.pending && latest(c));
+    let healthy =
+        |c: &Candidate| !c.suppressed && ((c.up && !c.degraded) || (c.pending && latest(c)));
     if let Some(members) = lowest_metric_group(candidates, healthy) {
         let proven = members.iter().all(|&(i, _)| candidates[i].up);
         let basis = if proven {
@@ -161,6 +167,7 @@ mod tests {
             weight: 1,
             up,
             degraded: false,
+            suppressed: false,
             pending: false,
             link_usable,
             recency: None,
@@ -261,6 +268,39 @@ mod tests {
             "never dropped when it is the only one up"
         );
         assert_eq!(s.basis, SelectionBasis::Degraded);
+    }
+
+    #[test]
+    fn a_suppressed_line_is_avoided_but_never_leaves_the_router_without_a_line() {
+        let mut flapping = cand(100, true, true);
+        flapping.suppressed = true;
+        let s = select(&[flapping, cand(200, true, true)]);
+        assert_eq!(
+            s.members,
+            vec![(1, 1)],
+            "backup carries while main is suppressed"
+        );
+        assert_eq!(s.basis, SelectionBasis::Healthy);
+        let s = select(&[flapping, cand(200, false, true)]);
+        assert_eq!(s.members, vec![(0, 1)], "the only line that works is used");
+        assert_eq!(s.basis, SelectionBasis::Degraded);
+        let mut lossy = cand(300, true, true);
+        lossy.degraded = true;
+        let s = select(&[flapping, cand(200, false, true), lossy]);
+        assert_eq!(
+            s.members,
+            vec![(0, 1)],
+            "suppressed and degraded rank by metric"
+        );
+    }
+
+    #[test]
+    fn a_suppressed_line_waiting_for_replies_does_not_hold_off_a_working_one() {
+        let mut main = cand(100, false, true);
+        main.pending = true;
+        main.suppressed = true;
+        let s = select(&[main, cand(200, true, true)]);
+        assert_eq!(s.members, vec![(1, 1)]);
     }
 
     #[test]

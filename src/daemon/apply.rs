@@ -87,6 +87,7 @@ impl Daemon {
         }
         self.settled_revision = Some(revision);
         self.probes.sync(&self.engine);
+        self.traffic.sync(&self.engine);
         let desired = self.engine.desired();
         let routing = (desired.routes, desired.rules);
         // What the kernel just refused is tried again at the retry, not at every event.

@@ -1,6 +1,9 @@
 //! What the daemon does with the engine's notices besides logging them: hook events for
 //! scripts, and connection-tracking flushes. The conversion is pure and tested here.
 
+use std::time::{Instant, SystemTime};
+
+use super::status::{format_wall, UNKNOWN};
 use crate::core::flush::FlushRequest;
 use crate::core::{Engine, Notice};
 use crate::hooks::{HookEvent, HookKind};
@@ -39,10 +42,31 @@ pub fn hook_events(engine: &Engine, notices: &[Notice]) -> Vec<HookEvent> {
                 };
                 events.extend(event(engine, kind, name, &change.reason));
             }
+            Notice::Damping { name, change } => {
+                let kind = if change.suppressed {
+                    HookKind::Suppressed
+                } else {
+                    HookKind::Unsuppressed
+                };
+                events.extend(event(engine, kind, name, &notice.to_string()));
+            }
             Notice::Drain { .. } => {}
         }
     }
     events
+}
+
+/// Puts the wall-clock time into the "suppressed until" of `notices` (the core knows only
+/// the monotonic clock); `now` and `wall` are the same moment on both clocks.
+pub fn with_wall_times(notices: &mut [Notice], now: Instant, wall: SystemTime) {
+    for notice in notices {
+        if let Notice::Damping { change, .. } = notice {
+            if let Some(until) = change.until {
+                let at = wall.checked_add(until.saturating_duration_since(now));
+                change.until_text = at.map_or_else(|| UNKNOWN.to_string(), format_wall);
+            }
+        }
+    }
 }
 
 /// One `active` event per line that starts carrying traffic, one `inactive` per line
@@ -229,6 +253,30 @@ mod tests {
         assert_eq!(
             change.describe(&device_namer(names)),
             "route replace default table 7700 proto 197 nexthop via 192.0.2.1 dev wan1 weight 1 nexthop dev wan2 weight 2 nexthop ifindex 9 weight 1"
+        );
+    }
+
+    #[test]
+    fn suppression_notices_say_until_when_on_the_wall_clock() {
+        use crate::core::damping::DampingChange;
+        let now = Instant::now();
+        let wall = std::time::UNIX_EPOCH + Duration::from_secs(1_764_590_000);
+        let change = DampingChange {
+            suppressed: true,
+            until: Some(now + Duration::from_secs(85)),
+            penalty: 1891,
+            threshold: 1500,
+            until_text: "in 85 s".into(),
+        };
+        let mut notices = vec![Notice::Damping {
+            name: "main".into(),
+            change,
+        }];
+        with_wall_times(&mut notices, now, wall);
+        assert_eq!(
+            notices[0].to_string(),
+            "uplink \"main\" suppressed until 2025-12-01T11:54:45Z: flapping (penalty 1891 \
+             reached 1500); not chosen while another line is up (still probed)"
         );
     }
 }

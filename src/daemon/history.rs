@@ -17,7 +17,8 @@ pub struct Event {
     pub seq: u64,
     /// Wall time (RFC 3339, UTC).
     pub time: String,
-    /// `start`, `up`, `down`, `degraded`, `recovered`, `drained`, `undrained`, `active`,
+    /// `start`, `up`, `down`, `degraded`, `recovered`, `suppressed`, `unsuppressed`,
+    /// `drained`, `undrained`, `active`,
     /// `policy`, `reload`, `reload-refused`, `error` or `repair`.
     pub kind: String,
     /// The line concerned, if one is.
@@ -141,7 +142,7 @@ impl History {
                     self.tally(name, transition.up, now);
                     evidence(name)
                 }
-                Notice::Quality { name, .. } => evidence(name),
+                Notice::Quality { name, .. } | Notice::Damping { name, .. } => evidence(name),
                 _ => None,
             };
             let mut event = self.record(kind, line, notice.to_string(), wall);
@@ -217,6 +218,14 @@ fn classify(notice: &Notice) -> (&'static str, Option<&str>) {
                 "degraded"
             } else {
                 "recovered"
+            },
+            Some(name),
+        ),
+        Notice::Damping { name, change } => (
+            if change.suppressed {
+                "suppressed"
+            } else {
+                "unsuppressed"
             },
             Some(name),
         ),

@@ -17,12 +17,13 @@ mod probes;
 mod reconfigure;
 pub mod status;
 pub mod status_table;
+mod traffic;
 mod warnings;
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use futures::{FutureExt, Stream, StreamExt};
@@ -63,6 +64,12 @@ enum Done {
     Reload(Result<(Config, Arc<str>), config::ConfigError>),
     /// Devices looked up for interface lines whose device had gone.
     Followed(Vec<interfaces::Lookup>),
+    /// The LAN's traffic through line `index` (named `name`) went unanswered for `quiet`.
+    Suspect {
+        index: usize,
+        name: String,
+        quiet: Duration,
+    },
 }
 type NftChanges = Pin<Box<dyn Stream<Item = ()>>>;
 
@@ -107,6 +114,8 @@ struct Daemon {
     /// Devices of interface lines are being looked up.
     following: bool,
     probes: Probes,
+    /// Watches the active lines' packet counters (traffic-aware detection).
+    traffic: traffic::Sampler,
     /// Routes and rules last applied successfully; `None` forces a reconcile.
     routing_applied: Option<(Vec<Route>, Vec<Rule>)>,
     /// The nft ruleset last applied or verified; `None` forces a check.
@@ -179,11 +188,12 @@ pub async fn run(
         interfaces,
         netlink: Netlink::connect()?,
         nft: Some(Nft::default()),
-        done: done_tx,
+        done: done_tx.clone(),
         reload_running: false,
         reload_again: false,
         following: false,
         probes: Probes::new(probe_tx),
+        traffic: traffic::Sampler::start(done_tx.clone()),
         routing_applied: None,
         nft_applied: None,
         last_routing: None,
@@ -310,7 +320,8 @@ impl Daemon {
 
     /// Logs what changed, queues the conntrack flushes it calls for (run once the new
     /// routes are in place) and hands events to the hooks (which never delay us).
-    fn handle(&mut self, notices: Vec<Notice>) {
+    fn handle(&mut self, mut notices: Vec<Notice>) {
+        events::with_wall_times(&mut notices, Instant::now(), SystemTime::now());
         for notice in &notices {
             tracing::info!("{notice}");
         }
@@ -450,7 +461,7 @@ impl Daemon {
         while self.nft.is_none() {
             match tokio::time::timeout_at(deadline, done_rx.recv()).await {
                 Ok(Some(Done::Firewall(nft, ..))) => self.nft = Some(nft),
-                Ok(Some(Done::Reload(_) | Done::Followed(_))) => {}
+                Ok(Some(Done::Reload(_) | Done::Followed(_) | Done::Suspect { .. })) => {}
                 Ok(None) | Err(_) => break,
             }
         }

@@ -30,7 +30,7 @@ enum Slot {
         /// Copied into the prober's events as their `line`, so that an event of a prober
         /// that has since been replaced is recognised and dropped.
         tag: usize,
-        _prober: Prober,
+        prober: Prober,
     },
     /// Start failed for this key; retried on the next sync without repeating the warning.
     Failed(Key),
@@ -69,6 +69,18 @@ impl Probes {
             .position(|slot| matches!(slot, Slot::Running { tag: t, .. } if *t == tag))
     }
 
+    /// Has line `index`'s prober send a burst now (see [`Prober::burst`]); false when the
+    /// line has no prober running.
+    pub fn burst(&self, index: usize) -> bool {
+        match self.slots.get(index) {
+            Some(Slot::Running { prober, .. }) => {
+                prober.burst();
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Starts, restarts or stops probers to match the engine's lines.
     pub fn sync(&mut self, engine: &Engine) {
         let lines = engine.config().uplinks.len();
@@ -104,11 +116,7 @@ impl Probes {
             timeout: std::time::Duration::from_millis(key.timeout_ms as u64),
         };
         match probe::start(spec, self.events.clone()) {
-            Ok(prober) => Slot::Running {
-                key,
-                tag,
-                _prober: prober,
-            },
+            Ok(prober) => Slot::Running { key, tag, prober },
             Err(e) => {
                 if !already_failed {
                     tracing::warn!("cannot start probing: {e}");

@@ -70,6 +70,7 @@ impl Daemon {
     pub(super) fn on_done(&mut self, done: Done) {
         match done {
             Done::Firewall(nft, ruleset, result) => self.on_firewall(nft, ruleset, result),
+            Done::Suspect { index, name, quiet } => self.on_suspect(index, &name, quiet),
             Done::Followed(found) => {
                 self.following = false;
                 if let Some(config) = self.interfaces.apply(self.engine.config(), found) {

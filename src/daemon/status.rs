@@ -75,6 +75,13 @@ pub struct LineStatus {
     /// Why the line is degraded (too slow or too lossy), when it is.
     #[serde(default)]
     pub degraded: Option<String>,
+    /// When the line's suppression for flapping ends (RFC 3339, UTC), while it is
+    /// suppressed: avoided while another line is up (see `dampening` in the README).
+    #[serde(default)]
+    pub suppressed_until: Option<String>,
+    /// The line's flap penalty now; null without dampening.
+    #[serde(default)]
+    pub flap_penalty: Option<u32>,
     /// The next hop in use (learned, for `gateway = "auto"`); null on a point-to-point
     /// line or while unknown.
     #[serde(default)]
@@ -144,6 +151,11 @@ fn line_status(
         state_secs: now.saturating_duration_since(since).as_secs(),
         reason: live_reason(line, &figures, now),
         degraded: line.degraded().map(String::from),
+        suppressed_until: line.suppressed_until().map(|until| {
+            let at = wall.checked_add(until.saturating_duration_since(now));
+            at.map_or_else(|| UNKNOWN.to_string(), format_wall)
+        }),
+        flap_penalty: line.flap_penalty(now),
         gateway: engine.gateway(i).map(|g| g.to_string()),
         transitions: tally.transitions,
         downtime_secs: tally.downtime(now).as_secs(),

@@ -42,10 +42,7 @@ fn line_rows(status: &Status) -> Vec<Vec<String>> {
             ms(line.rtt_ms),
             pct(line.loss_pct),
             line.since.clone(),
-            match &line.degraded {
-                Some(why) => format!("{} (degraded: {why})", line.reason),
-                None => line.reason.clone(),
-            },
+            reason_cell(line),
         ]);
     }
     rows
@@ -88,10 +85,24 @@ fn pct(value: Option<f64>) -> String {
     value.map_or("-".into(), |v| format!("{v}%"))
 }
 
+fn reason_cell(line: &LineStatus) -> String {
+    let mut cell = line.reason.clone();
+    if let Some(why) = &line.degraded {
+        cell += &format!(" (degraded: {why})");
+    }
+    if let Some(until) = &line.suppressed_until {
+        cell += &format!(" (suppressed until {until}: flapping)");
+    }
+    cell
+}
+
 fn state_cell(line: &LineStatus) -> String {
     let mut cell = line.state.clone();
     if line.degraded.is_some() {
         cell += ", degraded";
+    }
+    if line.suppressed_until.is_some() {
+        cell += ", suppressed";
     }
     if line.drained {
         cell += ", drained";
@@ -141,6 +152,8 @@ mod tests {
             state_secs: 60,
             reason: "1/1 targets answering".into(),
             degraded: None,
+            suppressed_until: None,
+            flap_penalty: None,
             gateway: None,
             transitions: 1,
             downtime_secs: 0,

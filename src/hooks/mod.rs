@@ -27,6 +27,10 @@ pub enum HookKind {
     Degraded,
     /// Within its quality limits again.
     Recovered,
+    /// Suppressed for flapping (see `dampening` in the README).
+    Suppressed,
+    /// No longer suppressed.
+    Unsuppressed,
 }
 
 impl HookKind {
@@ -40,6 +44,8 @@ impl HookKind {
             HookKind::PolicyChange => "policy",
             HookKind::Degraded => "degraded",
             HookKind::Recovered => "recovered",
+            HookKind::Suppressed => "suppressed",
+            HookKind::Unsuppressed => "unsuppressed",
         }
     }
 }

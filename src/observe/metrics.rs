@@ -161,6 +161,20 @@ fn line_gauges(out: &mut String, status: &Status) {
     }
     header(
         out,
+        "uplink_line_suppressed",
+        "gauge",
+        "1 when the line is suppressed for flapping.",
+    );
+    for l in &status.uplinks {
+        sample(
+            out,
+            "uplink_line_suppressed",
+            &[("line", &l.name)],
+            flag(l.suppressed_until.is_some()),
+        );
+    }
+    header(
+        out,
         "uplink_line_drained",
         "gauge",
         "1 when the line is drained by hand.",

@@ -26,6 +26,8 @@ fn status() -> Status {
         state_secs: 5,
         reason: "2/2 targets answering".into(),
         degraded: None,
+        suppressed_until: None,
+        flap_penalty: None,
         gateway: None,
         transitions: 1,
         downtime_secs: 7,

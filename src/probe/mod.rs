@@ -14,10 +14,12 @@ mod tracker;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::debug;
 
@@ -108,6 +110,16 @@ pub enum ProbeError {
 #[derive(Debug)]
 pub struct Prober {
     task: JoinHandle<()>,
+    burst: Arc<Notify>,
+}
+
+impl Prober {
+    /// Sends a burst now: [`crate::core::burst::PROBES`] probes to every target,
+    /// [`crate::core::burst::SPACING`] apart, reported as any probe is. A burst asked for
+    /// while one is going out is not repeated.
+    pub fn burst(&self) {
+        self.burst.notify_one();
+    }
 }
 
 impl Drop for Prober {
@@ -127,8 +139,10 @@ pub fn start(spec: ProbeSpec, events: UnboundedSender<ProbeEvent>) -> Result<Pro
     })?;
     let socket = ProbeSocket::open(&spec)?;
     debug!(line = spec.line, device = %spec.device, ident = spec.ident, "probing started");
-    let task = runtime.spawn(Task::new(spec, socket, events).run());
-    Ok(Prober { task })
+    let burst = Arc::new(Notify::new());
+    let task = Task::new(spec, socket, events, Arc::clone(&burst));
+    let task = runtime.spawn(task.run());
+    Ok(Prober { task, burst })
 }
 
 /// Rejects specs the task could not honour (a zero interval would spin).
@@ -157,12 +171,25 @@ struct Task {
     token: u32,
     next_seq: u16,
     outstanding: Outstanding,
+    /// Rung by [`Prober::burst`].
+    burst: Arc<Notify>,
+    /// Rounds of a burst still to send, and when the next is due.
+    burst_left: usize,
+    burst_next: Instant,
 }
 
 impl Task {
-    fn new(spec: ProbeSpec, socket: ProbeSocket, events: UnboundedSender<ProbeEvent>) -> Self {
+    fn new(
+        spec: ProbeSpec,
+        socket: ProbeSocket,
+        events: UnboundedSender<ProbeEvent>,
+        burst: Arc<Notify>,
+    ) -> Self {
         let random = random_u64();
         Task {
+            burst,
+            burst_left: 0,
+            burst_next: Instant::now(),
             outstanding: Outstanding::new(spec.timeout),
             spec,
             socket,
@@ -189,6 +216,10 @@ impl Task {
                     }
                 }
                 () = tokio::time::sleep_until(wake.into()) => {}
+                () = self.burst.notified(), if self.burst_left == 0 => {
+                    self.burst_left = crate::core::burst::PROBES;
+                    self.burst_next = Instant::now();
+                }
             }
             if self.step(&mut replies, &mut schedule).is_err() {
                 return;
@@ -198,7 +229,10 @@ impl Task {
 
     /// The earlier of the next send and the next timeout.
     fn next_wake(&self, schedule: &Schedule) -> Instant {
-        let due = schedule.next_due();
+        let mut due = schedule.next_due();
+        if self.burst_left > 0 {
+            due = due.min(self.burst_next);
+        }
         self.outstanding.next_deadline().map_or(due, |d| d.min(due))
     }
 
@@ -221,6 +255,13 @@ impl Task {
         }
         while let Some(target) = schedule.take_due(now) {
             self.send_probe(target, now)?;
+        }
+        if self.burst_left > 0 && now >= self.burst_next {
+            for target in 0..self.spec.targets.len() {
+                self.send_probe(target, now)?;
+            }
+            self.burst_left -= 1;
+            self.burst_next = now + crate::core::burst::SPACING;
         }
         Ok(())
     }

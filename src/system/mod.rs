@@ -6,6 +6,7 @@ pub mod convert;
 pub mod netifd;
 pub mod netlink;
 pub mod nft;
+pub mod stats;
 pub mod sysctl;
 pub mod wire;
 

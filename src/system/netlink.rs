@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use super::convert::{self as c, parse_route, parse_rule, system_default};
 use super::wire::{self, Message, Request, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE};
+use crate::core::traffic::Counters;
 use crate::core::{LinkFacts, Route, Rule};
 use crate::reconcile::{Change, Routing};
 
@@ -99,6 +100,18 @@ impl Netlink {
             }
         }
         Ok(by_index.into_values().collect())
+    }
+
+    /// Device `ifindex`'s packet counters (see [`super::stats`]).
+    pub async fn counters(&mut self, ifindex: u32) -> Result<Counters, NetlinkError> {
+        let op = format!("read counters of device {ifindex}");
+        let mut found = None;
+        let request = super::stats::request(ifindex);
+        self.exchange(&request, &op, |payload| {
+            found = found.or(super::stats::parse(payload, ifindex));
+        })
+        .await?;
+        found.ok_or_else(|| NetlinkError::new(op, "no counters in the answer"))
     }
 
     /// Per device and family, the gateway of the system's default route with the lowest

@@ -64,6 +64,21 @@ const UPLINK: &[Key] = &[
     key(&["max_rtt_ms"], "probe.max_rtt_ms", Number),
     key(&["max_loss_pct"], "probe.max_loss_pct", Number),
     key(&["quality_window_ms"], "probe.quality_window_ms", Number),
+    key(&["dampening"], "probe.dampening", Bool),
+    key(
+        &["dampening_half_life_ms"],
+        "probe.dampening_half_life_ms",
+        Number,
+    ),
+    key(&["dampening_suppress"], "probe.dampening_suppress", Number),
+    key(&["dampening_reuse"], "probe.dampening_reuse", Number),
+    key(
+        &["dampening_max_suppress_ms"],
+        "probe.dampening_max_suppress_ms",
+        Number,
+    ),
+    key(&["traffic_aware"], "probe.traffic_aware", Bool),
+    key(&["traffic_quiet_ms"], "probe.traffic_quiet_ms", Number),
     key(&["enabled"], "enabled", Bool),
 ];
 

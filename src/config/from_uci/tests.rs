@@ -40,6 +40,13 @@ reliability = 2
 max_rtt_ms = 400
 max_loss_pct = 20
 quality_window_ms = 20000
+dampening = true
+dampening_half_life_ms = 30000
+dampening_suppress = 2500
+dampening_reuse = 800
+dampening_max_suppress_ms = 120000
+traffic_aware = true
+traffic_quiet_ms = 400
 
 [[uplink]]
 name = "backup"
@@ -96,6 +103,13 @@ config uplink 'main'
 	option max_rtt_ms '400'
 	option max_loss_pct '20'
 	option quality_window_ms '20000'
+	option dampening '1'
+	option dampening_half_life_ms '30000'
+	option dampening_suppress '2500'
+	option dampening_reuse '800'
+	option dampening_max_suppress_ms '120000'
+	option traffic_aware '1'
+	option traffic_quiet_ms '400'
 
 config uplink 'backup'
 	option device 'eth2'
@@ -260,7 +274,7 @@ fn structure_errors() {
         ),
         (
             "config uplink 'main'\n\toption device 'eth0'\n\toption metrik '1'\n",
-            "uplink \"main\" (line 3): option \"metrik\": unknown option (expected device, interface, family, gateway, metric, weight, masquerade, flush_on, target, interval_ms, timeout_ms, down_after_ms, up_after_ms, reliability, max_rtt_ms, max_loss_pct, quality_window_ms, enabled)",
+            "uplink \"main\" (line 3): option \"metrik\": unknown option (expected device, interface, family, gateway, metric, weight, masquerade, flush_on, target, interval_ms, timeout_ms, down_after_ms, up_after_ms, reliability, max_rtt_ms, max_loss_pct, quality_window_ms, dampening, dampening_half_life_ms, dampening_suppress, dampening_reuse, dampening_max_suppress_ms, traffic_aware, traffic_quiet_ms, enabled)",
         ),
         (
             "config interface 'wan'\n",

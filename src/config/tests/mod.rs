@@ -110,6 +110,8 @@ fn home_router_example_sets_every_field() {
                     up_after: Duration::from_millis(10_000),
                     reliability: 1,
                     quality: None,
+                    dampening: Some(crate::config::Dampening::default()),
+                    traffic_quiet: Some(Duration::from_millis(300)),
                 },
             },
             Uplink {
@@ -130,6 +132,8 @@ fn home_router_example_sets_every_field() {
                     up_after: Duration::from_millis(20_000),
                     reliability: 2,
                     quality: None,
+                    dampening: Some(crate::config::Dampening::default()),
+                    traffic_quiet: Some(Duration::from_millis(300)),
                 },
             },
         ],

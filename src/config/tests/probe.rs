@@ -16,6 +16,8 @@ fn targets_only_keeps_default_timing() {
     let probe = probe_of("targets = [\"192.0.2.1\", \"198.51.100.2\"]");
     let expected = Probe {
         targets: vec![ip("192.0.2.1").into(), ip("198.51.100.2").into()],
+        dampening: Some(crate::config::Dampening::default()),
+        traffic_quiet: Some(Duration::from_millis(300)),
         ..Probe::default_timing()
     };
     assert_eq!(probe, expected);
@@ -219,4 +221,77 @@ fn quality_limit_errors_name_key_and_value() {
         r#"uplink "main": probe.quality_window_ms 900: must be at least 1000"#
     );
     assert!(error(&probe_with("max_loss_pct = 10")).contains("needs probe.targets"));
+}
+
+#[test]
+fn dampening_is_on_by_default_with_targets_and_can_be_switched_off() {
+    assert_eq!(
+        probe_of(TARGET).dampening,
+        Some(crate::config::Dampening::default())
+    );
+    let off = format!("{TARGET}dampening = false\ndampening_suppress = 3000");
+    assert_eq!(
+        probe_of(&off).dampening,
+        None,
+        "an off switch keeps its keys"
+    );
+    assert_eq!(
+        probe_of("").dampening,
+        None,
+        "nothing to dampen without probes"
+    );
+    let keys = "dampening_half_life_ms = 30000\ndampening_suppress = 2500\n\
+                dampening_reuse = 800\ndampening_max_suppress_ms = 120000";
+    let d = probe_of(&format!("{TARGET}{keys}")).dampening.unwrap();
+    assert_eq!(d.half_life, Duration::from_secs(30));
+    assert_eq!((d.suppress, d.reuse), (2500, 800));
+    assert_eq!(d.max_suppress, Duration::from_secs(120));
+}
+
+#[test]
+fn dampening_errors_name_key_and_value() {
+    let err = |keys: &str| error(&probe_with(&format!("{TARGET}{keys}")));
+    assert_eq!(
+        err("dampening_reuse = 1500"),
+        r#"uplink "main": probe.dampening_reuse 1500: must be less than probe.dampening_suppress (1500)"#
+    );
+    assert_eq!(
+        err("dampening_half_life_ms = 10"),
+        r#"uplink "main": probe.dampening_half_life_ms 10: must be at least 1000"#
+    );
+    assert_eq!(
+        err("dampening_suppress = 0"),
+        r#"uplink "main": probe.dampening_suppress 0: must be at least 1"#
+    );
+    assert_eq!(
+        err("dampening_max_suppress_ms = 30000"),
+        r#"uplink "main": probe.dampening_max_suppress_ms 30000: must be at least 60000"#
+    );
+    assert_eq!(
+        err("dampening_suppress = 100000\ndampening_max_suppress_ms = 60000"),
+        "uplink \"main\": probe.dampening_max_suppress_ms 60000: too short for the penalty to \
+         reach probe.dampening_suppress (100000) from probe.dampening_reuse (750) with a \
+         half-life of 60000 ms"
+    );
+    assert!(error(&probe_with("dampening = true")).contains("needs probe.targets"));
+}
+
+#[test]
+fn traffic_aware_detection_is_on_by_default_with_targets() {
+    assert_eq!(
+        probe_of(TARGET).traffic_quiet,
+        Some(Duration::from_millis(300))
+    );
+    let quiet = probe_of(&format!("{TARGET}traffic_quiet_ms = 500")).traffic_quiet;
+    assert_eq!(quiet, Some(Duration::from_millis(500)));
+    let off = probe_of(&format!(
+        "{TARGET}traffic_aware = false\ntraffic_quiet_ms = 500"
+    ));
+    assert_eq!(off.traffic_quiet, None);
+    assert_eq!(probe_of("").traffic_quiet, None);
+    assert_eq!(
+        error(&probe_with(&format!("{TARGET}traffic_quiet_ms = 50"))),
+        r#"uplink "main": probe.traffic_quiet_ms 50: must be at least 200"#
+    );
+    assert!(error(&probe_with("traffic_aware = true")).contains("needs probe.targets"));
 }

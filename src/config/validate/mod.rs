@@ -3,6 +3,7 @@
 //! Order: `socket`, then each uplink in file order, then each policy in file order,
 //! so the reported error is the first one a reader meets going down the file.
 
+mod dampening;
 mod enabled;
 mod family;
 mod observe;

@@ -220,11 +220,20 @@ fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
             .transpose()?
             .unwrap_or(DEFAULT_RELIABILITY),
         quality: None,
+        dampening: None,
+        traffic_quiet: None,
     };
     check_timing(obj, &probe)?;
     check_reliability(obj, &probe)?;
     let quality = super::quality::limits(obj, &raw, &probe)?;
-    Ok(Probe { quality, ..probe })
+    let dampening = super::dampening::settings(obj, &raw, &probe)?;
+    let traffic_quiet = super::dampening::traffic_quiet(obj, &raw, &probe)?;
+    Ok(Probe {
+        quality,
+        dampening,
+        traffic_quiet,
+        ..probe
+    })
 }
 
 /// More targets than this per line only load the event loop and the targets: two or three

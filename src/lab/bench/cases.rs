@@ -9,8 +9,8 @@ use super::report::Timeline;
 use super::{BenchOptions, Case, Contender, Sample};
 use crate::lab::interrupt;
 use crate::lab::{
-    EchoServer, Fault, Flow, Lab, LabDaemon, LabError, LabOptions, Line, ProbeProfile, Traffic,
-    TrafficConfig,
+    two_line_config, EchoServer, Fault, Flow, Lab, LabDaemon, LabError, LabOptions, Line,
+    ProbeProfile, Traffic, TrafficConfig,
 };
 
 const POLL: Duration = Duration::from_millis(20);
@@ -25,7 +25,7 @@ struct Rig {
     lab: Lab,
 }
 
-fn rig(exe: &Path, contender: Contender) -> Result<Rig, LabError> {
+fn rig(exe: &Path, contender: Contender, case: Case) -> Result<Rig, LabError> {
     let lab = Lab::build(LabOptions {
         label: "bench".into(),
         rp_filter: true,
@@ -34,8 +34,8 @@ fn rig(exe: &Path, contender: Contender) -> Result<Rig, LabError> {
     let echo = lab.start_echo_server()?;
     let daemon = match contender {
         Contender::Static => None,
-        Contender::Default => Some(start_daemon(exe, &lab, ProbeProfile::Default)?),
-        Contender::Fast => Some(start_daemon(exe, &lab, ProbeProfile::Fast)?),
+        Contender::Default => Some(start_daemon(exe, &lab, ProbeProfile::Default, case)?),
+        Contender::Fast => Some(start_daemon(exe, &lab, ProbeProfile::Fast, case)?),
     };
     let traffic = lab.start_traffic(TrafficConfig::default())?;
     let rig = Rig {
@@ -51,8 +51,19 @@ fn rig(exe: &Path, contender: Contender) -> Result<Rig, LabError> {
     Ok(rig)
 }
 
-fn start_daemon(exe: &Path, lab: &Lab, profile: ProbeProfile) -> Result<LabDaemon, LabError> {
+fn start_daemon(
+    exe: &Path,
+    lab: &Lab,
+    profile: ProbeProfile,
+    case: Case,
+) -> Result<LabDaemon, LabError> {
     let mut daemon = LabDaemon::new(exe, profile)?;
+    if !case.probe_keys().is_empty() {
+        let table = "[uplink.probe]\n";
+        let config = two_line_config(&daemon.socket(), profile)
+            .replace(table, &format!("{table}{}", case.probe_keys()));
+        daemon.write_config(&config)?;
+    }
     daemon.start(lab)?;
     poll(WINDOW, "main active", || {
         daemon.active().is_some_and(|a| a == ["main"])
@@ -73,7 +84,7 @@ pub fn measure(
     run: usize,
     opts: &BenchOptions,
 ) -> Result<(Sample, Option<Timeline>), LabError> {
-    let rig = rig(exe, contender)?;
+    let rig = rig(exe, contender, case)?;
     let mut sample = Sample::failed(contender, case, run);
     sample.ended_right = None;
     let mut timeline = None;
@@ -83,6 +94,9 @@ pub fn measure(
         }
         Case::Carrier => {
             failover(&rig, Fault::Carrier(Line::One), &mut sample)?;
+        }
+        Case::BlackholeProbesOnly => {
+            failover(&rig, Fault::Blackhole(Line::One), &mut sample)?;
         }
         Case::Blackhole => {
             let picture = failover(&rig, Fault::Blackhole(Line::One), &mut sample)?;

@@ -45,6 +45,9 @@ pub enum Case {
     IfDown,
     Carrier,
     Blackhole,
+    /// The same blackhole judged by probes alone (`traffic_aware = false`): what the
+    /// LAN's traffic as evidence gains.
+    BlackholeProbesOnly,
     /// Random loss in percent, held for the configured time.
     Loss(u8),
     /// Blackhole, then the ISP recovers: time until traffic is back on main.
@@ -54,16 +57,32 @@ pub enum Case {
 }
 
 impl Case {
-    pub const ALL: [Case; 8] = [
+    pub const ALL: [Case; 10] = [
         Case::IfDown,
         Case::Carrier,
         Case::Blackhole,
+        Case::BlackholeProbesOnly,
         Case::Loss(10),
         Case::Loss(30),
         Case::Loss(60),
+        Case::Loss(80),
         Case::Recovery,
         Case::Flap,
     ];
+
+    /// Whether only the daemon is measured (a setting of its own: static routes are the
+    /// same as in the case it varies).
+    pub fn daemon_only(self) -> bool {
+        self == Case::BlackholeProbesOnly
+    }
+
+    /// Probe keys the case adds to both lines' probe tables.
+    pub fn probe_keys(self) -> &'static str {
+        match self {
+            Case::BlackholeProbesOnly => "traffic_aware = false\n",
+            _ => "",
+        }
+    }
 }
 
 impl fmt::Display for Case {
@@ -72,6 +91,7 @@ impl fmt::Display for Case {
             Case::IfDown => f.write_str("interface down"),
             Case::Carrier => f.write_str("carrier loss"),
             Case::Blackhole => f.write_str("upstream blackhole"),
+            Case::BlackholeProbesOnly => f.write_str("upstream blackhole, probes only"),
             Case::Loss(pct) => write!(f, "{pct}% loss"),
             Case::Recovery => f.write_str("ISP recovers (failback)"),
             Case::Flap => f.write_str("link flapping"),
@@ -138,6 +158,9 @@ pub fn run(exe: &Path, opts: &BenchOptions) -> Result<PathBuf, LabError> {
         });
         for case in cases {
             for contender in Contender::ALL {
+                if case.daemon_only() && contender == Contender::Static {
+                    continue;
+                }
                 let (sample, picture) = match cases::measure(exe, contender, case, run, opts) {
                     Ok(measured) => measured,
                     Err(LabError::Interrupted) => return Err(LabError::Interrupted),

@@ -70,6 +70,10 @@ pub fn render_plan(config: &Config) -> String {
         &config.policies.iter().collect::<Vec<_>>(),
         &config.sets,
     );
+    // The lines taking new connections keep their own (serving tables).
+    let holders: Vec<bool> = (0..uplinks.len())
+        .map(|i| policies.iter().any(|(_, c)| *c == PolicyChoice::Line(i)))
+        .collect();
     let desired = desired_with_ruleset(
         uplinks,
         &links,
@@ -77,6 +81,7 @@ pub fn render_plan(config: &Config) -> String {
         &policies,
         table.into(),
         config.sticky,
+        &holders,
     );
     let device: HashMap<u32, String> = uplinks
         .iter()

@@ -131,10 +131,14 @@ pub enum Command {
         #[command(flatten)]
         target: DaemonTarget,
     },
-    /// Move all traffic off a line (for maintenance); it keeps being probed.
+    /// Stop new connections on a line (for maintenance); it keeps being probed, and its
+    /// connections stay until they end (or its keep_sessions_s) unless --now.
     Drain {
         /// The uplink's name.
         line: String,
+        /// Move its existing connections to the other lines at once too.
+        #[arg(long)]
+        now: bool,
         #[command(flatten)]
         target: DaemonTarget,
     },

@@ -17,6 +17,7 @@ fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) 
         weight: 1,
         masquerade,
         flush: crate::config::Flush::default(),
+        keep_sessions: None,
         probe: Probe::default_timing(),
     }
 }

@@ -10,6 +10,7 @@ use super::gateway::{facts_for, resolve};
 use super::line::{Health, LineState, LinkFacts, Transition};
 use super::quality::QualityChange;
 use super::select::{merged, select, select_each_family, Candidate, Selection, SelectionBasis};
+use super::sessions::{MoveReason, Sessions};
 use crate::config::{Config, Fallback, Family, Policy, Uplink};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -40,6 +41,9 @@ pub enum Notice {
     Drain { name: String, drained: bool },
     /// A line became degraded (too slow or too lossy) or good again.
     Quality { name: String, change: QualityChange },
+    /// A line that is up but takes no new connections stops keeping its existing ones:
+    /// they move to the lines in use (see `core::sessions`).
+    SessionsMoved { name: String, reason: MoveReason },
 }
 
 impl fmt::Display for Notice {
@@ -89,6 +93,10 @@ impl fmt::Display for Notice {
                 name,
                 drained: false,
             } => write!(f, "uplink \"{name}\" undrained"),
+            Notice::SessionsMoved { name, reason } => write!(
+                f,
+                "uplink \"{name}\": its remaining connections move to the lines in use ({reason})"
+            ),
         }
     }
 }
@@ -118,6 +126,8 @@ pub struct Engine {
     /// When each line (by name) was last seen carrying traffic while passing its probes;
     /// see [`Candidate::recency`].
     last_good: HashMap<String, Instant>,
+    /// Which lines keep their existing connections.
+    sessions: Sessions,
 }
 
 impl Engine {
@@ -142,6 +152,7 @@ impl Engine {
             revision: 0,
             clock: now,
             last_good: HashMap::new(),
+            sessions: Sessions::default(),
         };
         engine.reselect_default();
         engine.repolicy();
@@ -300,7 +311,12 @@ impl Engine {
 
     /// The earliest time a line can change state without new evidence.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.lines.iter().filter_map(LineState::next_deadline).min()
+        let keep = |name: &str| {
+            let uplinks = &self.config.uplinks;
+            uplinks.iter().find(|u| u.name == name)?.keep_sessions
+        };
+        let lines = self.lines.iter().filter_map(LineState::next_deadline);
+        lines.chain(self.sessions.next_deadline(keep)).min()
     }
 
     /// A number that changes whenever [`Engine::desired`] (and the probers' settings) may
@@ -320,6 +336,9 @@ impl Engine {
             .zip(self.policies.iter().copied())
             .collect();
         let nft = Arc::clone(&self.nft);
+        let holders: Vec<bool> = (self.config.uplinks.iter())
+            .map(|u| self.sessions.holds(&u.name))
+            .collect();
         desired_with_ruleset(
             &self.config.uplinks,
             &links,
@@ -327,6 +346,7 @@ impl Engine {
             &policies,
             nft,
             self.config.sticky,
+            &holders,
         )
     }
 
@@ -508,7 +528,9 @@ impl Engine {
         let policies = self.policies.clone();
         let mut notices = self.reselect_default();
         notices.extend(self.repolicy());
-        if members != self.selection.members || policies != self.policies {
+        let (moved, keeping_changed) = self.update_sessions();
+        notices.extend(moved);
+        if members != self.selection.members || policies != self.policies || keeping_changed {
             self.touch();
         }
         notices
@@ -579,6 +601,10 @@ fn line_notice(uplink: &Uplink, transition: Option<Transition>) -> impl Iterator
         .map(move |transition| Notice::Line { name, transition })
         .into_iter()
 }
+
+/// The engine's part in keeping sessions on their line.
+#[path = "engine_sessions.rs"]
+mod engine_sessions;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -13,6 +13,7 @@ pub mod nft;
 pub mod owned;
 pub mod quality;
 pub mod select;
+pub mod sessions;
 pub mod share;
 
 pub use desired::{desired_state, Desired, NextHop, Route, Rule, RuleMatch, Ruleset};

@@ -39,7 +39,7 @@ pub fn hook_events(engine: &Engine, notices: &[Notice]) -> Vec<HookEvent> {
                 };
                 events.extend(event(engine, kind, name, &change.reason));
             }
-            Notice::Drain { .. } => {}
+            Notice::Drain { .. } | Notice::SessionsMoved { .. } => {}
         }
     }
     events

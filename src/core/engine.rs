@@ -2,104 +2,18 @@
 //! current, and says what changed. Pure: the daemon owns the I/O and the clock.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
 use super::gateway::{facts_for, resolve};
-use super::line::{Health, LineState, LinkFacts, Transition};
-use super::quality::QualityChange;
-use super::select::{merged, select, select_each_family, Candidate, Selection, SelectionBasis};
-use super::sessions::{MoveReason, Sessions};
-use crate::config::{Config, Fallback, Family, Policy, Uplink};
+use super::line::{Health, LineState, LinkFacts};
+pub use super::notice::Notice;
+use super::notice::{line_notice, quality_notice};
+use super::select::{merged, select, select_each_family, Candidate, Selection};
+use super::sessions::Sessions;
+use crate::config::{Config, Family, Policy, Uplink};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-
-/// Something worth a log line (and, later, a hook): a line changed state, or the set of
-/// active lines changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    Line {
-        name: String,
-        transition: Transition,
-    },
-    /// The lines carrying the default route of `family` changed.
-    Active {
-        family: Family,
-        from: Vec<String>,
-        to: Vec<String>,
-        basis: SelectionBasis,
-    },
-    /// A policy's traffic moved (`from`/`to` describe the choice: a line name,
-    /// "unreachable", or "the normal selection").
-    Policy {
-        name: String,
-        from: String,
-        to: String,
-    },
-    /// A line was drained or undrained by hand.
-    Drain { name: String, drained: bool },
-    /// A line became degraded (too slow or too lossy) or good again.
-    Quality { name: String, change: QualityChange },
-    /// A line that is up but takes no new connections stops keeping its existing ones:
-    /// they move to the lines in use (see `core::sessions`).
-    SessionsMoved { name: String, reason: MoveReason },
-}
-
-impl fmt::Display for Notice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Notice::Line { name, transition } => write!(f, "uplink \"{name}\" {transition}"),
-            Notice::Active {
-                family,
-                from,
-                to,
-                basis,
-            } => {
-                let list = |v: &[String]| match v.join(", ") {
-                    s if s.is_empty() => "none (main table decides)".to_string(),
-                    s => s,
-                };
-                let why = match basis {
-                    SelectionBasis::Healthy => "best healthy line",
-                    SelectionBasis::Degraded => "every line that is up is degraded: best of them",
-                    SelectionBasis::LinkFallback => {
-                        "no line passes its probes: keeping the best line whose link is up"
-                    }
-                    SelectionBasis::Nothing => "no line has a usable link",
-                };
-                let six = if *family == Family::V6 { " (ipv6)" } else { "" };
-                write!(f, "active{six}: {} -> {} ({why})", list(from), list(to))
-            }
-            Notice::Policy { name, from, to } => write!(f, "policy \"{name}\": {from} -> {to}"),
-            Notice::Quality { name, change } => {
-                let word = if change.degraded {
-                    "degraded"
-                } else {
-                    "no longer degraded"
-                };
-                write!(f, "uplink \"{name}\" {word}: {}", change.reason)
-            }
-            Notice::Drain {
-                name,
-                drained: true,
-            } => {
-                write!(
-                    f,
-                    "uplink \"{name}\" drained: no traffic until undrained (still probed)"
-                )
-            }
-            Notice::Drain {
-                name,
-                drained: false,
-            } => write!(f, "uplink \"{name}\" undrained"),
-            Notice::SessionsMoved { name, reason } => write!(
-                f,
-                "uplink \"{name}\": its remaining connections move to the lines in use ({reason})"
-            ),
-        }
-    }
-}
 
 /// The daemon's view of every configured line.
 pub struct Engine {
@@ -128,6 +42,9 @@ pub struct Engine {
     last_good: HashMap<String, Instant>,
     /// Which lines keep their existing connections.
     sessions: Sessions,
+    /// Lines (by name) whose device filters reverse paths strictly (rp_filter=1), as the
+    /// daemon last read it: they keep connections only while active.
+    strict_rp: BTreeSet<String>,
 }
 
 impl Engine {
@@ -153,6 +70,7 @@ impl Engine {
             clock: now,
             last_good: HashMap::new(),
             sessions: Sessions::default(),
+            strict_rp: BTreeSet::new(),
         };
         engine.reselect_default();
         engine.repolicy();
@@ -399,73 +317,6 @@ impl Engine {
         self.lines[index].is_up() && !self.is_drained(index)
     }
 
-    fn policy_choices(&self) -> Vec<PolicyChoice> {
-        self.config
-            .policies
-            .iter()
-            .map(|policy| {
-                // A degraded line only when every listed line that is up is degraded.
-                let serving = |good: bool| {
-                    policy.uplinks.iter().find_map(|name| {
-                        let i = self.config.uplinks.iter().position(|u| &u.name == name)?;
-                        let fits = self.serves(i) && (!good || self.lines[i].degraded().is_none());
-                        fits.then_some(i)
-                    })
-                };
-                let line = serving(true).or_else(|| serving(false));
-                match (line, policy.fallback) {
-                    (Some(i), _) => PolicyChoice::Line(i),
-                    (None, Fallback::Default) => PolicyChoice::Fallthrough,
-                    (None, Fallback::Unreachable) => PolicyChoice::Unreachable,
-                }
-            })
-            .collect()
-    }
-
-    /// The line policy `name` sends its traffic through now: a line's name, `unreachable`
-    /// or `default` (the normal selection); `None` for an unknown policy.
-    pub fn policy_line(&self, name: &str) -> Option<&str> {
-        let i = self.config.policies.iter().position(|p| p.name == name)?;
-        Some(match self.policies.get(i)? {
-            PolicyChoice::Line(line) => &self.config.uplinks[*line].name,
-            PolicyChoice::Unreachable => "unreachable",
-            PolicyChoice::Fallthrough => "default",
-        })
-    }
-
-    fn describe(&self, choice: Option<&PolicyChoice>) -> String {
-        match choice {
-            Some(PolicyChoice::Line(i)) => self.config.uplinks[*i].name.clone(),
-            Some(PolicyChoice::Unreachable) => "unreachable".into(),
-            Some(PolicyChoice::Fallthrough) => "the normal selection".into(),
-            None => "none".into(),
-        }
-    }
-
-    /// Recomputes the policy choices. Changes are judged by policy name and by what the
-    /// choice points at, not by position, so a reload that reorders lines or policies
-    /// reports only real moves.
-    fn repolicy(&mut self) -> Vec<Notice> {
-        let next = self.policy_choices();
-        let mut notices = Vec::new();
-        let mut described = HashMap::new();
-        for (policy, choice) in self.config.policies.iter().zip(&next) {
-            let to = self.describe(Some(choice));
-            let from = self.policy_moves.get(&policy.name).cloned();
-            if from.as_ref() != Some(&to) {
-                notices.push(Notice::Policy {
-                    name: policy.name.clone(),
-                    from: from.unwrap_or_else(|| "none".into()),
-                    to: to.clone(),
-                });
-            }
-            described.insert(policy.name.clone(), to);
-        }
-        self.policies = next;
-        self.policy_moves = described;
-        notices
-    }
-
     fn candidates(&self) -> Vec<Candidate> {
         self.config
             .uplinks
@@ -588,23 +439,13 @@ pub fn nft_table_of(config: &Config) -> Arc<str> {
     nft_ruleset(&config.uplinks, &policies, &config.sets).into()
 }
 
-fn quality_notice(uplink: &Uplink, change: Option<QualityChange>) -> impl Iterator<Item = Notice> {
-    let name = uplink.name.clone();
-    change
-        .map(move |change| Notice::Quality { name, change })
-        .into_iter()
-}
-
-fn line_notice(uplink: &Uplink, transition: Option<Transition>) -> impl Iterator<Item = Notice> {
-    let name = uplink.name.clone();
-    transition
-        .map(move |transition| Notice::Line { name, transition })
-        .into_iter()
-}
-
 /// The engine's part in keeping sessions on their line.
 #[path = "engine_sessions.rs"]
 mod engine_sessions;
+
+/// Where each policy's traffic goes.
+#[path = "engine_policy.rs"]
+mod engine_policy;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -10,6 +10,7 @@ pub mod flush;
 pub mod gateway;
 pub mod line;
 pub mod nft;
+pub mod notice;
 pub mod owned;
 pub mod quality;
 pub mod select;

@@ -105,3 +105,40 @@ pub fn share_mark(index: usize) -> u32 {
 pub fn sticky_mark(index: usize) -> u32 {
     (0xa0 + index as u32) << 16
 }
+
+/// The line a connection belongs to by its conntrack `mark`: its line mark (inbound
+/// connections, probes), its share mark or its sticky mark; `None` for other marks
+/// (policies' first-packet marks, none, someone else's).
+pub fn line_of_mark(mark: u32) -> Option<usize> {
+    let byte = ((mark & MARK_MASK) >> 16) as usize;
+    let lines = MAX_LINES;
+    match byte {
+        b if (1..=lines).contains(&b) => Some(b - 1),
+        b if (0x80..0x80 + lines).contains(&b) => Some(b - 0x80),
+        b if (0xa0..0xa0 + lines).contains(&b) => Some(b - 0xa0),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mark_of_a_line_leads_back_to_it_and_no_other_does() {
+        for i in [0, 1, MAX_LINES - 1] {
+            for mark in [line_mark(i), share_mark(i), sticky_mark(i)] {
+                assert_eq!(line_of_mark(mark | 0x1234), Some(i), "{mark:#x}");
+            }
+        }
+        for mark in [
+            0,
+            policy_mark(0),
+            policy_mark(MAX_POLICIES - 1),
+            0x00ff_0000,
+        ] {
+            assert_eq!(line_of_mark(mark), None, "{mark:#x}");
+        }
+        assert_eq!(line_of_mark(line_mark(MAX_LINES)), None);
+    }
+}

@@ -6,7 +6,11 @@
 //! - while it takes new connections (selected, or chosen by a policy);
 //! - after it stops taking them (a better line came back, it was drained) while it is up,
 //!   for at most its `keep_sessions_s` (none: until they end);
-//! - never once it is down: a dead line's connections move at once, as before.
+//! - never once it is down: a dead line's connections move at once, as before;
+//! - never once it is not active, when its device filters reverse paths strictly
+//!   (rp_filter=1): the kernel would drop the replies of the connections kept on it (the
+//!   reverse-path lookup of a reply sees neither its connection's mark nor the masquerade)
+//!   and they would hang; moved at once, they are reset cleanly, as before 0.2.
 //!
 //! Pure: time is passed in. Judged by name, so a reload keeps the state of its lines.
 
@@ -37,6 +41,9 @@ pub struct LineView<'a> {
     pub pending: bool,
     /// `keep_sessions_s`: how long it keeps them after it stops taking new ones.
     pub keep: Option<Duration>,
+    /// Its device filters reverse paths strictly (IPv4 rp_filter=1): it keeps connections
+    /// only while it takes new ones; `in_use` must then mean active (selected).
+    pub strict_rp: bool,
 }
 
 /// Why a line's remaining connections are moved off it while it is up.
@@ -46,6 +53,8 @@ pub enum MoveReason {
     Bound(Duration),
     /// `uplink drain --now`.
     DrainNow,
+    /// Strict reverse-path filtering on its device would drop their replies.
+    StrictRpFilter,
 }
 
 impl std::fmt::Display for MoveReason {
@@ -57,6 +66,10 @@ impl std::fmt::Display for MoveReason {
                 d.as_secs()
             ),
             MoveReason::DrainNow => f.write_str("drained with --now"),
+            MoveReason::StrictRpFilter => f.write_str(
+                "strict reverse-path filtering (rp_filter=1) on its device would drop their \
+                 replies now that it is not active; set rp_filter=2 (loose) to keep them",
+            ),
         }
     }
 }
@@ -87,6 +100,14 @@ impl Sessions {
             let next = match (line.in_use, line.up, line.pending, was) {
                 (true, _, _, _) => Keep::InUse,
                 (false, false, false, _) => Keep::Moved,
+                (false, _, _, _) if line.strict_rp => {
+                    // Only what it was seen holding is announced (and flushed): a line
+                    // first seen at start has nothing of ours to move yet.
+                    if before.is_some_and(holds) {
+                        moved.push((line.name.to_string(), MoveReason::StrictRpFilter));
+                    }
+                    Keep::Moved
+                }
                 (false, _, _, Keep::InUse) => Keep::Kept(now),
                 (false, _, _, keep) => keep,
             };
@@ -149,6 +170,7 @@ mod tests {
             up,
             pending: false,
             keep: keep.map(Duration::from_secs),
+            strict_rp: false,
         }
     }
 
@@ -248,5 +270,38 @@ mod tests {
         assert!(s.holds("backup"));
         s.update(&[view("backup", false, true, None)], Instant::now());
         assert!(s.holds("backup"));
+    }
+
+    #[test]
+    fn strict_reverse_path_filtering_moves_sessions_as_soon_as_the_line_is_not_active() {
+        let t0 = Instant::now();
+        let strict = |in_use| LineView {
+            strict_rp: true,
+            ..view("backup", in_use, true, None)
+        };
+        let mut s = Sessions::default();
+        // First seen not active (a start): nothing of ours to move, nothing said.
+        let (moved, _) = s.update(&[strict(false)], t0);
+        assert!(moved.is_empty() && !s.holds("backup"));
+        s.update(&[strict(true)], t0);
+        assert!(s.holds("backup"));
+        // Failback: moved at once, said why, although it is up and has no bound.
+        let (moved, changed) = s.update(&[strict(false)], t0 + Duration::from_secs(1));
+        assert_eq!(
+            moved,
+            vec![("backup".to_string(), MoveReason::StrictRpFilter)]
+        );
+        assert!(changed && !s.holds("backup"));
+        assert_eq!(s.next_deadline(|_| None), None);
+        // Said once: it keeps nothing since.
+        let (moved, changed) = s.update(&[strict(false)], t0 + Duration::from_secs(2));
+        assert!(moved.is_empty() && !changed);
+        // Kept sessions (loose filtering until now) move when filtering turns strict.
+        s.update(&[strict(true)], t0);
+        s.update(&[view("backup", false, true, None)], t0);
+        assert!(s.holds("backup"));
+        let (moved, _) = s.update(&[strict(false)], t0);
+        assert_eq!(moved.len(), 1);
+        assert!(!s.holds("backup"));
     }
 }

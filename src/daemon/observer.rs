@@ -3,6 +3,7 @@
 //! read-only HTTP listener and the node_exporter textfile. Owned by the event loop; all
 //! writing and serving happens beside it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct Observer {
     metrics_at: Option<Instant>,
     /// A textfile write is under way beside the loop; the next waits for it.
     metrics_writing: Arc<AtomicBool>,
+    /// Connections per line by the last count; `None` before one, or after one failed.
+    connections: Option<HashMap<String, u64>>,
 }
 
 impl Observer {
@@ -66,6 +69,7 @@ impl Observer {
             listener: None,
             metrics_at: None,
             metrics_writing: Arc::default(),
+            connections: None,
         };
         observer.reconfigure(config);
         let version = env!("CARGO_PKG_VERSION");
@@ -169,9 +173,20 @@ impl Observer {
         self.follow.clone()
     }
 
-    /// The status report now.
+    /// The status report now, with the connections of the last count.
     pub fn status(&self, engine: &Engine) -> Status {
-        status(engine, &self.history, Instant::now(), SystemTime::now())
+        let mut report = status(engine, &self.history, Instant::now(), SystemTime::now());
+        if let Some(counts) = &self.connections {
+            for line in &mut report.uplinks {
+                line.connections = counts.get(&line.name).copied();
+            }
+        }
+        report
+    }
+
+    /// The connections per line of a new count (`None`: it failed).
+    pub fn set_connections(&mut self, counts: Option<HashMap<String, u64>>) {
+        self.connections = counts;
     }
 
     /// The body the HTTP listener asked for.

@@ -13,6 +13,7 @@ impl Daemon {
     pub(super) fn answer(&mut self, request: Request) -> serde_json::Value {
         let (line, drained, now) = match request {
             Request::Status => {
+                self.want_connections(std::time::Instant::now());
                 let report = self.observer.status(&self.engine);
                 return serde_json::to_value(report).expect("status serializes");
             }
@@ -73,6 +74,7 @@ impl Daemon {
     pub(super) fn on_done(&mut self, done: Done) {
         match done {
             Done::Firewall(nft, ruleset, result) => self.on_firewall(nft, ruleset, result),
+            Done::Connections(result) => self.on_connections(result),
             Done::Followed(found) => {
                 self.following = false;
                 if let Some(config) = self.interfaces.apply(self.engine.config(), found) {

@@ -131,7 +131,8 @@ return view.extend({
 			row(_('Since'), [ line.since || '-', line.state_secs != null ? ' (' + api.duration(line.state_secs) + ')' : '' ]),
 			row(_('Reason'), line.reason || '-'),
 			row(_('Transitions / downtime'), '%s / %s'.format(line.transitions != null ? line.transitions : '-',
-				api.duration(line.downtime_secs)))
+				api.duration(line.downtime_secs))),
+			row(_('Connections'), line.connections != null ? String(line.connections) : '-')
 		];
 		if (line.degraded)
 			rows.push(row(_('Degraded'), String(line.degraded)));

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{big_set_file, root, write_executable, Scenario, RECOVERY};
-use uplink::lab::{two_line_config, Fault, Flow, Line, ProbeProfile, Role, Traffic, TrafficConfig};
+use uplink::lab::{two_line_config, Fault, Flow, Line, ProbeProfile, Role, TrafficConfig};
 
 const SPEAKER: &str =
     "\n[[policy]]\nname = \"speaker\"\nfrom = [\"198.18.1.3\"]\nuplinks = [\"backup\", \"main\"]\n";
@@ -57,7 +57,9 @@ fn pinned_host_uses_backup_falls_back_to_main_and_returns() {
 
     let cleared = Instant::now();
     s.lab.clear(Fault::Carrier(Line::Two)).unwrap();
-    s.wait_traffic_via(&b, Line::Two, cleared, RECOVERY);
+    // New connections return to backup; the long-lived flow, re-created on main during
+    // backup's outage, keeps main (a session keeps its line while it works).
+    s.wait_fresh_via(&b, Line::Two, cleared);
     assert!(
         s.daemon
             .log()
@@ -65,13 +67,6 @@ fn pinned_host_uses_backup_falls_back_to_main_and_returns() {
         "{}",
         s.daemon.log()
     );
-}
-
-/// Waits until `flow` has recovered via `line` after `since`.
-fn wait_flow_via(s: &Scenario, traffic: &Traffic, flow: Flow, line: Line, since: Instant) {
-    s.wait_until(&format!("{flow} via {line}"), RECOVERY, |_| {
-        traffic.snapshot().recovered_via(flow, line, since)
-    });
 }
 
 /// Drain and undrain move fresh flows (new connections) without losing a packet; the
@@ -96,7 +91,7 @@ fn drain_and_undrain_move_traffic_without_loss_for_fresh_flows() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_flow_via(&s, &a, Flow::Fresh, Line::Two, drained_at);
+    s.wait_flow_via(&a, Flow::Fresh, Line::Two, drained_at);
     let main = s.status().unwrap().uplinks.remove(0);
     assert!(
         main.drained && !main.active && main.state == "up",
@@ -108,7 +103,7 @@ fn drain_and_undrain_move_traffic_without_loss_for_fresh_flows() {
         .run_uplink(&["undrain", "main", "--socket", socket])
         .status
         .success());
-    wait_flow_via(&s, &a, Flow::Fresh, Line::One, undrained_at);
+    s.wait_flow_via(&a, Flow::Fresh, Line::One, undrained_at);
     // Fresh flows never lost a packet across both moves, and the long-lived flow never
     // left main nor lost a packet.
     let log = a.snapshot();
@@ -130,7 +125,7 @@ fn drain_and_undrain_move_traffic_without_loss_for_fresh_flows() {
         .run_uplink(&["undrain", "main", "--socket", socket])
         .status
         .success());
-    wait_flow_via(&s, &a, Flow::Fresh, Line::One, back_at);
+    s.wait_flow_via(&a, Flow::Fresh, Line::One, back_at);
     std::thread::sleep(Duration::from_secs(2));
     let log = a.snapshot();
     assert!(log.gaps(Flow::Fresh, back_at).is_empty());
@@ -451,7 +446,11 @@ fn a_policy_added_by_reload_leaves_unrelated_traffic_alone() {
     let reloaded = Instant::now();
     with_policy(&s, SPEAKER);
     s.daemon.signal(libc::SIGHUP);
-    s.wait_traffic_via(&b, Line::Two, reloaded, RECOVERY);
+    // Host B's new connections take backup; its long-lived flow keeps main.
+    s.wait_fresh_via(&b, Line::Two, reloaded);
+    let log_b = b.snapshot();
+    assert_eq!(log_b.replies_via(Flow::LongLived, Line::Two, reloaded), 0);
+    assert_eq!(log_b.line_at_end(Flow::LongLived), Some(Line::One));
     let log = a.snapshot();
     for flow in Flow::ALL {
         assert!(

@@ -5,12 +5,14 @@
 //! backup that fails moves its sessions to main; the same for IPv6.
 //!
 //! Strict rp_filter would drop the replies of a session kept on a line that is no longer
-//! active (README: loose mode), so these labs run without it.
+//! active, so such a line keeps none: one lab runs with it and checks that the session is
+//! moved (reset) instead of left hanging; the others run without it.
 
 #![cfg(feature = "lab")]
 
 mod common;
 
+use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -58,6 +60,15 @@ fn outage_of_main(s: &Scenario, fault: Fault, backup: &str) {
     s.wait_active(backup, RECOVERY);
 }
 
+/// Waits until status says line `name` carries `n` connections.
+fn wait_connections(s: &Scenario, name: &str, n: u64) {
+    s.wait_until(&format!("{n} connections on {name}"), RECOVERY, |s| {
+        s.status().is_some_and(|st| {
+            (st.uplinks.iter()).any(|l| l.name == name && l.connections == Some(n))
+        })
+    });
+}
+
 fn ask(session: &mut Session, what: &str) -> IpAddr {
     session
         .ask()
@@ -98,6 +109,8 @@ fn sessions_survive_failback_and_a_failed_backup_moves_them() {
             via4(Line::Two)
         );
     }
+    // Status counts them (conntrack entries with backup's marks), counted on demand.
+    wait_connections(&s, "backup", 100);
     // The long-lived UDP flow starts on backup too.
     let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
     s.lab.clear(Fault::Blackhole(Line::One)).unwrap();
@@ -250,4 +263,47 @@ fn ipv6_sessions_survive_failback() {
         );
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// Strict reverse-path filtering on the backup (the lab sets rp_filter=1 on all and on the
+/// WAN devices): the replies of a session kept on backup after failback would be dropped
+/// and the session would hang. Backup keeps none: the session is reset (or answered via
+/// main), never left without an answer, and the log says why.
+#[test]
+fn with_strict_rp_filter_a_session_is_moved_not_left_hanging_after_failback() {
+    if !root("with_strict_rp_filter_a_session_is_moved_not_left_hanging_after_failback") {
+        return;
+    }
+    let mut s = Scenario::new("sesrp", true);
+    let _server = s.lab.start_session_server(server4()).unwrap();
+    start(&mut s, "", "");
+    outage_of_main(&s, Fault::Blackhole(Line::One), "backup");
+    let mut old = s.lab.open_session(server4()).unwrap();
+    assert_eq!(ask(&mut old, "during the outage"), via4(Line::Two));
+    s.lab.clear(Fault::Blackhole(Line::One)).unwrap();
+    s.wait_active("main", RECOVERY);
+    let failback = Instant::now();
+    loop {
+        match old.ask() {
+            Ok(addr) if addr == via4(Line::One) => break,
+            Ok(addr) => assert!(
+                failback.elapsed() < RECOVERY,
+                "still answered via {addr} long after failback\n{}",
+                s.daemon.log()
+            ),
+            Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                panic!("the session hangs after failback: {e}\n{}", s.daemon.log())
+            }
+            Err(_) => break,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = s.daemon.log();
+    assert!(
+        log.contains("uplink \"backup\": its remaining connections move")
+            && log.contains("strict reverse-path filtering"),
+        "{log}"
+    );
+    let mut fresh = s.lab.open_session(server4()).unwrap();
+    assert_eq!(ask(&mut fresh, "after failback"), via4(Line::One));
 }

@@ -348,7 +348,8 @@ pub struct BenchArgs {
     /// Skip the footprint measurement (2 × 60 s).
     #[arg(long)]
     pub skip_footprint: bool,
-    /// Only the cases whose name contains this, e.g. "blackhole" or "10% loss".
+    /// Only the cases whose name contains this, e.g. "blackhole", "10% loss", "features" or
+    /// "sessions" (sessions alive after failback).
     #[arg(long)]
     pub only: Option<String>,
 }

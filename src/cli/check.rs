@@ -10,6 +10,7 @@ use uplink::core::desired::PolicyChoice;
 use uplink::core::desired::{desired_with_ruleset, nft_ruleset};
 use uplink::core::owned::*;
 use uplink::core::select::{merged, select_each_family};
+use uplink::core::sessions::Keeping;
 use uplink::core::{Candidate, LinkFacts, RuleMatch};
 use uplink::text::printable_lines;
 
@@ -71,8 +72,11 @@ pub fn render_plan(config: &Config) -> String {
         &config.sets,
     );
     // The lines taking new connections keep their own (serving tables).
-    let holders: Vec<bool> = (0..uplinks.len())
-        .map(|i| policies.iter().any(|(_, c)| *c == PolicyChoice::Line(i)))
+    let keeping: Vec<Keeping> = (0..uplinks.len())
+        .map(|i| Keeping {
+            holds: policies.iter().any(|(_, c)| *c == PolicyChoice::Line(i)),
+            strict_rp: false,
+        })
         .collect();
     let desired = desired_with_ruleset(
         uplinks,
@@ -81,7 +85,7 @@ pub fn render_plan(config: &Config) -> String {
         &policies,
         table.into(),
         config.sticky,
-        &holders,
+        &keeping,
     );
     let device: HashMap<u32, String> = uplinks
         .iter()

@@ -400,7 +400,13 @@ fn a_line_that_keeps_its_sessions_keeps_its_serving_route_and_every_line_marks_c
         &[],
         table,
         Sticky::default(),
-        &[false, true],
+        &[
+            Keeping::default(),
+            Keeping {
+                holds: true,
+                strict_rp: false,
+            },
+        ],
     );
     let serving: Vec<String> = (d.routes.iter())
         .filter(|r| r.table >= TABLE_SHARE_BASE)
@@ -448,4 +454,36 @@ fn a_line_that_keeps_its_sessions_keeps_its_serving_route_and_every_line_marks_c
         table.contains("ct mark & 0x00ff0000 == 0x00a00000 meta mark set"),
         "{table}"
     );
+}
+
+#[test]
+fn a_strict_rp_filter_line_consults_its_sticky_mark_after_the_policies() {
+    let (l0, l1) = both_links();
+    let lines = two_lines();
+    let strict = Keeping {
+        holds: false,
+        strict_rp: true,
+    };
+    let d = desired_with_ruleset(
+        &lines,
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(0, 1)]),
+        &[],
+        nft_ruleset(&lines, &[], &[]).into(),
+        Sticky::default(),
+        &[Keeping::default(), strict],
+    );
+    let sticky: Vec<String> = (d.rules.iter())
+        .filter(|r| matches!(r.matcher, RuleMatch::FwMark { mark, .. } if mark >= 0xa0_0000))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        sticky,
+        [
+            "7795: from all fwmark 0xa00000/0xff0000 lookup 7790",
+            "7850: from all fwmark 0xa10000/0xff0000 lookup 7791",
+        ]
+    );
+    // Not keeping: its serving table is empty, so its connections follow the selection.
+    assert!(d.routes.iter().all(|r| r.table != share_table(1)));
 }

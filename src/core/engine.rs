@@ -10,7 +10,7 @@ use super::line::{Health, LineState, LinkFacts};
 pub use super::notice::Notice;
 use super::notice::{line_notice, quality_notice};
 use super::select::{merged, select, select_each_family, Candidate, Selection};
-use super::sessions::Sessions;
+use super::sessions::{Keeping, Sessions};
 use crate::config::{Config, Family, Policy, Uplink};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -254,8 +254,11 @@ impl Engine {
             .zip(self.policies.iter().copied())
             .collect();
         let nft = Arc::clone(&self.nft);
-        let holders: Vec<bool> = (self.config.uplinks.iter())
-            .map(|u| self.sessions.holds(&u.name))
+        let keeping: Vec<Keeping> = (self.config.uplinks.iter())
+            .map(|u| Keeping {
+                holds: self.sessions.holds(&u.name),
+                strict_rp: self.strict_rp.contains(&u.name),
+            })
             .collect();
         desired_with_ruleset(
             &self.config.uplinks,
@@ -264,7 +267,7 @@ impl Engine {
             &policies,
             nft,
             self.config.sticky,
-            &holders,
+            &keeping,
         )
     }
 

@@ -54,6 +54,11 @@ pub const PRIO_POLICY_BASE: u32 = 7800;
 /// exclude each other), after the source rules and before the policies, so that a
 /// connection keeps its line when a policy or the selection moves (see `core::sessions`).
 pub const PRIO_STICKY: u32 = 7795;
+/// The sticky rule of a line whose device filters reverse paths strictly (rp_filter=1):
+/// after the policies. The kernel's reverse-path check looks a reply's source up by
+/// address alone (no mark), so a policy's connection kept on another line would have its
+/// replies dropped there; on such a line a policy's connections follow the policy instead.
+pub const PRIO_STICKY_STRICT: u32 = PRIO_POLICY_BASE + MAX_POLICIES as u32;
 /// Rules sending connections that load sharing gave to a line (by firewall mark) to that
 /// line's serving table; after the policies, which take precedence.
 pub const PRIO_SHARE_BASE: u32 = 7900;

@@ -46,6 +46,16 @@ pub struct LineView<'a> {
     pub strict_rp: bool,
 }
 
+/// What the routing needs to know of one line's sessions (see `core::share`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keeping {
+    /// The line keeps (or takes) connections: its serving table holds its route.
+    pub holds: bool,
+    /// Its device filters reverse paths strictly: its sticky rule comes after the
+    /// policies' rules ([`crate::core::owned::PRIO_STICKY_STRICT`]).
+    pub strict_rp: bool,
+}
+
 /// Why a line's remaining connections are moved off it while it is up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MoveReason {

@@ -18,6 +18,7 @@
 use super::desired::{next_hop, Route, Rule, RuleMatch};
 use super::owned::*;
 use super::select::Selection;
+use super::sessions::Keeping;
 use super::LinkFacts;
 use crate::config::{Family, Sticky, Uplink};
 
@@ -152,15 +153,15 @@ pub fn share_rule(members: &[(usize, u32)], sticky: Sticky, family: Family) -> S
 }
 
 /// Serving tables: the default route of each line whose link is usable and that takes new
-/// connections (selected) or keeps its existing ones (`holders[i]`, see `core::sessions`).
+/// connections (selected) or keeps its existing ones (`keeping[i]`, see `core::sessions`).
 pub fn share_routes(
     uplinks: &[Uplink],
     links: &[Option<&LinkFacts>],
     selection: &Selection,
-    holders: &[bool],
+    keeping: &[Keeping],
 ) -> Vec<Route> {
     (0..uplinks.len())
-        .filter(|&i| selection.contains(i) || holders.get(i).copied().unwrap_or(false))
+        .filter(|&i| selection.contains(i) || keeping.get(i).is_some_and(|k| k.holds))
         .filter_map(|i| {
             let link = links.get(i).copied().flatten().filter(|l| l.usable())?;
             Some(Route {
@@ -172,15 +173,19 @@ pub fn share_routes(
         .collect()
 }
 
-/// One rule per line, all at [`PRIO_STICKY`]: a connection's sticky mark looks up its
+/// One rule per line, all at [`PRIO_STICKY`] (after the policies, [`PRIO_STICKY_STRICT`],
+/// for a line with strict reverse-path filtering): a connection's sticky mark looks up its
 /// line's serving table; an empty table falls through to the policies and the active table.
-pub fn sticky_rules(uplinks: &[Uplink]) -> Vec<Rule> {
+pub fn sticky_rules(uplinks: &[Uplink], keeping: &[Keeping]) -> Vec<Rule> {
     uplinks
         .iter()
         .enumerate()
         .map(|(i, u)| Rule {
             family: u.family,
-            priority: PRIO_STICKY,
+            priority: match keeping.get(i) {
+                Some(k) if k.strict_rp => PRIO_STICKY_STRICT,
+                _ => PRIO_STICKY,
+            },
             matcher: RuleMatch::FwMark {
                 mark: sticky_mark(i),
                 mask: MARK_MASK,
@@ -311,5 +316,7 @@ mod tests {
         // and the source rules.
         assert!(PRIO_SOURCE_BASE + (MAX_LINES as u32) <= PRIO_STICKY);
         assert!(PRIO_STICKY < PRIO_POLICY_BASE && PRIORITIES.contains(&PRIO_STICKY));
+        assert!(PRIO_POLICY_BASE + MAX_POLICIES as u32 <= PRIO_STICKY_STRICT);
+        const { assert!(PRIO_STICKY_STRICT < PRIO_SHARE_BASE) };
     }
 }

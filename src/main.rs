@@ -79,8 +79,8 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Status { json, target } => {
             runtime().block_on(show_status(json, &target.socket_path()))
         }
-        Command::Drain { line, target } => {
-            runtime().block_on(drain(control::Request::Drain { line }, &target))
+        Command::Drain { line, now, target } => {
+            runtime().block_on(drain(control::Request::Drain { line, now }, &target))
         }
         Command::Undrain { line, target } => {
             runtime().block_on(drain(control::Request::Undrain { line }, &target))

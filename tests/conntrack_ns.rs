@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use uplink::lab::{Lab, LabOptions, Role, ECHO_SERVER};
 use uplink::netns::require_root;
-use uplink::system::conntrack::{delete_matching, ConntrackFilter};
+use uplink::system::conntrack::{count_by_mark, delete_matching, ConntrackFilter};
 
 /// One UDP exchange with the echo server from `host`, from a fixed source port.
 fn exchange(lab: &Lab, host: Role, port: u16) {
@@ -223,4 +223,55 @@ fn ipv6_entries_are_deleted_by_nat_address() {
         "the other line's entry stays: {v6}"
     );
     assert!(listed("ipv4").contains("sport=41003"), "IPv4 entries stay");
+}
+
+/// The count behind status and metrics: every entry of the namespace by its mark under
+/// the mask (marked, unmarked, IPv4 and IPv6), nothing of another namespace.
+#[test]
+fn entries_are_counted_by_mark() {
+    if !require_root("entries_are_counted_by_mark") {
+        return;
+    }
+    let ns = uplink::netns::Netns::create(&uplink::netns::unique_prefix("ctn")).unwrap();
+    let other = uplink::netns::Netns::create(&uplink::netns::unique_prefix("ctm")).unwrap();
+    let insert = |ns: &uplink::netns::Netns, src: &str, dst: &str, port: u16, mark: u32| {
+        let port = port.to_string();
+        let mark = mark.to_string();
+        ns.exec(&[
+            "conntrack",
+            "-I",
+            "-p",
+            "udp",
+            "-s",
+            src,
+            "-d",
+            dst,
+            "--sport",
+            &port,
+            "--dport",
+            "7",
+            "-t",
+            "100",
+            "-u",
+            "SEEN_REPLY",
+            "-m",
+            &mark,
+        ])
+        .unwrap();
+    };
+    for port in 41000..41005 {
+        insert(&ns, "198.18.1.2", "203.0.113.10", port, 0x00a1_0000);
+    }
+    insert(&ns, "198.18.1.2", "203.0.113.10", 42000, 0x0002_0042);
+    insert(&ns, "2001:db8:a::2", "2001:db8:ff::1", 42001, 0x0002_0000);
+    insert(&ns, "198.18.1.2", "203.0.113.10", 43000, 0);
+    insert(&other, "198.18.1.2", "203.0.113.10", 44000, 0x00a1_0000);
+    let counts = ns
+        .run_in(|| count_by_mark(0x00ff_0000, 1000))
+        .unwrap()
+        .unwrap();
+    assert_eq!(counts.get(&0x00a1_0000), Some(&5), "{counts:?}");
+    assert_eq!(counts.get(&0x0002_0000), Some(&2), "{counts:?}");
+    assert_eq!(counts.get(&0), Some(&1), "{counts:?}");
+    assert_eq!(counts.values().sum::<u64>(), 8, "{counts:?}");
 }

@@ -49,7 +49,8 @@ fn an_off_link_gateway_on_one_line_leaves_the_other_working() {
         let (state, reason) = line_state(s, "backup");
         state == "down" && reason.contains("refused its route")
     });
-    assert_eq!(s.owned_rules().len(), 6, "every rule is in place");
+    // Two line marks, main table, two source rules, two sticky rules, active table.
+    assert_eq!(s.owned_rules().len(), 8, "every rule is in place");
     let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
     s.wait_traffic_via(&traffic, Line::One, traffic.origin(), RECOVERY);
     let log = s.daemon.log();

@@ -24,7 +24,8 @@ fn f_stop_leaves_the_router_exactly_as_before() {
     let before = s.kernel_state();
     s.start_daemon();
     s.wait_active("main", RECOVERY);
-    assert_eq!(s.owned_rules().len(), 6);
+    // Two line marks, main table, two source rules, two sticky rules, active table.
+    assert_eq!(s.owned_rules().len(), 8);
     let status = s.stop_daemon();
     assert!(status.success(), "exit {status:?}\n{}", s.daemon.log());
     assert_eq!(s.kernel_state(), before);
@@ -50,7 +51,8 @@ fn g_sigkill_and_restart_adopts_leftovers_without_duplicates() {
     s.wait_active("main", RECOVERY);
     assert_eq!(s.owned_rules(), rules, "no duplicate or stale rules");
     let routes = s.owned_routes(&[]);
-    assert_eq!(routes.lines().count(), 3, "{routes}");
+    // Active, two line tables, main's serving table.
+    assert_eq!(routes.lines().count(), 4, "{routes}");
     let traffic = s.lab.start_traffic(TrafficConfig::default()).unwrap();
     s.wait_traffic_via(&traffic, Line::One, traffic.origin(), RECOVERY);
     drop(traffic);
@@ -109,7 +111,7 @@ fn i_objects_removed_by_hand_are_restored() {
     });
     router.ip(&["rule", "del", "priority", "7990"]).unwrap();
     s.wait_until("active rule restored", REPAIR, |s| {
-        s.owned_rules().len() == 6
+        s.owned_rules().len() == 8
     });
     router.exec(&["nft", "flush", "ruleset"]).unwrap();
     s.wait_until("nft table restored", REPAIR, |s| {
@@ -197,7 +199,7 @@ fn systemd_notify_ready_watchdog_reload_and_stop() {
     let ready = expect_notify(&socket, "READY=1", RECOVERY);
     assert!(ready.contains("STATUS=watching 2 lines"), "{ready}");
     // Our routes are in place by the time READY=1 is sent.
-    assert_eq!(s.owned_rules().len(), 6);
+    assert_eq!(s.owned_rules().len(), 8);
     expect_notify(&socket, "WATCHDOG=1", Duration::from_secs(2));
     s.daemon.signal(libc::SIGHUP);
     expect_notify(&socket, "RELOADING=1", Duration::from_secs(5));

@@ -57,7 +57,9 @@ fn pinned_host_uses_backup_falls_back_to_main_and_returns() {
 
     let cleared = Instant::now();
     s.lab.clear(Fault::Carrier(Line::Two)).unwrap();
-    s.wait_traffic_via(&b, Line::Two, cleared, RECOVERY);
+    // New connections return to backup; the long-lived flow, re-created on main during
+    // backup's outage, keeps main (a session keeps its line while it works).
+    s.wait_fresh_via(&b, Line::Two, cleared);
     assert!(
         s.daemon
             .log()
@@ -67,6 +69,9 @@ fn pinned_host_uses_backup_falls_back_to_main_and_returns() {
     );
 }
 
+/// Drain and undrain move fresh flows (new connections) without losing a packet; the
+/// long-lived flow (an existing connection) keeps its line through both, and only
+/// `drain --now` moves it; undrain does not pull it back.
 #[test]
 fn drain_and_undrain_move_traffic_without_loss_for_fresh_flows() {
     if !root("drain_and_undrain_move_traffic_without_loss_for_fresh_flows") {
@@ -86,7 +91,7 @@ fn drain_and_undrain_move_traffic_without_loss_for_fresh_flows() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    s.wait_traffic_via(&a, Line::Two, drained_at, RECOVERY);
+    s.wait_flow_via(&a, Flow::Fresh, Line::Two, drained_at);
     let main = s.status().unwrap().uplinks.remove(0);
     assert!(
         main.drained && !main.active && main.state == "up",
@@ -98,14 +103,34 @@ fn drain_and_undrain_move_traffic_without_loss_for_fresh_flows() {
         .run_uplink(&["undrain", "main", "--socket", socket])
         .status
         .success());
-    s.wait_traffic_via(&a, Line::One, undrained_at, RECOVERY);
-    // Fresh flows never lost a packet across both moves.
+    s.wait_flow_via(&a, Flow::Fresh, Line::One, undrained_at);
+    // Fresh flows never lost a packet across both moves, and the long-lived flow never
+    // left main nor lost a packet.
     let log = a.snapshot();
-    assert!(
-        log.gaps(Flow::Fresh, drained_at).is_empty(),
-        "{:?}",
-        log.gaps(Flow::Fresh, drained_at)
-    );
+    for flow in Flow::ALL {
+        let gaps = log.gaps(flow, drained_at);
+        assert!(gaps.is_empty(), "{flow}: {gaps:?}");
+    }
+    assert_eq!(log.replies_via(Flow::LongLived, Line::Two, drained_at), 0);
+    assert_eq!(log.line_at_end(Flow::LongLived), Some(Line::One));
+
+    // drain --now moves the existing connections too; undrain does not pull them back
+    // (backup keeps the long-lived flow while it works), only fresh flows return.
+    let now_at = Instant::now();
+    let out = s.run_uplink(&["drain", "main", "--now", "--socket", socket]);
+    assert!(out.status.success(), "{out:?}");
+    s.wait_traffic_via(&a, Line::Two, now_at, RECOVERY);
+    let back_at = Instant::now();
+    assert!(s
+        .run_uplink(&["undrain", "main", "--socket", socket])
+        .status
+        .success());
+    s.wait_flow_via(&a, Flow::Fresh, Line::One, back_at);
+    std::thread::sleep(Duration::from_secs(2));
+    let log = a.snapshot();
+    assert!(log.gaps(Flow::Fresh, back_at).is_empty());
+    assert!(log.recovered_via(Flow::LongLived, Line::Two, back_at));
+    assert_eq!(log.replies_via(Flow::LongLived, Line::One, back_at), 0);
 
     let out = s.run_uplink(&["drain", "lte", "--socket", socket]);
     assert!(!out.status.success());
@@ -421,7 +446,11 @@ fn a_policy_added_by_reload_leaves_unrelated_traffic_alone() {
     let reloaded = Instant::now();
     with_policy(&s, SPEAKER);
     s.daemon.signal(libc::SIGHUP);
-    s.wait_traffic_via(&b, Line::Two, reloaded, RECOVERY);
+    // Host B's new connections take backup; its long-lived flow keeps main.
+    s.wait_fresh_via(&b, Line::Two, reloaded);
+    let log_b = b.snapshot();
+    assert_eq!(log_b.replies_via(Flow::LongLived, Line::Two, reloaded), 0);
+    assert_eq!(log_b.line_at_end(Flow::LongLived), Some(Line::One));
     let log = a.snapshot();
     for flow in Flow::ALL {
         assert!(

@@ -61,7 +61,7 @@ fn rpcd_plugin_serves_status_drain_events_and_check_of_a_live_daemon() {
     let _echo = s.start(POLICY);
 
     let list = rpcd(&s, &["list"], "");
-    assert_eq!(list["drain"], json!({"line": "name"}));
+    assert_eq!(list["drain"], json!({"line": "name", "now": true}));
     assert!(list["events"]["limit"].is_u64(), "{list}");
     assert_eq!(list.as_object().unwrap().len(), 5, "{list}");
 
@@ -92,6 +92,10 @@ fn rpcd_plugin_serves_status_drain_events_and_check_of_a_live_daemon() {
         json!([{"name": "speaker", "line": "backup"}])
     );
     assert_eq!(status["drained"], json!([]));
+    // The connection counts come with a status once the daemon has counted (on demand).
+    s.wait_until("connections counted", RECOVERY, |s| {
+        call(s, "status", json!({}))["uplinks"][0]["connections"].is_u64()
+    });
 
     assert_eq!(
         call(&s, "drain", json!({"line": "main"})),

@@ -10,6 +10,7 @@ use uplink::core::desired::PolicyChoice;
 use uplink::core::desired::{desired_with_ruleset, nft_ruleset};
 use uplink::core::owned::*;
 use uplink::core::select::{merged, select_each_family};
+use uplink::core::sessions::Keeping;
 use uplink::core::{Candidate, LinkFacts, RuleMatch};
 use uplink::text::printable_lines;
 
@@ -71,6 +72,13 @@ pub fn render_plan(config: &Config) -> String {
         &config.policies.iter().collect::<Vec<_>>(),
         &config.sets,
     );
+    // The lines taking new connections keep their own (serving tables).
+    let keeping: Vec<Keeping> = (0..uplinks.len())
+        .map(|i| Keeping {
+            holds: policies.iter().any(|(_, c)| *c == PolicyChoice::Line(i)),
+            strict_rp: false,
+        })
+        .collect();
     let desired = desired_with_ruleset(
         uplinks,
         &links,
@@ -78,6 +86,7 @@ pub fn render_plan(config: &Config) -> String {
         &policies,
         table.into(),
         config.sticky,
+        &keeping,
     );
     let device: HashMap<u32, String> = uplinks
         .iter()

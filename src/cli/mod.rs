@@ -131,10 +131,14 @@ pub enum Command {
         #[command(flatten)]
         target: DaemonTarget,
     },
-    /// Move all traffic off a line (for maintenance); it keeps being probed.
+    /// Stop new connections on a line (for maintenance); it keeps being probed, and its
+    /// connections stay until they end (or its keep_sessions_s) unless --now.
     Drain {
         /// The uplink's name.
         line: String,
+        /// Move its existing connections to the other lines at once too.
+        #[arg(long)]
+        now: bool,
         #[command(flatten)]
         target: DaemonTarget,
     },
@@ -344,7 +348,8 @@ pub struct BenchArgs {
     /// Skip the footprint measurement (2 × 60 s).
     #[arg(long)]
     pub skip_footprint: bool,
-    /// Only the cases whose name contains this, e.g. "blackhole" or "10% loss".
+    /// Only the cases whose name contains this, e.g. "blackhole", "10% loss", "features" or
+    /// "sessions" (sessions alive after failback).
     #[arg(long)]
     pub only: Option<String>,
 }

@@ -47,7 +47,7 @@ pub fn answer(action: RpcdAction, config: Option<PathBuf>, socket: Option<PathBu
 pub fn methods() -> Value {
     json!({
         "status": {},
-        "drain": { "line": "name" },
+        "drain": { "line": "name", "now": true },
         "undrain": { "line": "name" },
         "events": { "limit": 32 },
         "check": {},
@@ -59,7 +59,10 @@ pub fn call(method: &str, args: &Value, config: &Path, socket: Option<PathBuf>) 
     let request = match method {
         "check" => return check(config, staged::session_id(args)),
         "status" => Ok(Request::Status),
-        "drain" => line_argument(args).map(|line| Request::Drain { line }),
+        "drain" => line_argument(args).and_then(|line| {
+            let now = now_argument(args)?;
+            Ok(Request::Drain { line, now })
+        }),
         "undrain" => line_argument(args).map(|line| Request::Undrain { line }),
         "events" => limit_argument(args).map(|limit| Request::Events { limit, since: None }),
         other => Err(format!("unknown method \"{}\"", other.escape_debug())),
@@ -128,6 +131,17 @@ fn line_argument(args: &Value) -> Result<String, String> {
         Some(Value::String(line)) if !line.is_empty() => Ok(line.clone()),
         Some(_) => Err("argument \"line\": not a line name".into()),
         None => Err("argument \"line\" is missing".into()),
+    }
+}
+
+/// `now` of `drain`: a boolean (ubus also passes 0 and 1), false when absent.
+fn now_argument(args: &Value) -> Result<bool, String> {
+    match args.get("now") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(false),
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(true),
+        Some(other) => Err(format!("argument \"now\" {other}: not a boolean")),
     }
 }
 

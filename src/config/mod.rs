@@ -182,6 +182,10 @@ pub struct Uplink {
     pub masquerade: bool,
     /// When to delete this line's conntrack entries (`flush_on`, default `["down"]`).
     pub flush: Flush,
+    /// How long the line keeps carrying its existing connections after it stops taking
+    /// new ones (failback, drain): `keep_sessions_s`; `None` (the default) until they end,
+    /// zero moves them at once. For metered backups.
+    pub keep_sessions: Option<std::time::Duration>,
     /// Health probing; without targets the line follows its link state only.
     pub probe: Probe,
 }

@@ -53,6 +53,7 @@ pub(super) struct RawUplink {
     pub weight: Option<i64>,
     pub masquerade: Option<bool>,
     pub flush_on: Option<Vec<String>>,
+    pub keep_sessions_s: Option<i64>,
     pub probe: Option<RawProbe>,
 }
 

@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use super::owned::*;
 use super::select::Selection;
-use super::share::{share_routes, share_rules, share_script};
+use super::sessions::Keeping;
+use super::share::{share_routes, share_rules, share_script, sticky_rules};
 use super::LinkFacts;
 use crate::config::{Family, Policy, Prefix, Sticky, Uplink};
 use std::sync::Arc;
@@ -121,11 +122,13 @@ pub fn desired_state(
         policies,
         table,
         Sticky::default(),
+        &[],
     )
 }
 
 /// [`desired_state`] with the nft table already built (see [`nft_ruleset`]) and the
-/// config's way of sharing load.
+/// config's way of sharing load; `keeping[i]`: whether line `i` keeps its existing
+/// connections and filters reverse paths strictly (see `core::sessions`).
 pub fn desired_with_ruleset(
     uplinks: &[Uplink],
     links: &[Option<&LinkFacts>],
@@ -133,16 +136,18 @@ pub fn desired_with_ruleset(
     policies: &[(&Policy, PolicyChoice)],
     table: Arc<str>,
     sticky: Sticky,
+    keeping: &[Keeping],
 ) -> Desired {
     let mut routes = line_routes(uplinks, links);
     routes.extend(active_routes(uplinks, links, selection));
     routes.extend(policy_routes(uplinks, links, policies));
-    routes.extend(share_routes(uplinks, links, selection));
+    routes.extend(share_routes(uplinks, links, selection, keeping));
     routes.sort();
     let mut rules = fixed_rules(uplinks);
     rules.extend(source_rules(links));
     rules.extend(policy_rules(policies));
     rules.extend(share_rules(uplinks));
+    rules.extend(sticky_rules(uplinks, keeping));
     rules.sort();
     let share = share_script(uplinks, selection, sticky);
     Desired {

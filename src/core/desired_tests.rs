@@ -17,6 +17,7 @@ fn uplink(name: &str, device: &str, gateway: Option<[u8; 4]>, masquerade: bool) 
         weight: 1,
         masquerade,
         flush: crate::config::Flush::default(),
+        keep_sessions: None,
         probe: Probe::default_timing(),
     }
 }
@@ -76,6 +77,8 @@ fn both_lines_usable_main_active() {
             "default table 7700 proto 197 nexthop ifindex 5 weight 1",
             "default table 7701 proto 197 nexthop ifindex 5 weight 1",
             "default table 7702 proto 197 nexthop via 198.51.100.1 ifindex 6 weight 1",
+            // Main's serving table: its connections keep it (sticky mark).
+            "default table 7790 proto 197 nexthop ifindex 5 weight 1",
         ]
     );
     let rules: Vec<String> = d.rules.iter().map(ToString::to_string).collect();
@@ -87,6 +90,8 @@ fn both_lines_usable_main_active() {
             "7750: from all lookup 254 suppress_prefixlength 0",
             "7760: from 192.0.2.2 lookup 7701",
             "7761: from 198.51.100.2 lookup 7702",
+            "7795: from all fwmark 0xa00000/0xff0000 lookup 7790",
+            "7795: from all fwmark 0xa10000/0xff0000 lookup 7791",
             "7990: from all lookup 7700",
         ]
     );
@@ -189,8 +194,8 @@ fn nothing_selected_leaves_active_table_empty_but_keeps_rules() {
     assert!(d.routes.is_empty());
     assert_eq!(
         d.rules.len(),
-        4,
-        "mark rules, suppress and active rule stay"
+        6,
+        "mark rules, sticky rules, suppress and active rule stay"
     );
     assert!(d.nft.table.starts_with("table inet uplink {"));
 }
@@ -381,4 +386,104 @@ fn an_ipv4_only_config_touches_no_ipv6_rules() {
     );
     assert!(d.rules.iter().all(|r| r.family == Family::V4));
     assert!(d.routes.iter().all(|r| r.family == Family::V4));
+}
+
+#[test]
+fn a_line_that_keeps_its_sessions_keeps_its_serving_route_and_every_line_marks_connections() {
+    let (l0, l1) = both_links();
+    let lines = two_lines();
+    let table = nft_ruleset(&lines, &[], &[]).into();
+    let d = desired_with_ruleset(
+        &lines,
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(0, 1)]),
+        &[],
+        table,
+        Sticky::default(),
+        &[
+            Keeping::default(),
+            Keeping {
+                holds: true,
+                strict_rp: false,
+            },
+        ],
+    );
+    let serving: Vec<String> = (d.routes.iter())
+        .filter(|r| r.table >= TABLE_SHARE_BASE)
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        serving,
+        [
+            "default table 7790 proto 197 nexthop ifindex 5 weight 1",
+            "default table 7791 proto 197 nexthop via 198.51.100.1 ifindex 6 weight 1",
+        ]
+    );
+    let sticky: Vec<String> = (d.rules.iter())
+        .filter(|r| r.priority == PRIO_STICKY)
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        sticky,
+        [
+            "7795: from all fwmark 0xa00000/0xff0000 lookup 7790",
+            "7795: from all fwmark 0xa10000/0xff0000 lookup 7791",
+        ]
+    );
+    // After routing, a new connection is marked with the device it leaves through;
+    // probes and inbound connections (line marks) are left alone.
+    let table = &d.nft.table;
+    assert!(
+        table.contains("type filter hook postrouting priority mangle + 10"),
+        "{table}"
+    );
+    assert!(
+        table.contains("meta mark & 0x00ff0000 0x00010000-0x00200000 return"),
+        "{table}"
+    );
+    assert!(
+        table.contains("ct mark & 0x00ff0000 0x00010000-0x00200000 return"),
+        "{table}"
+    );
+    assert!(
+        table.contains("meta nfproto ipv4 ct mark set ct mark & 0xff00ffff | 0x00a10000"),
+        "{table}"
+    );
+    // Later packets get the sticky mark back.
+    assert!(
+        table.contains("ct mark & 0x00ff0000 == 0x00a00000 meta mark set"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_strict_rp_filter_line_consults_its_sticky_mark_after_the_policies() {
+    let (l0, l1) = both_links();
+    let lines = two_lines();
+    let strict = Keeping {
+        holds: false,
+        strict_rp: true,
+    };
+    let d = desired_with_ruleset(
+        &lines,
+        &[Some(&l0), Some(&l1)],
+        &selection(vec![(0, 1)]),
+        &[],
+        nft_ruleset(&lines, &[], &[]).into(),
+        Sticky::default(),
+        &[Keeping::default(), strict],
+    );
+    let sticky: Vec<String> = (d.rules.iter())
+        .filter(|r| matches!(r.matcher, RuleMatch::FwMark { mark, .. } if mark >= 0xa0_0000))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        sticky,
+        [
+            "7795: from all fwmark 0xa00000/0xff0000 lookup 7790",
+            "7850: from all fwmark 0xa10000/0xff0000 lookup 7791",
+        ]
+    );
+    // Not keeping: its serving table is empty, so its connections follow the selection.
+    assert!(d.routes.iter().all(|r| r.table != share_table(1)));
 }

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use super::damping::DampingChange;
 use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
 use super::gateway::{facts_for, resolve};
-use super::line::{Health, LineState, LinkFacts, Transition};
-use super::quality::QualityChange;
+use super::line::{Health, LineState, LinkFacts};
+pub use super::notice::Notice;
+use super::notice::{line_notice, quality_notice};
 use super::select::{merged, select, select_each_family, Candidate, Selection};
-use crate::config::{Config, Fallback, Family, Policy, Uplink};
+use super::sessions::{Keeping, Sessions};
+use crate::config::{Config, Family, Policy, Uplink};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-
-pub use super::notice::Notice;
 
 /// The daemon's view of every configured line.
 pub struct Engine {
@@ -41,6 +41,11 @@ pub struct Engine {
     /// When each line (by name) was last seen carrying traffic while passing its probes;
     /// see [`Candidate::recency`].
     last_good: HashMap<String, Instant>,
+    /// Which lines keep their existing connections.
+    sessions: Sessions,
+    /// Lines (by name) whose device filters reverse paths strictly (rp_filter=1), as the
+    /// daemon last read it: they keep connections only while active.
+    strict_rp: BTreeSet<String>,
 }
 
 impl Engine {
@@ -65,6 +70,8 @@ impl Engine {
             revision: 0,
             clock: now,
             last_good: HashMap::new(),
+            sessions: Sessions::default(),
+            strict_rp: BTreeSet::new(),
         };
         engine.reselect_default();
         engine.repolicy();
@@ -233,7 +240,12 @@ impl Engine {
 
     /// The earliest time a line can change state without new evidence.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.lines.iter().filter_map(LineState::next_deadline).min()
+        let keep = |name: &str| {
+            let uplinks = &self.config.uplinks;
+            uplinks.iter().find(|u| u.name == name)?.keep_sessions
+        };
+        let lines = self.lines.iter().filter_map(LineState::next_deadline);
+        lines.chain(self.sessions.next_deadline(keep)).min()
     }
 
     /// A number that changes whenever [`Engine::desired`] (and the probers' settings) may
@@ -253,6 +265,12 @@ impl Engine {
             .zip(self.policies.iter().copied())
             .collect();
         let nft = Arc::clone(&self.nft);
+        let keeping: Vec<Keeping> = (self.config.uplinks.iter())
+            .map(|u| Keeping {
+                holds: self.sessions.holds(&u.name),
+                strict_rp: self.strict_rp.contains(&u.name),
+            })
+            .collect();
         desired_with_ruleset(
             &self.config.uplinks,
             &links,
@@ -260,6 +278,7 @@ impl Engine {
             &policies,
             nft,
             self.config.sticky,
+            &keeping,
         )
     }
 
@@ -310,75 +329,6 @@ impl Engine {
     /// Whether line `index` may carry traffic: up by its own evidence and not drained.
     fn serves(&self, index: usize) -> bool {
         self.lines[index].is_up() && !self.is_drained(index)
-    }
-
-    fn policy_choices(&self) -> Vec<PolicyChoice> {
-        self.config
-            .policies
-            .iter()
-            .map(|policy| {
-                // A degraded or suppressed line only when every listed line that is up is.
-                let serving = |good: bool| {
-                    policy.uplinks.iter().find_map(|name| {
-                        let i = self.config.uplinks.iter().position(|u| &u.name == name)?;
-                        let line = &self.lines[i];
-                        let fine = line.degraded().is_none() && !line.is_suppressed();
-                        let fits = self.serves(i) && (!good || fine);
-                        fits.then_some(i)
-                    })
-                };
-                let line = serving(true).or_else(|| serving(false));
-                match (line, policy.fallback) {
-                    (Some(i), _) => PolicyChoice::Line(i),
-                    (None, Fallback::Default) => PolicyChoice::Fallthrough,
-                    (None, Fallback::Unreachable) => PolicyChoice::Unreachable,
-                }
-            })
-            .collect()
-    }
-
-    /// The line policy `name` sends its traffic through now: a line's name, `unreachable`
-    /// or `default` (the normal selection); `None` for an unknown policy.
-    pub fn policy_line(&self, name: &str) -> Option<&str> {
-        let i = self.config.policies.iter().position(|p| p.name == name)?;
-        Some(match self.policies.get(i)? {
-            PolicyChoice::Line(line) => &self.config.uplinks[*line].name,
-            PolicyChoice::Unreachable => "unreachable",
-            PolicyChoice::Fallthrough => "default",
-        })
-    }
-
-    fn describe(&self, choice: Option<&PolicyChoice>) -> String {
-        match choice {
-            Some(PolicyChoice::Line(i)) => self.config.uplinks[*i].name.clone(),
-            Some(PolicyChoice::Unreachable) => "unreachable".into(),
-            Some(PolicyChoice::Fallthrough) => "the normal selection".into(),
-            None => "none".into(),
-        }
-    }
-
-    /// Recomputes the policy choices. Changes are judged by policy name and by what the
-    /// choice points at, not by position, so a reload that reorders lines or policies
-    /// reports only real moves.
-    fn repolicy(&mut self) -> Vec<Notice> {
-        let next = self.policy_choices();
-        let mut notices = Vec::new();
-        let mut described = HashMap::new();
-        for (policy, choice) in self.config.policies.iter().zip(&next) {
-            let to = self.describe(Some(choice));
-            let from = self.policy_moves.get(&policy.name).cloned();
-            if from.as_ref() != Some(&to) {
-                notices.push(Notice::Policy {
-                    name: policy.name.clone(),
-                    from: from.unwrap_or_else(|| "none".into()),
-                    to: to.clone(),
-                });
-            }
-            described.insert(policy.name.clone(), to);
-        }
-        self.policies = next;
-        self.policy_moves = described;
-        notices
     }
 
     fn candidates(&self) -> Vec<Candidate> {
@@ -444,7 +394,9 @@ impl Engine {
         let policies = self.policies.clone();
         let mut notices = self.reselect_default();
         notices.extend(self.repolicy());
-        if members != self.selection.members || policies != self.policies {
+        let (moved, keeping_changed) = self.update_sessions();
+        notices.extend(moved);
+        if members != self.selection.members || policies != self.policies || keeping_changed {
             self.touch();
         }
         notices
@@ -502,12 +454,9 @@ pub fn nft_table_of(config: &Config) -> Arc<str> {
     nft_ruleset(&config.uplinks, &policies, &config.sets).into()
 }
 
-fn quality_notice(uplink: &Uplink, change: Option<QualityChange>) -> impl Iterator<Item = Notice> {
-    let name = uplink.name.clone();
-    change
-        .map(move |change| Notice::Quality { name, change })
-        .into_iter()
-}
+/// The engine's part in keeping sessions on their line.
+#[path = "engine_sessions.rs"]
+mod engine_sessions;
 
 fn damping_notice(uplink: &Uplink, change: Option<DampingChange>) -> impl Iterator<Item = Notice> {
     let name = uplink.name.clone();
@@ -516,12 +465,9 @@ fn damping_notice(uplink: &Uplink, change: Option<DampingChange>) -> impl Iterat
         .into_iter()
 }
 
-fn line_notice(uplink: &Uplink, transition: Option<Transition>) -> impl Iterator<Item = Notice> {
-    let name = uplink.name.clone();
-    transition
-        .map(move |transition| Notice::Line { name, transition })
-        .into_iter()
-}
+/// Where each policy's traffic goes.
+#[path = "engine_policy.rs"]
+mod engine_policy;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -178,7 +178,7 @@ fn drain_moves_traffic_off_a_line_and_undrain_returns_it() {
     let notices = engine.set_drained("main", true).unwrap();
     assert_eq!(
         notices[0].to_string(),
-        "uplink \"main\" drained: no traffic until undrained (still probed)"
+        "uplink \"main\" drained: no new connections until undrained (still probed)"
     );
     assert_eq!(active_names(&engine), ["backup"]);
     assert!(engine.line(0).is_up(), "still probed and healthy");
@@ -422,4 +422,44 @@ fn a_link_blip_on_the_backup_while_main_is_dead_returns_to_the_backup_at_once() 
     engine.on_links(&links(), back);
     assert_eq!(active_names(&engine), ["backup"]);
     assert_eq!(engine.selection().basis, SelectionBasis::LinkFallback);
+}
+
+#[test]
+fn a_strict_rp_filter_line_keeps_no_sessions_once_it_is_not_active() {
+    let t0 = Instant::now();
+    for strict in [false, true] {
+        // As the daemon does: read before the first links, so nothing is said at start.
+        let mut engine = Engine::new(parse(TWO_LINES).unwrap(), t0);
+        let names = if strict {
+            vec!["backup".to_string()]
+        } else {
+            vec![]
+        };
+        let notices = engine.set_strict_rp_filter(names.into_iter().collect());
+        assert!(notices.is_empty(), "{notices:?}");
+        engine.on_links(&links(), t0);
+        engine.on_probe(0, 0, Some(ms(5)), t0 + ms(10));
+        engine.on_probe(1, 0, Some(ms(5)), t0 + ms(10));
+        assert_eq!(engine.keeps_sessions("backup"), !strict);
+        engine.set_drained("main", true).unwrap();
+        assert_eq!(active_names(&engine), ["backup"]);
+        let notices = engine.set_drained("main", false).unwrap();
+        assert_eq!(active_names(&engine), ["main"]);
+        let moved: Vec<String> = (notices.iter())
+            .filter(|n| matches!(n, Notice::SessionsMoved { .. }))
+            .map(ToString::to_string)
+            .collect();
+        let serving = engine.desired().routes.iter().any(|r| r.table == 7791);
+        if strict {
+            assert_eq!(moved.len(), 1, "{notices:?}");
+            assert!(
+                moved[0].contains("strict reverse-path filtering"),
+                "{moved:?}"
+            );
+            assert!(!engine.keeps_sessions("backup") && !serving);
+        } else {
+            assert!(moved.is_empty(), "{notices:?}");
+            assert!(engine.keeps_sessions("backup") && serving);
+        }
+    }
 }

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::engine::{Engine, Notice};
-use super::owned::{line_mark, share_mark};
+use super::owned::{line_mark, share_mark, sticky_mark};
 
 /// Delete the entries of one line: those masqueraded (source-NATed) to one of `addrs`,
 /// and those pinned to it by one of its conntrack `marks` (inbound, load sharing).
@@ -25,6 +25,7 @@ pub fn flush_plan(engine: &Engine, notices: &[Notice]) -> Vec<FlushRequest> {
         let requests = match notice {
             Notice::Line { name, transition } if !transition.up => on_down(engine, name),
             Notice::Active { from, to, .. } => on_takeover(engine, from, to),
+            Notice::SessionsMoved { name, .. } => sessions_moved(engine, name),
             _ => Vec::new(),
         };
         for request in requests {
@@ -45,9 +46,24 @@ fn request(engine: &Engine, name: &str, reason: &'static str) -> Option<FlushReq
     Some(FlushRequest {
         line: name.to_string(),
         addrs: engine.line(index).known_addrs().to_vec(),
-        marks: vec![line_mark(index), share_mark(index)],
+        marks: vec![line_mark(index), share_mark(index), sticky_mark(index)],
         reason,
     })
+}
+
+/// A line that is up stops keeping the connections that left through it (its bound
+/// passed, `drain --now`): only those, by their marks. Its inbound connections (line mark)
+/// and the router's own from its address still belong to it.
+fn sessions_moved(engine: &Engine, name: &str) -> Vec<FlushRequest> {
+    let Some(index) = engine.config().uplinks.iter().position(|u| u.name == name) else {
+        return Vec::new();
+    };
+    vec![FlushRequest {
+        line: name.to_string(),
+        addrs: Vec::new(),
+        marks: vec![share_mark(index), sticky_mark(index)],
+        reason: "its remaining connections moved",
+    }]
 }
 
 /// A line went down: its flows must move, if another line carries traffic now.
@@ -76,10 +92,17 @@ fn on_takeover(engine: &Engine, from: &[String], to: &[String]) -> Vec<FlushRequ
     if !takes_over {
         return Vec::new();
     }
+    // A drained line keeps its connections until `drain --now` or its bound.
     from.iter()
         .filter(|n| !to.contains(n))
+        .filter(|n| !is_drained(engine, n))
         .filter_map(|n| request(engine, n, "traffic moved back"))
         .collect()
+}
+
+fn is_drained(engine: &Engine, name: &str) -> bool {
+    let uplinks = &engine.config().uplinks;
+    (uplinks.iter().position(|u| u.name == name)).is_some_and(|i| engine.is_drained(i))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ fn line_down_flushes_its_entries_by_address_and_mark() {
         [FlushRequest {
             line: "main".into(),
             addrs: vec![std::net::Ipv4Addr::new(192, 0, 2, 2).into()],
-            marks: vec![0x10000, 0x800000],
+            marks: vec![0x10000, 0x800000, 0xa00000],
             reason: "line down",
         }]
     );

@@ -16,6 +16,7 @@ pub mod notice;
 pub mod owned;
 pub mod quality;
 pub mod select;
+pub mod sessions;
 pub mod share;
 pub mod traffic;
 

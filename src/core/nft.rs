@@ -25,6 +25,7 @@ pub fn nft_ruleset(uplinks: &[Uplink], policies: &[&Policy], sets: &[PrefixSet])
         out += &nft_set(set);
     }
     out += &marking_chains(uplinks, &devices, policies, &sets);
+    out += &sticky_chain(uplinks, &devices);
     out += "\tchain postrouting {\n";
     // After fw4's srcnat (100): its own masquerade, if any, keeps precedence.
     out += "\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n";
@@ -138,6 +139,7 @@ fn marking_chains(
         out += &share_jump(uplinks, false);
         marks.extend((0..uplinks.len()).map(share_mark));
     }
+    marks.extend((0..uplinks.len()).map(sticky_mark));
     let restore: String = marks.iter().map(|m| restore_mark(*m)).collect();
     out += &restore;
     out +=
@@ -146,6 +148,37 @@ fn marking_chains(
         out += &share_jump(uplinks, true);
     }
     out += &restore;
+    out += "\t}\n";
+    out
+}
+
+/// Marks each new connection, after routing, with the line it leaves through (its sticky
+/// mark), whatever routed it: the selection, a policy, load sharing. Its later packets
+/// get the mark back in prerouting/output and keep that line while the line keeps its
+/// sessions, so a failback, a drain or a policy's move takes new connections only.
+///
+/// Probes (their socket carries a line mark) and inbound connections (their conntrack
+/// holds a line mark) are left alone: they are routed by the line mark already. A first
+/// packet's policy or share mark is replaced: it only chose the route.
+fn sticky_chain(uplinks: &[Uplink], devices: &[Option<String>]) -> String {
+    let lines = format!("{:#010x}-{:#010x}", line_mark(0), line_mark(MAX_LINES - 1));
+    let mut out = String::from(
+        "\tchain sticky {\n\t\ttype filter hook postrouting priority mangle + 10; policy accept;\n",
+    );
+    // Cheapest test first: every packet but a connection's first leaves here.
+    out += "\t\tct state != new return\n";
+    out += &format!("\t\tmeta mark & {MARK_MASK:#010x} {lines} return\n");
+    out += &format!("\t\tct mark & {MARK_MASK:#010x} {lines} return\n");
+    for (i, (uplink, dev)) in uplinks.iter().zip(devices).enumerate() {
+        let Some(dev) = dev else {
+            continue;
+        };
+        out += &format!(
+            "\t\toifname {dev} meta nfproto {} {}\n",
+            uplink.family.as_str(),
+            set_ct_mark(sticky_mark(i))
+        );
+    }
     out += "\t}\n";
     out
 }

@@ -7,7 +7,8 @@ use super::damping::DampingChange;
 use super::line::Transition;
 use super::quality::QualityChange;
 use super::select::SelectionBasis;
-use crate::config::Family;
+use super::sessions::MoveReason;
+use crate::config::{Family, Uplink};
 
 /// Something worth a log line (and, later, a hook): a line changed state, or the set of
 /// active lines changed.
@@ -37,6 +38,9 @@ pub enum Notice {
     Quality { name: String, change: QualityChange },
     /// A line was suppressed for flapping, or its suppression ended.
     Damping { name: String, change: DampingChange },
+    /// A line that is up but takes no new connections stops keeping its existing ones:
+    /// they move to the lines in use (see `core::sessions`).
+    SessionsMoved { name: String, reason: MoveReason },
 }
 
 impl fmt::Display for Notice {
@@ -92,13 +96,37 @@ impl fmt::Display for Notice {
             } => {
                 write!(
                     f,
-                    "uplink \"{name}\" drained: no traffic until undrained (still probed)"
+                    "uplink \"{name}\" drained: no new connections until undrained (still probed)"
                 )
             }
             Notice::Drain {
                 name,
                 drained: false,
             } => write!(f, "uplink \"{name}\" undrained"),
+            Notice::SessionsMoved { name, reason } => write!(
+                f,
+                "uplink \"{name}\": its remaining connections move to the lines in use ({reason})"
+            ),
         }
     }
+}
+
+pub(super) fn quality_notice(
+    uplink: &Uplink,
+    change: Option<QualityChange>,
+) -> impl Iterator<Item = Notice> {
+    let name = uplink.name.clone();
+    change
+        .map(move |change| Notice::Quality { name, change })
+        .into_iter()
+}
+
+pub(super) fn line_notice(
+    uplink: &Uplink,
+    transition: Option<Transition>,
+) -> impl Iterator<Item = Notice> {
+    let name = uplink.name.clone();
+    transition
+        .map(move |transition| Notice::Line { name, transition })
+        .into_iter()
 }

@@ -21,9 +21,9 @@ pub const MAX_POLICIES: usize = 50;
 /// chosen line, an unreachable route, or nothing (fall through to the active table).
 pub const TABLE_POLICY_BASE: u32 = 7740;
 
-/// First table of the per-line serving tables used when lines share load: each holds its
-/// line's default route while the line is in the selected group, nothing otherwise (so
-/// the connections pinned to it fall through to the active table).
+/// First table of the per-line serving tables: each holds its line's default route while
+/// the line takes new connections or keeps its existing ones (see `core::sessions`),
+/// nothing otherwise (so the connections pinned to it fall through to the active table).
 pub const TABLE_SHARE_BASE: u32 = TABLE_POLICY_BASE + MAX_POLICIES as u32;
 
 /// The per-line tables ([`line_table`] of every possible line).
@@ -49,6 +49,16 @@ pub const PRIO_SOURCE_BASE: u32 = 7760;
 /// One rule per policy (source/destination match) pointing at the policy's table, in
 /// config order, after the source rules and before the active table.
 pub const PRIO_POLICY_BASE: u32 = 7800;
+/// Rules sending each connection's later packets (by its sticky mark) to the serving table
+/// of the line it left through: all lines' rules at this one priority (their marks
+/// exclude each other), after the source rules and before the policies, so that a
+/// connection keeps its line when a policy or the selection moves (see `core::sessions`).
+pub const PRIO_STICKY: u32 = 7795;
+/// The sticky rule of a line whose device filters reverse paths strictly (rp_filter=1):
+/// after the policies. The kernel's reverse-path check looks a reply's source up by
+/// address alone (no mark), so a policy's connection kept on another line would have its
+/// replies dropped there; on such a line a policy's connections follow the policy instead.
+pub const PRIO_STICKY_STRICT: u32 = PRIO_POLICY_BASE + MAX_POLICIES as u32;
 /// Rules sending connections that load sharing gave to a line (by firewall mark) to that
 /// line's serving table; after the policies, which take precedence.
 pub const PRIO_SHARE_BASE: u32 = 7900;
@@ -92,4 +102,48 @@ pub fn share_table(index: usize) -> u32 {
 /// these must leave a line that drops out of the group. 0x80..=0x9f in the mask's byte.
 pub fn share_mark(index: usize) -> u32 {
     (0x80 + index as u32) << 16
+}
+
+/// Connection mark of a connection that left through line `index` (set after routing, on
+/// its first packet): its later packets use the line's serving table while the line keeps
+/// its sessions. 0xa0..=0xbf in the mask's byte.
+pub fn sticky_mark(index: usize) -> u32 {
+    (0xa0 + index as u32) << 16
+}
+
+/// The line a connection belongs to by its conntrack `mark`: its line mark (inbound
+/// connections, probes), its share mark or its sticky mark; `None` for other marks
+/// (policies' first-packet marks, none, someone else's).
+pub fn line_of_mark(mark: u32) -> Option<usize> {
+    let byte = ((mark & MARK_MASK) >> 16) as usize;
+    let lines = MAX_LINES;
+    match byte {
+        b if (1..=lines).contains(&b) => Some(b - 1),
+        b if (0x80..0x80 + lines).contains(&b) => Some(b - 0x80),
+        b if (0xa0..0xa0 + lines).contains(&b) => Some(b - 0xa0),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mark_of_a_line_leads_back_to_it_and_no_other_does() {
+        for i in [0, 1, MAX_LINES - 1] {
+            for mark in [line_mark(i), share_mark(i), sticky_mark(i)] {
+                assert_eq!(line_of_mark(mark | 0x1234), Some(i), "{mark:#x}");
+            }
+        }
+        for mark in [
+            0,
+            policy_mark(0),
+            policy_mark(MAX_POLICIES - 1),
+            0x00ff_0000,
+        ] {
+            assert_eq!(line_of_mark(mark), None, "{mark:#x}");
+        }
+        assert_eq!(line_of_mark(line_mark(MAX_LINES)), None);
+    }
 }

@@ -9,12 +9,16 @@
 //! connection stays put when another line joins or weights change, and moves (falls
 //! through to the active table) when its own line leaves the group.
 //!
+//! The serving tables and their routes also keep every other connection on the line it
+//! left through (its sticky mark, see `core::sessions`).
+//!
 //! The nft side has a static part (one chain per line setting its mark) and one rule,
 //! in chain `share`, that depends on the selection and is replaced on its own.
 
 use super::desired::{next_hop, Route, Rule, RuleMatch};
 use super::owned::*;
 use super::select::Selection;
+use super::sessions::Keeping;
 use super::LinkFacts;
 use crate::config::{Family, Sticky, Uplink};
 
@@ -148,23 +152,46 @@ pub fn share_rule(members: &[(usize, u32)], sticky: Sticky, family: Family) -> S
     }
 }
 
-/// Serving tables: the default route of each selected line whose link is usable.
+/// Serving tables: the default route of each line whose link is usable and that takes new
+/// connections (selected) or keeps its existing ones (`keeping[i]`, see `core::sessions`).
 pub fn share_routes(
     uplinks: &[Uplink],
     links: &[Option<&LinkFacts>],
     selection: &Selection,
+    keeping: &[Keeping],
 ) -> Vec<Route> {
-    selection
-        .members
-        .iter()
-        .filter(|(i, _)| shares_load_in(uplinks, uplinks[*i].family))
-        .filter_map(|&(i, _)| {
+    (0..uplinks.len())
+        .filter(|&i| selection.contains(i) || keeping.get(i).is_some_and(|k| k.holds))
+        .filter_map(|i| {
             let link = links.get(i).copied().flatten().filter(|l| l.usable())?;
             Some(Route {
                 family: uplinks[i].family,
                 table: share_table(i),
                 nexthops: vec![next_hop(&uplinks[i], link, 1)],
             })
+        })
+        .collect()
+}
+
+/// One rule per line, all at [`PRIO_STICKY`] (after the policies, [`PRIO_STICKY_STRICT`],
+/// for a line with strict reverse-path filtering): a connection's sticky mark looks up its
+/// line's serving table; an empty table falls through to the policies and the active table.
+pub fn sticky_rules(uplinks: &[Uplink], keeping: &[Keeping]) -> Vec<Rule> {
+    uplinks
+        .iter()
+        .enumerate()
+        .map(|(i, u)| Rule {
+            family: u.family,
+            priority: match keeping.get(i) {
+                Some(k) if k.strict_rp => PRIO_STICKY_STRICT,
+                _ => PRIO_STICKY,
+            },
+            matcher: RuleMatch::FwMark {
+                mark: sticky_mark(i),
+                mask: MARK_MASK,
+            },
+            table: share_table(i),
+            suppress_prefixlen: None,
         })
         .collect()
 }
@@ -270,7 +297,11 @@ mod tests {
 
     #[test]
     fn share_marks_do_not_overlap_line_or_policy_marks() {
-        let shares: Vec<u32> = (0..MAX_LINES).map(share_mark).collect();
+        let mut shares: Vec<u32> = (0..MAX_LINES).map(share_mark).collect();
+        shares.extend((0..MAX_LINES).map(sticky_mark));
+        shares.sort();
+        shares.dedup();
+        assert_eq!(shares.len(), 2 * MAX_LINES);
         for i in 0..MAX_LINES {
             assert!(!shares.contains(&line_mark(i)));
         }
@@ -281,5 +312,11 @@ mod tests {
         assert!(TABLES.contains(&share_table(MAX_LINES - 1)));
         assert!(PRIORITIES.contains(&(PRIO_SHARE_BASE + MAX_LINES as u32 - 1)));
         assert!(PRIO_SHARE_BASE + (MAX_LINES as u32) < PRIO_ACTIVE);
+        // Sticky connections keep their line before policies decide, after main's routes
+        // and the source rules.
+        assert!(PRIO_SOURCE_BASE + (MAX_LINES as u32) <= PRIO_STICKY);
+        assert!(PRIO_STICKY < PRIO_POLICY_BASE && PRIORITIES.contains(&PRIO_STICKY));
+        assert!(PRIO_POLICY_BASE + MAX_POLICIES as u32 <= PRIO_STICKY_STRICT);
+        const { assert!(PRIO_STICKY_STRICT < PRIO_SHARE_BASE) };
     }
 }

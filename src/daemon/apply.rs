@@ -169,6 +169,7 @@ impl Daemon {
                 if let Some(at) = self.interfaces.held_back() {
                     self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
                 }
+                self.refresh_strict_rp();
                 let notices = self.engine.on_links(&links, now);
                 self.handle(notices);
             }

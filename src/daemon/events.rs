@@ -50,7 +50,7 @@ pub fn hook_events(engine: &Engine, notices: &[Notice]) -> Vec<HookEvent> {
                 };
                 events.extend(event(engine, kind, name, &notice.to_string()));
             }
-            Notice::Drain { .. } => {}
+            Notice::Drain { .. } | Notice::SessionsMoved { .. } => {}
         }
     }
     events

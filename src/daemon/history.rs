@@ -237,6 +237,7 @@ fn classify(notice: &Notice) -> (&'static str, Option<&str>) {
             ("active", started.map(String::as_str))
         }
         Notice::Policy { to, .. } => ("policy", Some(to)),
+        Notice::SessionsMoved { name, .. } => ("sessions moved", Some(name)),
     }
 }
 

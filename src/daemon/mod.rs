@@ -15,11 +15,13 @@ pub mod notify;
 mod observer;
 mod probes;
 mod reconfigure;
+mod sessions;
 pub mod status;
 pub mod status_table;
 mod traffic;
 mod warnings;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -70,6 +72,8 @@ enum Done {
         name: String,
         quiet: Duration,
     },
+    /// Conntrack entries counted by mark.
+    Connections(Result<HashMap<u32, u64>, crate::system::conntrack::CountError>),
 }
 type NftChanges = Pin<Box<dyn Stream<Item = ()>>>;
 
@@ -139,6 +143,8 @@ struct Daemon {
     firewall_task: Option<tokio::task::JoinHandle<()>>,
     /// Conntrack flushes waiting for the routing change that makes them useful.
     pending_flushes: Vec<FlushRequest>,
+    /// The connection counts shown by status and metrics.
+    counting: sessions::Counting,
     hooks: HookRunner,
     /// systemd's notify socket, if any.
     notifier: notify::Notifier,
@@ -206,6 +212,7 @@ pub async fn run(
         flushes_held: false,
         firewall_task: None,
         pending_flushes: Vec::new(),
+        counting: sessions::Counting::default(),
         hooks: HookRunner::new(HookConfig::new(
             hooks.dir,
             hooks.timeout,
@@ -276,6 +283,7 @@ impl Daemon {
                     let _ = reply.send(self.answer(request));
                 }
                 Some((query, reply)) = requests.web.recv() => {
+                    self.want_connections(Instant::now());
                     let _ = reply.send(self.observer.answer(query, &self.engine));
                 }
                 _ = sleep_until(wake) => {
@@ -331,28 +339,10 @@ impl Daemon {
         for event in events::hook_events(&self.engine, &notices) {
             self.hooks.emit(event);
         }
-    }
-
-    /// Runs the queued flushes beside the event loop, once the routes have been brought in
-    /// line. A flush no longer applies when traffic has returned to its line meanwhile (the
-    /// line the router falls back to when every line fails): its connections stay.
-    fn start_flushes(&mut self) {
-        for request in self.pending_flushes.drain(..) {
-            let uplinks = &self.engine.config().uplinks;
-            let carrying = self
-                .engine
-                .selection()
-                .members
-                .iter()
-                .any(|&(i, _)| uplinks.get(i).is_some_and(|u| u.name == request.line));
-            if carrying {
-                tracing::info!(
-                    "uplink \"{}\": not deleting its connections: it carries traffic again",
-                    request.line
-                );
-                continue;
-            }
-            tokio::spawn(events::flush(request));
+        // A line that stops being active now: whether its device filters reverse paths
+        // strictly is read again (a sysctl may have changed), before it keeps connections.
+        if notices.iter().any(|n| matches!(n, Notice::Active { .. })) {
+            self.refresh_strict_rp();
         }
     }
 
@@ -425,6 +415,10 @@ impl Daemon {
 
     fn on_timer(&mut self) {
         let now = Instant::now();
+        // The metrics textfile (when configured) asks for the counts too.
+        if self.observer.next_due().is_some_and(|at| at <= now) {
+            self.want_connections(now);
+        }
         self.observer.on_timer(&self.engine, now);
         if self.retry_at.is_some_and(|at| at <= now) {
             self.retry_at = None;
@@ -461,7 +455,12 @@ impl Daemon {
         while self.nft.is_none() {
             match tokio::time::timeout_at(deadline, done_rx.recv()).await {
                 Ok(Some(Done::Firewall(nft, ..))) => self.nft = Some(nft),
-                Ok(Some(Done::Reload(_) | Done::Followed(_) | Done::Suspect { .. })) => {}
+                Ok(Some(
+                    Done::Reload(_)
+                    | Done::Followed(_)
+                    | Done::Suspect { .. }
+                    | Done::Connections(_),
+                )) => {}
                 Ok(None) | Err(_) => break,
             }
         }

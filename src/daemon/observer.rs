@@ -3,6 +3,7 @@
 //! read-only HTTP listener and the node_exporter textfile. Owned by the event loop; all
 //! writing and serving happens beside it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct Observer {
     metrics_writing: Arc<AtomicBool>,
     /// The last textfile write failed: the next failure is not logged again (every 5 s).
     metrics_failing: Arc<AtomicBool>,
+    /// Connections per line by the last count; `None` before one, or after one failed.
+    connections: Option<HashMap<String, u64>>,
 }
 
 impl Observer {
@@ -69,6 +72,7 @@ impl Observer {
             metrics_at: None,
             metrics_writing: Arc::default(),
             metrics_failing: Arc::default(),
+            connections: None,
         };
         observer.reconfigure(config);
         let version = env!("CARGO_PKG_VERSION");
@@ -172,9 +176,20 @@ impl Observer {
         self.follow.clone()
     }
 
-    /// The status report now.
+    /// The status report now, with the connections of the last count.
     pub fn status(&self, engine: &Engine) -> Status {
-        status(engine, &self.history, Instant::now(), SystemTime::now())
+        let mut report = status(engine, &self.history, Instant::now(), SystemTime::now());
+        if let Some(counts) = &self.connections {
+            for line in &mut report.uplinks {
+                line.connections = counts.get(&line.name).copied();
+            }
+        }
+        report
+    }
+
+    /// The connections per line of a new count (`None`: it failed).
+    pub fn set_connections(&mut self, counts: Option<HashMap<String, u64>>) {
+        self.connections = counts;
     }
 
     /// The body the HTTP listener asked for.

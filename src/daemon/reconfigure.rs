@@ -11,8 +11,9 @@ use crate::hooks::{HookConfig, HookRunner};
 
 impl Daemon {
     pub(super) fn answer(&mut self, request: Request) -> serde_json::Value {
-        let (line, drained) = match request {
+        let (line, drained, now) = match request {
             Request::Status => {
+                self.want_connections(std::time::Instant::now());
                 let report = self.observer.status(&self.engine);
                 return serde_json::to_value(report).expect("status serializes");
             }
@@ -25,11 +26,14 @@ impl Daemon {
                 let events = self.observer.history.after(after.unwrap_or(u64::MAX));
                 return serde_json::json!({ "events": events });
             }
-            Request::Drain { line } => (line, true),
-            Request::Undrain { line } => (line, false),
+            Request::Drain { line, now } => (line, true, now),
+            Request::Undrain { line } => (line, false, false),
         };
         match self.engine.set_drained(&line, drained) {
-            Ok(notices) => {
+            Ok(mut notices) => {
+                if now {
+                    notices.extend(self.engine.move_sessions(&line));
+                }
                 self.handle(notices);
                 if drained && self.engine.all_drained() {
                     let warning = "every line is drained: uplink routes nothing, the system's own default routes (if any) carry the traffic";
@@ -71,6 +75,7 @@ impl Daemon {
         match done {
             Done::Firewall(nft, ruleset, result) => self.on_firewall(nft, ruleset, result),
             Done::Suspect { index, name, quiet } => self.on_suspect(index, &name, quiet),
+            Done::Connections(result) => self.on_connections(result),
             Done::Followed(found) => {
                 self.following = false;
                 if let Some(config) = self.interfaces.apply(self.engine.config(), found) {

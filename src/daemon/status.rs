@@ -92,6 +92,11 @@ pub struct LineStatus {
     /// Seconds spent down (after having been up or down once) since the daemon started.
     #[serde(default)]
     pub downtime_secs: u64,
+    /// Connections the line carries (conntrack entries with its marks: those that left
+    /// through it, inbound ones), by a count at most a few seconds old; null before the
+    /// first count or when counting failed.
+    #[serde(default)]
+    pub connections: Option<u64>,
     /// The probe targets, in config order.
     #[serde(default)]
     pub targets: Vec<TargetStatus>,
@@ -159,6 +164,7 @@ fn line_status(
         gateway: engine.gateway(i).map(|g| g.to_string()),
         transitions: tally.transitions,
         downtime_secs: tally.downtime(now).as_secs(),
+        connections: None,
         targets: uplink
             .probe
             .targets

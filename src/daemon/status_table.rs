@@ -29,7 +29,7 @@ pub fn render_table(status: &Status) -> String {
 
 fn line_rows(status: &Status) -> Vec<Vec<String>> {
     let header = [
-        "LINE", "DEVICE", "FAMILY", "STATE", "ACTIVE", "RTT", "LOSS", "SINCE", "REASON",
+        "LINE", "DEVICE", "FAMILY", "STATE", "ACTIVE", "CONNS", "RTT", "LOSS", "SINCE", "REASON",
     ];
     let mut rows = vec![header.map(String::from).to_vec()];
     for line in &status.uplinks {
@@ -39,6 +39,7 @@ fn line_rows(status: &Status) -> Vec<Vec<String>> {
             line.family.clone(),
             state_cell(line),
             if line.active { "yes" } else { "no" }.into(),
+            line.connections.map_or("-".into(), |n| n.to_string()),
             ms(line.rtt_ms),
             pct(line.loss_pct),
             line.since.clone(),
@@ -157,6 +158,7 @@ mod tests {
             gateway: None,
             transitions: 1,
             downtime_secs: 0,
+            connections: Some(7),
             targets: Vec::new(),
         }
     }
@@ -174,8 +176,8 @@ mod tests {
         let table = render_table(&status(vec![line("main", "pppoe-wan")]));
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("LINE  DEVICE     FAMILY  STATE  ACTIVE  RTT"));
-        assert!(lines[1].starts_with("main  pppoe-wan  ipv4    up     yes     12.3 ms  0%"));
+        assert!(lines[0].starts_with("LINE  DEVICE     FAMILY  STATE  ACTIVE  CONNS  RTT"));
+        assert!(lines[1].starts_with("main  pppoe-wan  ipv4    up     yes     7      12.3 ms  0%"));
     }
 
     #[test]

@@ -201,6 +201,26 @@ fn line_gauges(out: &mut String, status: &Status) {
             l.downtime_secs,
         );
     }
+    connection_gauges(out, status);
+}
+
+/// Absent until the daemon has counted (a count runs when status or metrics are asked
+/// for, at most every few seconds): absent, not zero.
+fn connection_gauges(out: &mut String, status: &Status) {
+    if status.uplinks.iter().all(|l| l.connections.is_none()) {
+        return;
+    }
+    header(
+        out,
+        "uplink_line_connections",
+        "gauge",
+        "Connections the line carries (conntrack entries with its marks), counted at most every 5 s.",
+    );
+    for l in &status.uplinks {
+        if let Some(n) = l.connections {
+            sample(out, "uplink_line_connections", &[("line", &l.name)], n);
+        }
+    }
 }
 
 fn target_gauges(out: &mut String, status: &Status, counters: &Counters) {

@@ -31,6 +31,7 @@ fn status() -> Status {
         gateway: None,
         transitions: 1,
         downtime_secs: 7,
+        connections: Some(42),
         targets: vec![target("192.0.2.1", Some(25.0)), target("x\"y", None)],
     };
     Status {
@@ -48,6 +49,7 @@ fn gauges_follow_the_status() {
         "uplink_line_active{line=\"main\",family=\"ipv4\"} 1",
         "uplink_line_degraded{line=\"main\"} 0",
         "uplink_line_downtime_seconds_total{line=\"main\"} 7",
+        "uplink_line_connections{line=\"main\"} 42",
         "uplink_probe_loss_ratio{line=\"main\",target=\"192.0.2.1\"} 0.25",
         "uplink_probe_answering{line=\"main\",target=\"x\\\"y\"} 0",
         "uplink_switches_total{family=\"ipv6\"} 0",
@@ -55,6 +57,11 @@ fn gauges_follow_the_status() {
     ] {
         assert!(text.contains(expected), "{expected}\n{text}");
     }
+    // No count yet: no connections family at all.
+    let mut uncounted = status();
+    uncounted.uplinks[0].connections = None;
+    let text2 = render(&uncounted, &Counters::default());
+    assert!(!text2.contains("uplink_line_connections"), "{text2}");
     // No loss figure before the first probe: absent, not zero.
     assert!(!text.contains("uplink_probe_loss_ratio{line=\"main\",target=\"x"));
 }

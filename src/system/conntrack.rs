@@ -8,6 +8,7 @@
 //! the dump gave us, so no per-protocol field is re-encoded.
 //! Attribute numbers: include/uapi/linux/netfilter/nfnetlink_conntrack.h.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -60,6 +61,73 @@ impl std::fmt::Display for ConntrackFilter {
 pub struct ConntrackError {
     filter: ConntrackFilter,
     source: io::Error,
+}
+
+/// A failed count of the conntrack table.
+#[derive(Debug, Error)]
+#[error("conntrack: count entries: {0}")]
+pub struct CountError(#[from] io::Error);
+
+/// How long a count waits for the kernel's next answer before giving up.
+const COUNT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Counts the entries of the current network namespace by `mark & mask`, reading at most
+/// `limit` entries (a router's table is bounded by nf_conntrack_max; this bounds the work
+/// whatever it is). Blocking: run it beside the event loop (`spawn_blocking`).
+pub fn count_by_mark(mask: u32, limit: usize) -> Result<HashMap<u32, u64>, CountError> {
+    let mut socket = Socket::new(NETLINK_NETFILTER)?;
+    socket.bind_auto()?;
+    set_receive_timeout(&socket, COUNT_WAIT)?;
+    let dump = request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, 1, 0, &[]);
+    socket.send(&dump, 0)?;
+    let mut counts = HashMap::new();
+    let mut seen = 0;
+    while seen < limit {
+        let (datagram, _) = socket.recv_from_full()?;
+        for (kind, payload) in messages(&datagram) {
+            match kind {
+                NLMSG_DONE => return Ok(counts),
+                NLMSG_ERROR => check_ack(payload)?,
+                _ => {
+                    seen += 1;
+                    *counts.entry(mark_of(payload) & mask).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// The conntrack mark of a dumped entry; 0 when it has none.
+fn mark_of(payload: &[u8]) -> u32 {
+    let attrs = payload.get(NFGENMSG_LEN..).unwrap_or_default();
+    let mark = find(attrs, CTA_MARK).and_then(|(_, v)| v.get(0..4));
+    mark.map_or(0, |m| u32::from_be_bytes(m.try_into().unwrap()))
+}
+
+/// A dump that stalls (it should not) ends the count with an error instead of holding
+/// its thread forever.
+fn set_receive_timeout(socket: &Socket, wait: std::time::Duration) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let tv = libc::timeval {
+        tv_sec: wait.as_secs() as libc::time_t,
+        tv_usec: wait.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: a valid socket descriptor and a timeval of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Deletes the matching entries of the current network namespace; returns how many.
@@ -261,6 +329,8 @@ mod tests {
         };
         assert!(matching_original(&e, mark(0x0001_0000)).is_some());
         assert!(matching_original(&e, mark(0x0002_0000)).is_none());
+        assert_eq!(mark_of(&e), 0x0001_0042);
+        assert_eq!(mark_of(&e[..e.len() - 8]), 0, "no mark attribute");
     }
 
     #[test]

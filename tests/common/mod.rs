@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use uplink::daemon::status::Status;
 use uplink::lab::{
-    two_line_config, EchoServer, Lab, LabDaemon, LabOptions, Line, ProbeProfile, Role, Traffic,
+    two_line_config, EchoServer, Flow, Lab, LabDaemon, LabOptions, Line, ProbeProfile, Role,
+    Traffic,
 };
 
 /// Generous bound for "recovers": tests prove behaviour, benchmarks measure time.
@@ -114,6 +115,28 @@ impl Scenario {
     ) {
         self.wait_until(&format!("both flows via {line}"), within, |_| {
             traffic.snapshot().all_recovered_via(line, since)
+        });
+    }
+
+    /// Waits until `flow` alone has recovered via `line` after `since` (the other may stay
+    /// where it is: a session keeps its line).
+    pub fn wait_flow_via(&self, traffic: &Traffic, flow: Flow, line: Line, since: Instant) {
+        self.wait_until(&format!("{flow} via {line}"), RECOVERY, |_| {
+            traffic.snapshot().recovered_via(flow, line, since)
+        });
+    }
+
+    /// Waits until fresh flows (new connections) have recovered via `line` after `since`
+    /// and the long-lived flow is alive on either line (it keeps the line it was opened on
+    /// while that line works).
+    pub fn wait_fresh_via(&self, traffic: &Traffic, line: Line, since: Instant) {
+        let what = format!("fresh flows via {line}, the long-lived flow alive");
+        self.wait_until(&what, RECOVERY, |_| {
+            let log = traffic.snapshot();
+            log.recovered_via(Flow::Fresh, line, since)
+                && [Line::One, Line::Two]
+                    .iter()
+                    .any(|&l| log.recovered_via(Flow::LongLived, l, since))
         });
     }
 

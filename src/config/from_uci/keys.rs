@@ -55,6 +55,7 @@ const UPLINK: &[Key] = &[
     key(&["weight"], "weight", Number),
     key(&["masquerade"], "masquerade", Bool),
     key(&["flush_on"], "flush_on", List),
+    key(&["keep_sessions_s"], "keep_sessions_s", Number),
     key(&["target", "targets"], "probe.targets", List),
     key(&["interval_ms"], "probe.interval_ms", Number),
     key(&["timeout_ms"], "probe.timeout_ms", Number),

@@ -102,6 +102,7 @@ fn home_router_example_sets_every_field() {
                 weight: 1,
                 masquerade: false,
                 flush: crate::config::Flush::default(),
+                keep_sessions: None,
                 probe: Probe {
                     targets: targets.clone(),
                     interval: Duration::from_millis(500),
@@ -124,6 +125,7 @@ fn home_router_example_sets_every_field() {
                 weight: 1,
                 masquerade: true,
                 flush: crate::config::Flush::default(),
+                keep_sessions: None,
                 probe: Probe {
                     targets,
                     interval: Duration::from_millis(1000),

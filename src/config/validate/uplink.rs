@@ -61,11 +61,19 @@ fn uplink(raw: RawUplink, earlier: &[Uplink]) -> Result<Uplink, ConfigError> {
         flush: raw
             .flush_on
             .map_or(Ok(Flush::default()), |v| flush(&obj, &v))?,
+        keep_sessions: raw
+            .keep_sessions_s
+            .map(|v| number(&obj, "keep_sessions_s", v, 0..=MAX_KEEP_SESSIONS_S))
+            .transpose()?
+            .map(Duration::from_secs),
         probe: probe(&obj, raw.probe.unwrap_or_default())?,
     };
     super::family::check_addresses(&obj, family, uplink.gateway, &uplink.probe)?;
     Ok(uplink)
 }
+
+/// A week: a longer bound is a typo for "until they end" (leave the key out).
+const MAX_KEEP_SESSIONS_S: u64 = 7 * 24 * 3600;
 
 fn flush(obj: &str, events: &[String]) -> Result<Flush, ConfigError> {
     let mut flush = Flush {

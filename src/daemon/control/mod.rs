@@ -35,9 +35,12 @@ pub use socket::bind;
 #[serde(tag = "cmd", rename_all = "lowercase")]
 pub enum Request {
     Status,
-    /// Move all traffic off a line, keep probing it.
+    /// Stop new connections on a line, keep probing it; its existing connections stay
+    /// until they end (or its `keep_sessions_s`), or move at once with `now`.
     Drain {
         line: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        now: bool,
     },
     /// Return a drained line to service.
     Undrain {

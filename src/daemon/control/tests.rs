@@ -114,7 +114,7 @@ async fn a_request_line_over_4_kib_is_answered_with_an_error_and_closed() {
     assert_eq!(answer, "{\"error\":\"request longer than 4096 bytes\"}\n");
     drop(long);
     // A line of exactly the limit is a request like any other.
-    let drain = |line: String| serde_json::to_string(&Request::Drain { line }).unwrap();
+    let drain = |line: String| serde_json::to_string(&Request::Drain { line, now: false }).unwrap();
     let mut exact = drain("m".repeat(4096 - drain(String::new()).len()));
     assert_eq!(exact.len(), 4096);
     exact.push('\n');
@@ -233,6 +233,7 @@ async fn another_user_may_read_the_status_but_not_drain() {
     let drained = request(
         &s.socket(),
         &Request::Drain {
+            now: false,
             line: "main".into(),
         },
     )

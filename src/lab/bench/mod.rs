@@ -6,6 +6,7 @@ mod cases;
 mod features;
 mod footprint;
 mod report;
+mod sessions;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -140,7 +141,8 @@ pub struct BenchOptions {
     pub out: PathBuf,
     /// Skip the 2 × 60 s footprint measurement.
     pub skip_footprint: bool,
-    /// Run only the cases whose name contains this (e.g. "10% loss", "blackhole").
+    /// Run only the cases whose name contains this (e.g. "10% loss", "blackhole",
+    /// "features", "sessions").
     pub only: Option<String>,
 }
 
@@ -193,6 +195,11 @@ pub fn run(exe: &Path, opts: &BenchOptions) -> Result<PathBuf, LabError> {
     } else {
         None
     };
+    let sessions = if wanted("sessions") {
+        Some(sessions::measure(exe)?)
+    } else {
+        None
+    };
     report::write(
         &opts.out,
         opts,
@@ -200,5 +207,6 @@ pub fn run(exe: &Path, opts: &BenchOptions) -> Result<PathBuf, LabError> {
         timeline.as_ref(),
         footprint.as_ref(),
         features.as_ref(),
+        sessions.as_ref(),
     )
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::features::Features;
+use super::sessions::SessionsRow;
 use super::{BenchOptions, Case, Contender, Footprint, Sample};
 use crate::lab::{Flow, LabError, Line, TrafficLog};
 
@@ -203,6 +204,7 @@ pub fn write(
     timeline: Option<&Timeline>,
     footprint: Option<&Footprint>,
     features: Option<&Features>,
+    sessions: Option<&SessionsRow>,
 ) -> Result<PathBuf, LabError> {
     let stamp = crate::daemon::status::format_wall(std::time::SystemTime::now()).replace(':', "");
     let dir = out.join(format!("bench-{stamp}"));
@@ -218,6 +220,9 @@ pub fn write(
     }
     if let Some(f) = features {
         md += &format!("\n{}", f.markdown());
+    }
+    if let Some(s) = sessions {
+        md += &format!("\n{}", s.markdown());
     }
     if timeline.is_some() {
         md += "\n![failover timeline](timeline.svg)\n";

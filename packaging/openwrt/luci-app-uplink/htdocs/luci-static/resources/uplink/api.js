@@ -27,7 +27,7 @@ const callEvents = rpc.declare({
 const callDrain = rpc.declare({
 	object: 'uplink',
 	method: 'drain',
-	params: [ 'line' ],
+	params: [ 'line', 'now' ],
 	expect: { '': {} }
 });
 
@@ -157,7 +157,8 @@ function renderCheck(res, staged) {
 return baseclass.extend({
 	status: function() { return settle(callStatus()); },
 	events: function(limit) { return settle(callEvents(limit)); },
-	drain: function(line) { return settle(callDrain(line)); },
+	/* now: move the line's existing connections too (else they stay until they end). */
+	drain: function(line, now) { return settle(callDrain(line, now ? true : false)); },
 	undrain: function(line) { return settle(callUndrain(line)); },
 	check: function() { return settle(callCheck()); },
 

@@ -77,7 +77,7 @@ return view.extend({
 		const drain = !line.drained;
 		const title = drain ? _('Drain line %s').format(line.name) : _('Undrain line %s').format(line.name);
 		const text = drain
-			? _('New traffic stops using "%s" until it is undrained; other lines take over. Continue?').format(line.name)
+			? _('New connections stop using "%s" until it is undrained; other lines take them. Its existing connections stay until they end, or move at once with "Drain now". Continue?').format(line.name)
 			: _('"%s" may carry traffic again when it is up. Continue?').format(line.name);
 		const button = ev.currentTarget;
 
@@ -85,6 +85,21 @@ return view.extend({
 			E('p', {}, text),
 			E('div', { 'class': 'right' }, [
 				E('button', { 'class': 'btn', 'click': ui.hideModal }, _('Cancel')), ' ',
+				drain ? E('button', {
+					'class': 'btn cbi-button-negative',
+					'click': ui.createHandlerFn(this, function() {
+						ui.hideModal();
+						button.disabled = true;
+						return api.drain(line.name, true).then(L.bind(function(res) {
+							if (res.error)
+								ui.addNotification(null, E('p', {}, _('%s of "%s" failed: %s')
+									.format(_('Drain now'), line.name, res.error)), 'error');
+							else
+								notify(E('p', {}, _('Line "%s" drained; its connections moved.').format(line.name)));
+							return this.refresh();
+						}, this));
+					})
+				}, _('Drain now')) : '', ' ',
 				E('button', {
 					'class': 'btn cbi-button-action important',
 					'click': ui.createHandlerFn(this, function() {
@@ -116,7 +131,8 @@ return view.extend({
 			row(_('Since'), [ line.since || '-', line.state_secs != null ? ' (' + api.duration(line.state_secs) + ')' : '' ]),
 			row(_('Reason'), line.reason || '-'),
 			row(_('Transitions / downtime'), '%s / %s'.format(line.transitions != null ? line.transitions : '-',
-				api.duration(line.downtime_secs)))
+				api.duration(line.downtime_secs))),
+			row(_('Connections'), line.connections != null ? String(line.connections) : '-')
 		];
 		if (line.degraded)
 			rows.push(row(_('Degraded'), String(line.degraded)));

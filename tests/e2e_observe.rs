@@ -213,10 +213,10 @@ fn metrics_textfile_and_events_follow_a_failover_a_reload_and_a_restart() {
     assert!(log.contains("uplink \"main\" down"), "{log}");
     let (arrived, first) = lines.lock().unwrap()[down.unwrap()].clone();
     assert!(
-        first["message"].as_str().unwrap().contains("no reply from"),
+        // By its probes' silence, or by a burst sent because the LAN's traffic went unanswered.
+        first["message"].as_str().unwrap().contains("no reply"),
         "{first}"
     );
-    assert_eq!(first["evidence"]["answering"], 0, "{first}");
     assert_eq!(first["evidence"]["targets"], 2, "{first}");
     assert!(
         first["evidence"]["loss_pct"].as_f64().unwrap() > 0.0,

@@ -115,3 +115,33 @@ fn a_clean_recovery_after_one_failure_is_not_suppressed() {
         Some(true)
     );
 }
+
+#[test]
+fn losses_of_probes_sent_during_the_outage_do_not_count_against_the_recovery() {
+    // One outage (1..3 s) with every lost probe reported when it times out, 1 s after it
+    // was sent: the last ones arrive after the replies are back, and are not flaps.
+    let t0 = Instant::now();
+    let mut engine = running(t0);
+    let answers = |line: usize, ms: u64| line == 1 || !(1000..3000).contains(&ms);
+    let mut log = Vec::new();
+    for step in (1000..20_000u64).step_by(100) {
+        let now = t0 + ms(step);
+        for line in 0..2 {
+            if step % 500 == 0 && answers(line, step) {
+                log.extend(engine.on_probe(line, 0, Some(ms(5)), now));
+            }
+            if step % 500 == 0 && step >= 1000 && !answers(line, step - 1000) {
+                log.extend(engine.on_probe(line, 0, None, now));
+            }
+        }
+        log.extend(engine.tick(now));
+        if step == 4000 {
+            // The one flap, decayed a little; no charge for the outage's own losses.
+            let penalty = engine.line(0).flap_penalty(now).unwrap();
+            assert!((900..=1000).contains(&penalty), "penalty {penalty}");
+        }
+    }
+    let log: Vec<String> = log.iter().map(ToString::to_string).collect();
+    assert!(!log.iter().any(|n| n.contains("suppressed")), "{log:#?}");
+    assert_eq!(active(&engine), ["main"], "back after up_after");
+}

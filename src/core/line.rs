@@ -331,7 +331,13 @@ impl LineState {
             stats.history.pop_front();
         }
         stats.history.push_back(rtt);
-        let recovering = self.health == Health::Down && self.good_since.is_some();
+        // A loss is reported when its probe times out: only probes sent after the
+        // recovery began count against it, not those lost to the outage itself.
+        let sent = now.checked_sub(self.timing.timeout);
+        let recovering = self.health == Health::Down
+            && self
+                .good_since
+                .is_some_and(|good| sent.is_some_and(|sent| sent >= good));
         if let (None, true, Some(damping)) = (rtt, recovering, &mut self.damping) {
             damping.lost_in_recovery(now);
         }

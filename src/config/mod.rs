@@ -18,7 +18,8 @@
 //! weight = 1                           # default 1; 1..=256
 //! masquerade = false                   # default false
 //! [uplink.probe]                       # optional
-//! targets = ["192.0.2.100"]            # default []: follow link state only
+//! targets = ["192.0.2.100"]            # default []: follow link state only; also
+//!                                      # "tcp://H:P", "dns://S[:P]", "http://H[:P]/PATH"
 //! interval_ms = 500
 //! timeout_ms = 1000
 //! down_after_ms = 2000
@@ -40,6 +41,7 @@ pub mod mwan3;
 pub mod netifd;
 mod parse;
 mod prefix;
+pub mod target;
 pub mod uci;
 mod validate;
 
@@ -53,6 +55,7 @@ use std::time::Duration;
 pub use disabled::{describe_disabled, Disabled, Off};
 pub use location::Location;
 pub use prefix::{Prefix, PrefixError};
+pub use target::{Host, Target, TargetKind};
 
 /// Control socket path used when the config has no `socket` key. The OpenWrt build puts it
 /// under /var/run, which every OpenWrt release has (/run only exists on newer ones).
@@ -71,6 +74,8 @@ const DEFAULT_DOWN_AFTER_MS: u64 = 2000;
 const DEFAULT_UP_AFTER_MS: u64 = 10_000;
 const DEFAULT_RELIABILITY: usize = 1;
 const DEFAULT_QUALITY_WINDOW_MS: u64 = 10_000;
+/// The root zone: every resolver answers its SOA, from cache or with a referral.
+pub(crate) const DEFAULT_DNS_NAME: &str = ".";
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -257,9 +262,9 @@ impl Default for Flush {
 /// Health probing of one uplink (the `[uplink.probe]` table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
-    /// Hosts beyond the gateway to ping; unique unicast addresses of the line's family,
-    /// may be empty.
-    pub targets: Vec<IpAddr>,
+    /// Hosts beyond the gateway to probe, each with its kind (ICMP, TCP, DNS, HTTP); unique,
+    /// addresses of the line's family or host names resolved through the line; may be empty.
+    pub targets: Vec<Target>,
     /// Probe period per target (default 500 ms, at least 10 ms).
     pub interval: Duration,
     /// A probe unanswered for this long is lost (default 1 s, at most `down_after`).
@@ -273,6 +278,43 @@ pub struct Probe {
     pub reliability: usize,
     /// Latency and loss limits; `None` (default): a line that answers is good enough.
     pub quality: Option<QualityLimits>,
+    /// The name `dns://` targets are asked for (`dns_name`, default `.`: the root zone's
+    /// SOA, which every resolver can answer).
+    pub dns_name: String,
+    /// The status an `http://` target must answer (`http_status`, default any 2xx).
+    pub http_status: HttpStatus,
+    /// Resolvers for host-name targets, asked through the line (`resolvers`); empty
+    /// (default): the line's own, as the system reports them (see README).
+    pub resolvers: Vec<IpAddr>,
+}
+
+/// The HTTP status an `http://` probe expects (`http_status`): a redirect is never a
+/// success by default, since a captive portal answers with one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpStatus {
+    /// Any status of this class: `2xx` is `Class(2)`.
+    Class(u16),
+    /// Exactly this status, e.g. 204.
+    Code(u16),
+}
+
+impl HttpStatus {
+    /// Whether `status` is what is expected.
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            HttpStatus::Class(class) => status / 100 == class,
+            HttpStatus::Code(code) => status == code,
+        }
+    }
+}
+
+impl std::fmt::Display for HttpStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpStatus::Class(class) => write!(f, "{class}xx"),
+            HttpStatus::Code(code) => write!(f, "{code}"),
+        }
+    }
 }
 
 /// When a line that answers its probes still counts as degraded: too slow or too lossy
@@ -456,6 +498,9 @@ impl Probe {
             up_after: Duration::from_millis(DEFAULT_UP_AFTER_MS),
             reliability: DEFAULT_RELIABILITY,
             quality: None,
+            dns_name: DEFAULT_DNS_NAME.into(),
+            http_status: HttpStatus::Class(2),
+            resolvers: Vec::new(),
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Observer {
     pub history: History,
     pub counters: Counters,
     series: Series,
+    /// The last failure of each (line, target) that has not answered since.
+    target_errors: std::collections::HashMap<(String, String), String>,
     follow: broadcast::Sender<Event>,
     log: Option<EventLog>,
     config: Observe,
@@ -56,6 +58,7 @@ impl Observer {
             history: History::resume(config.history_size, earlier),
             counters: Counters::default(),
             series: Series::default(),
+            target_errors: Default::default(),
             follow: broadcast::channel(FOLLOW_BACKLOG).0,
             log: None,
             config: Observe {
@@ -142,9 +145,26 @@ impl Observer {
     }
 
     /// A probe of `target` on `line` was answered after `rtt` or lost.
-    pub fn probe(&mut self, line: &str, target: &str, rtt: Option<Duration>) {
+    /// Records one probe's outcome: its round trip, or why it failed (kept for status until
+    /// the target answers again).
+    pub fn probe(
+        &mut self,
+        line: &str,
+        target: &str,
+        rtt: Option<Duration>,
+        error: Option<String>,
+    ) {
         if let Some(rtt) = rtt {
             self.counters.rtt(line, target, rtt);
+        }
+        let key = (line.to_owned(), target.to_owned());
+        match error {
+            Some(why) => {
+                self.target_errors.insert(key, why);
+            }
+            None => {
+                self.target_errors.remove(&key);
+            }
         }
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -162,6 +182,8 @@ impl Observer {
             };
         self.counters.retain_targets(configured);
         self.series.retain(configured);
+        self.target_errors
+            .retain(|(line, target), _| configured(line, target));
     }
 
     /// A new follower: the events after it subscribed.
@@ -171,7 +193,14 @@ impl Observer {
 
     /// The status report now.
     pub fn status(&self, engine: &Engine) -> Status {
-        status(engine, &self.history, Instant::now(), SystemTime::now())
+        let mut report = status(engine, &self.history, Instant::now(), SystemTime::now());
+        for line in &mut report.uplinks {
+            for target in &mut line.targets {
+                let key = (line.name.clone(), target.target.clone());
+                target.error = self.target_errors.get(&key).cloned();
+            }
+        }
+        report
     }
 
     /// The body the HTTP listener asked for.

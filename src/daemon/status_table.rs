@@ -170,6 +170,8 @@ mod tests {
         let mut main = line("main", "wan1");
         main.targets = vec![TargetStatus {
             target: "192.0.2.10".into(),
+            kind: "icmp".into(),
+            error: None,
             answering: false,
             last_rtt_ms: Some(9.5),
             rtt_ms: Some(10.0),

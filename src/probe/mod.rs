@@ -1,11 +1,18 @@
-//! In-process ICMPv4 echo prober: one raw socket per line, marked with the line's firewall
-//! mark and bound to its device and address, so each probe leaves through the line it tests
-//! even while another line carries the traffic. No `ping` is forked.
+//! In-process prober: ICMP echo over one raw socket per line, and TCP, DNS and HTTP probes
+//! over sockets of their own, all marked with the line's firewall mark and bound to its
+//! device and address, so each probe leaves through the line it tests even while another
+//! line carries the traffic. No `ping` is forked.
 //!
-//! [`start`] opens the socket and spawns a task that probes each target every interval
-//! (targets staggered evenly) and sends a [`ProbeEvent`] per probe: a reply with its
-//! round-trip time, or a loss when no reply came within the timeout or the send failed.
+//! [`start`] opens the ICMP socket (if any target is ICMP) and spawns a task that probes each
+//! target every interval (targets staggered evenly) and sends a [`ProbeEvent`] per probe: a
+//! reply with its round-trip time, a loss when no answer came within the timeout, or a
+//! failure with its reason (an unexpected HTTP status, a name that does not resolve).
+//! Socket probes and name lookups run as tasks of their own, each bounded by the timeout.
 
+mod dns;
+mod http;
+mod kinds;
+mod names;
 pub(crate) mod packet;
 mod socket;
 mod stamp;
@@ -18,9 +25,11 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::debug;
 
+use crate::config::{Family, HttpStatus, Target, TargetKind};
+use names::{Address, Names};
 use packet::Echo;
 use socket::ProbeSocket;
 use tracker::{Outstanding, Schedule};
@@ -40,8 +49,17 @@ pub struct ProbeSpec {
     pub mark: u32,
     /// ICMP identifier, distinct per prober so probers never take each other's replies.
     pub ident: u16,
-    /// Hosts beyond the gateway to probe; events name them by index into this list.
-    pub targets: Vec<IpAddr>,
+    /// Hosts beyond the gateway to probe, each with its kind; events name them by index
+    /// into this list.
+    pub targets: Vec<Target>,
+    /// The netifd interface of the line, whose DNS servers resolve its names on OpenWrt.
+    pub interface: Option<String>,
+    /// Resolvers for host-name targets; empty: the system's (see [`names`]).
+    pub resolvers: Vec<IpAddr>,
+    /// The name `dns://` probes ask for.
+    pub dns_name: String,
+    /// The status `http://` probes expect.
+    pub http_status: HttpStatus,
     /// How often each target is probed.
     pub interval: Duration,
     /// How long a probe may go unanswered before it counts as lost.
@@ -58,6 +76,9 @@ pub enum ProbeOutcome {
     },
     /// No answer within the timeout, or the request could not be sent.
     Lost,
+    /// A definite failure, with its reason: an unexpected HTTP status, a refused HTTP
+    /// connection, a DNS error, a name that does not resolve.
+    Failed(String),
 }
 
 /// One probe's result, as sent to the daemon.
@@ -125,7 +146,8 @@ pub fn start(spec: ProbeSpec, events: UnboundedSender<ProbeEvent>) -> Result<Pro
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| ProbeError::NoRuntime {
         device: spec.device.clone(),
     })?;
-    let socket = ProbeSocket::open(&spec)?;
+    let icmp = spec.targets.iter().any(|t| t.kind == TargetKind::Icmp);
+    let socket = icmp.then(|| ProbeSocket::open(&spec)).transpose()?;
     debug!(line = spec.line, device = %spec.device, ident = spec.ident, "probing started");
     let task = runtime.spawn(Task::new(spec, socket, events).run());
     Ok(Prober { task })
@@ -152,18 +174,42 @@ struct Closed;
 /// The probing task's state: everything it owns, nothing shared.
 struct Task {
     spec: ProbeSpec,
-    socket: ProbeSocket,
+    /// The raw ICMP socket, when some target is ICMP.
+    socket: Option<ProbeSocket>,
     events: UnboundedSender<ProbeEvent>,
     token: u32,
     next_seq: u16,
     outstanding: Outstanding,
+    names: Names,
+    settings: std::sync::Arc<kinds::Settings>,
+    /// TCP, DNS and HTTP probes in flight: target, outcome, when it became known.
+    probes: JoinSet<(usize, ProbeOutcome, Instant)>,
+    /// Name lookups in flight: target and outcome.
+    lookups: JoinSet<(usize, Result<(IpAddr, Duration), String>)>,
 }
 
 impl Task {
-    fn new(spec: ProbeSpec, socket: ProbeSocket, events: UnboundedSender<ProbeEvent>) -> Self {
+    fn new(
+        spec: ProbeSpec,
+        socket: Option<ProbeSocket>,
+        events: UnboundedSender<ProbeEvent>,
+    ) -> Self {
         let random = random_u64();
+        let settings = kinds::Settings {
+            path: kinds::Path {
+                device: spec.device.clone(),
+                source: spec.source,
+                mark: spec.mark,
+            },
+            dns_name: spec.dns_name.clone(),
+            http_status: spec.http_status,
+        };
         Task {
             outstanding: Outstanding::new(spec.timeout),
+            names: Names::new(&spec.targets, Instant::now()),
+            settings: std::sync::Arc::new(settings),
+            probes: JoinSet::new(),
+            lookups: JoinSet::new(),
             spec,
             socket,
             events,
@@ -183,9 +229,21 @@ impl Task {
         loop {
             let wake = self.next_wake(&schedule);
             tokio::select! {
-                result = self.socket.recv_replies(&mut replies) => {
+                result = recv_icmp(self.socket.as_ref(), &mut replies) => {
                     if let Err(error) = result {
                         debug!(device = %self.spec.device, %error, "probe socket not readable");
+                    }
+                }
+                Some(done) = self.probes.join_next(), if !self.probes.is_empty() => {
+                    if let Ok((target, outcome, at)) = done {
+                        if self.emit(target, outcome, at).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(done) = self.lookups.join_next(), if !self.lookups.is_empty() => {
+                    if let Ok((target, outcome)) = done {
+                        self.on_lookup(target, outcome);
                     }
                 }
                 () = tokio::time::sleep_until(wake.into()) => {}
@@ -211,7 +269,9 @@ impl Task {
     ) -> Result<(), Closed> {
         // The timer may have won the race against a readable socket, or the task may not
         // have run for a while: read what is queued before anything is declared lost.
-        self.socket.drain_now(replies);
+        if let Some(socket) = &self.socket {
+            socket.drain_now(replies);
+        }
         for (echo, received) in replies.drain(..) {
             self.on_reply(echo, received)?;
         }
@@ -237,17 +297,33 @@ impl Task {
         }
     }
 
-    /// Sends one echo request; a send error (no route on this line, say) is a lost probe.
+    /// Sends the probe due for `target`: an echo request on the ICMP socket, or a socket
+    /// probe as a task of its own. A name without an address fails the probe at once.
     fn send_probe(&mut self, target: usize, now: Instant) -> Result<(), Closed> {
+        let (address, lookup) = self.names.address(target, now);
+        if lookup {
+            self.start_lookup(target);
+        }
+        let address = match address {
+            Address::Use(address) => address,
+            Address::Wait => return Ok(()),
+            Address::Failed(why) => return self.emit(target, ProbeOutcome::Failed(why), now),
+        };
+        if self.spec.targets[target].kind != TargetKind::Icmp {
+            self.spawn_probe(target, address);
+            return Ok(());
+        }
+        let Some(socket) = &self.socket else {
+            return self.emit(target, ProbeOutcome::Lost, now);
+        };
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
-        let address = self.spec.targets[target];
-        let request = self.socket.request(Echo {
+        let request = socket.request(Echo {
             ident: self.spec.ident,
             seq,
             token: self.token,
         });
-        match self.socket.send(address, &request) {
+        match socket.send(address, &request) {
             Ok(()) => {
                 self.outstanding.insert(seq, target, now);
                 Ok(())
@@ -260,6 +336,55 @@ impl Task {
         }
     }
 
+    /// Runs a TCP, DNS or HTTP probe beside the loop, bounded by the probe timeout.
+    fn spawn_probe(&mut self, index: usize, address: IpAddr) {
+        let settings = std::sync::Arc::clone(&self.settings);
+        let target = self.spec.targets[index].clone();
+        let timeout = self.spec.timeout;
+        self.probes.spawn(async move {
+            let run = kinds::probe(&settings, &target, address);
+            let outcome = match tokio::time::timeout(timeout, run).await {
+                Ok(Ok(rtt)) if rtt < timeout => ProbeOutcome::Reply { rtt },
+                Ok(Ok(_)) | Err(_) => ProbeOutcome::Lost,
+                Ok(Err(why)) => ProbeOutcome::Failed(why),
+            };
+            (index, outcome, Instant::now())
+        });
+    }
+
+    /// Looks target `index`'s name up through the line, beside the loop.
+    fn start_lookup(&mut self, index: usize) {
+        let crate::config::Host::Name(name) = self.spec.targets[index].host.clone() else {
+            return;
+        };
+        let path = self.settings.path.clone();
+        let (configured, interface) = (self.spec.resolvers.clone(), self.spec.interface.clone());
+        let timeout = self.spec.timeout;
+        self.lookups.spawn(async move {
+            let resolvers = if configured.is_empty() {
+                let family = Family::of(&path.source);
+                tokio::task::spawn_blocking(move || {
+                    names::system_resolvers(interface.as_deref(), family)
+                })
+                .await
+                .unwrap_or_default()
+            } else {
+                configured
+            };
+            (
+                index,
+                kinds::resolve(&path, &resolvers, &name, timeout).await,
+            )
+        });
+    }
+
+    fn on_lookup(&mut self, index: usize, outcome: Result<(IpAddr, Duration), String>) {
+        if let Err(why) = &outcome {
+            debug!(device = %self.spec.device, target = %self.spec.targets[index], %why, "lookup failed");
+        }
+        self.names.looked_up(index, outcome, Instant::now());
+    }
+
     fn emit(&self, target: usize, outcome: ProbeOutcome, at: Instant) -> Result<(), Closed> {
         let event = ProbeEvent {
             line: self.spec.line,
@@ -268,6 +393,17 @@ impl Task {
             at,
         };
         self.events.send(event).map_err(|_| Closed)
+    }
+}
+
+/// Waits for echo replies on the ICMP socket; without one, never.
+async fn recv_icmp(
+    socket: Option<&ProbeSocket>,
+    out: &mut Vec<(Echo, Instant)>,
+) -> std::io::Result<()> {
+    match socket {
+        Some(socket) => socket.recv_replies(out).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -288,6 +424,10 @@ mod tests {
             mark: 0x10000,
             ident: 1,
             targets: vec![std::net::Ipv4Addr::new(203, 0, 113, 100).into()],
+            interface: None,
+            resolvers: Vec::new(),
+            dns_name: ".".into(),
+            http_status: HttpStatus::Class(2),
             interval: Duration::from_millis(500),
             timeout: Duration::from_millis(1000),
         }

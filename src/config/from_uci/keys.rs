@@ -64,6 +64,9 @@ const UPLINK: &[Key] = &[
     key(&["max_rtt_ms"], "probe.max_rtt_ms", Number),
     key(&["max_loss_pct"], "probe.max_loss_pct", Number),
     key(&["quality_window_ms"], "probe.quality_window_ms", Number),
+    key(&["dns_name"], "probe.dns_name", Text),
+    key(&["http_status"], "probe.http_status", Text),
+    key(&["resolver", "resolvers"], "probe.resolvers", List),
     key(&["enabled"], "enabled", Bool),
 ];
 

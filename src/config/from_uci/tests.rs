@@ -260,7 +260,7 @@ fn structure_errors() {
         ),
         (
             "config uplink 'main'\n\toption device 'eth0'\n\toption metrik '1'\n",
-            "uplink \"main\" (line 3): option \"metrik\": unknown option (expected device, interface, family, gateway, metric, weight, masquerade, flush_on, target, interval_ms, timeout_ms, down_after_ms, up_after_ms, reliability, max_rtt_ms, max_loss_pct, quality_window_ms, enabled)",
+            "uplink \"main\" (line 3): option \"metrik\": unknown option (expected device, interface, family, gateway, metric, weight, masquerade, flush_on, target, interval_ms, timeout_ms, down_after_ms, up_after_ms, reliability, max_rtt_ms, max_loss_pct, quality_window_ms, dns_name, http_status, resolver, enabled)",
         ),
         (
             "config interface 'wan'\n",

@@ -71,7 +71,7 @@ uplinks = ["backup", "main"]
 
 #[test]
 fn home_router_example_sets_every_field() {
-    let targets: Vec<std::net::IpAddr> =
+    let targets: Vec<crate::config::Target> =
         vec![ip("192.0.2.100").into(), ip("198.51.100.200").into()];
     let expected = Config {
         enabled: true,
@@ -109,7 +109,7 @@ fn home_router_example_sets_every_field() {
                     down_after: Duration::from_millis(2000),
                     up_after: Duration::from_millis(10_000),
                     reliability: 1,
-                    quality: None,
+                    ..Probe::default_timing()
                 },
             },
             Uplink {
@@ -129,7 +129,7 @@ fn home_router_example_sets_every_field() {
                     down_after: Duration::from_millis(3000),
                     up_after: Duration::from_millis(20_000),
                     reliability: 2,
-                    quality: None,
+                    ..Probe::default_timing()
                 },
             },
         ],

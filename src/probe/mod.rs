@@ -9,7 +9,7 @@
 //! failure with its reason (an unexpected HTTP status, a name that does not resolve).
 //! Socket probes and name lookups run as tasks of their own, each bounded by the timeout.
 
-mod dns;
+pub(crate) mod dns;
 mod http;
 mod kinds;
 mod names;

@@ -9,39 +9,48 @@ use super::report::Timeline;
 use super::{BenchOptions, Case, Contender, Sample};
 use crate::lab::interrupt;
 use crate::lab::{
-    EchoServer, Fault, Flow, Lab, LabDaemon, LabError, LabOptions, Line, ProbeProfile, Traffic,
-    TrafficConfig,
+    probe_kinds_config, EchoServer, Fault, Flow, Lab, LabDaemon, LabError, LabOptions, Line,
+    NetResponders, ProbeProfile, Responder, Traffic, TrafficConfig,
 };
 
 const POLL: Duration = Duration::from_millis(20);
 /// How long a fault may take to be recovered from before it counts as "never".
 const WINDOW: Duration = Duration::from_secs(15);
+/// How long the ICMP filter is held.
+const ICMP_FILTER_HOLD: Duration = Duration::from_secs(10);
 
 /// A lab with the contender running and traffic flowing via main.
 struct Rig {
     daemon: Option<LabDaemon>,
     traffic: Traffic,
     _echo: EchoServer,
+    /// The web and DNS responders of the cases that probe by kind.
+    _responders: Option<NetResponders>,
     lab: Lab,
 }
 
-fn rig(exe: &Path, contender: Contender) -> Result<Rig, LabError> {
+fn rig(exe: &Path, contender: Contender, case: Case) -> Result<Rig, LabError> {
     let lab = Lab::build(LabOptions {
         label: "bench".into(),
         rp_filter: true,
         static_routes: contender == Contender::Static,
     })?;
     let echo = lab.start_echo_server()?;
+    let responders = case
+        .probes_kinds()
+        .then(|| lab.start_net_responders())
+        .transpose()?;
     let daemon = match contender {
         Contender::Static => None,
-        Contender::Default => Some(start_daemon(exe, &lab, ProbeProfile::Default)?),
-        Contender::Fast => Some(start_daemon(exe, &lab, ProbeProfile::Fast)?),
+        Contender::Default => Some(start_daemon(exe, &lab, ProbeProfile::Default, case)?),
+        Contender::Fast => Some(start_daemon(exe, &lab, ProbeProfile::Fast, case)?),
     };
     let traffic = lab.start_traffic(TrafficConfig::default())?;
     let rig = Rig {
         daemon,
         traffic,
         _echo: echo,
+        _responders: responders,
         lab,
     };
     let origin = rig.traffic.origin();
@@ -51,8 +60,16 @@ fn rig(exe: &Path, contender: Contender) -> Result<Rig, LabError> {
     Ok(rig)
 }
 
-fn start_daemon(exe: &Path, lab: &Lab, profile: ProbeProfile) -> Result<LabDaemon, LabError> {
+fn start_daemon(
+    exe: &Path,
+    lab: &Lab,
+    profile: ProbeProfile,
+    case: Case,
+) -> Result<LabDaemon, LabError> {
     let mut daemon = LabDaemon::new(exe, profile)?;
+    if case.probes_kinds() {
+        daemon.write_config(&probe_kinds_config(&daemon.socket(), profile))?;
+    }
     daemon.start(lab)?;
     poll(WINDOW, "main active", || {
         daemon.active().is_some_and(|a| a == ["main"])
@@ -73,7 +90,7 @@ pub fn measure(
     run: usize,
     opts: &BenchOptions,
 ) -> Result<(Sample, Option<Timeline>), LabError> {
-    let rig = rig(exe, contender)?;
+    let rig = rig(exe, contender, case)?;
     let mut sample = Sample::failed(contender, case, run);
     sample.ended_right = None;
     let mut timeline = None;
@@ -91,6 +108,11 @@ pub fn measure(
         Case::Loss(pct) => loss(&rig, pct, opts.loss_hold, &mut sample)?,
         Case::Recovery => failback(&rig, &mut sample)?,
         Case::Flap => flap(&rig, &mut sample)?,
+        Case::IcmpFiltered => icmp_filtered(&rig, &mut sample)?,
+        Case::Portal => {
+            let _portal: Responder = rig.lab.start_portal(Line::One)?;
+            failover(&rig, Fault::Portal(Line::One), &mut sample)?;
+        }
     }
     Ok((sample, timeline))
 }
@@ -205,6 +227,28 @@ fn flap(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
         })
         .is_ok();
     sample.ended_right = Some(ok);
+    sample.switches = rig.daemon.as_ref().map(|_| switches(rig) - before);
+    Ok(())
+}
+
+/// Holds an ICMP filter on main: a line judged by HTTP and DNS must not switch, and the
+/// LAN's worst gap shows what a needless switch would have cost.
+fn icmp_filtered(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
+    let before = switches(rig);
+    let start = Instant::now();
+    rig.lab.inject(Fault::IcmpFilter(Line::One))?;
+    interrupt::sleep(ICMP_FILTER_HOLD)?;
+    let log = rig.traffic.snapshot();
+    rig.lab.clear(Fault::IcmpFilter(Line::One))?;
+    let worst = |flow| {
+        log.gaps(flow, start)
+            .iter()
+            .filter_map(|g| g.duration())
+            .max()
+            .or(Some(Duration::ZERO))
+    };
+    sample.long_lived = worst(Flow::LongLived);
+    sample.fresh = worst(Flow::Fresh);
     sample.switches = rig.daemon.as_ref().map(|_| switches(rig) - before);
     Ok(())
 }

@@ -51,10 +51,16 @@ pub enum Case {
     Recovery,
     /// Carrier bounced several times a second for 5 s.
     Flap,
+    /// The ISP drops ICMP for 10 s while the web works; uplink probes by HTTP and DNS
+    /// (`probe_kinds_config`): no switch is right.
+    IcmpFiltered,
+    /// The ISP's captive portal takes port 80 (ICMP still passes); uplink probes by HTTP
+    /// and DNS: time until traffic leaves the captive line.
+    Portal,
 }
 
 impl Case {
-    pub const ALL: [Case; 8] = [
+    pub const ALL: [Case; 10] = [
         Case::IfDown,
         Case::Carrier,
         Case::Blackhole,
@@ -63,7 +69,14 @@ impl Case {
         Case::Loss(60),
         Case::Recovery,
         Case::Flap,
+        Case::IcmpFiltered,
+        Case::Portal,
     ];
+
+    /// Whether the contender probes by HTTP and DNS in this case rather than by ICMP.
+    pub fn probes_kinds(self) -> bool {
+        matches!(self, Case::IcmpFiltered | Case::Portal)
+    }
 }
 
 impl fmt::Display for Case {
@@ -75,6 +88,8 @@ impl fmt::Display for Case {
             Case::Loss(pct) => write!(f, "{pct}% loss"),
             Case::Recovery => f.write_str("ISP recovers (failback)"),
             Case::Flap => f.write_str("link flapping"),
+            Case::IcmpFiltered => f.write_str("ICMP filtered (http+dns probes)"),
+            Case::Portal => f.write_str("captive portal (http+dns probes)"),
         }
     }
 }

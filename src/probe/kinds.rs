@@ -9,8 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 use super::dns::{self, NXDOMAIN};
 use super::http::{self, StatusLine, MAX_STATUS_LINE};
@@ -51,8 +51,10 @@ pub(crate) async fn probe(settings: &Settings, target: &Target, addr: IpAddr) ->
     }
 }
 
-/// A socket of `ty` marked, bound to the line's device and source, non-blocking.
-fn line_socket(path: &Path, ty: Type, protocol: Protocol) -> io::Result<Socket> {
+/// A socket of `ty` marked, bound to the line's device and source, non-blocking, and
+/// registered with tokio. `AsyncFd<Socket>` as the ICMP socket, so no more of tokio's
+/// socket types end up in the router binary.
+fn line_socket(path: &Path, ty: Type, protocol: Protocol) -> io::Result<AsyncFd<Socket>> {
     let domain = if path.source.is_ipv6() {
         Domain::IPV6
     } else {
@@ -63,32 +65,51 @@ fn line_socket(path: &Path, ty: Type, protocol: Protocol) -> io::Result<Socket> 
     socket.set_mark(path.mark)?;
     socket.bind_device(Some(path.device.as_bytes()))?;
     socket.bind(&SockAddr::from(SocketAddr::new(path.source, 0)))?;
-    Ok(socket)
+    let interest = Interest::READABLE | Interest::WRITABLE;
+    // SAFETY: the Socket owns its fd, which stays open and unchanged until the AsyncFd
+    // (the Socket's only owner from here on) is dropped.
+    unsafe { AsyncFd::register_with_interest(socket, interest) }.map_err(|e| e.into_parts().1)
 }
 
 /// How a TCP connection attempt ended.
 enum Connected {
-    Open(TcpStream),
+    Open(AsyncFd<Socket>),
     /// The host answered with a reset: the path works, nothing listens.
     Refused,
 }
 
 async fn connect(path: &Path, to: SocketAddr) -> std::result::Result<Connected, String> {
-    let socket = line_socket(path, Type::STREAM, Protocol::TCP).map_err(|e| e.to_string())?;
-    match socket.connect(&SockAddr::from(to)) {
-        Ok(()) => {}
+    let fail = |e: io::Error| format!("connect to {to}: {e}");
+    let socket = line_socket(path, Type::STREAM, Protocol::TCP).map_err(fail)?;
+    match socket.get_ref().connect(&SockAddr::from(to)) {
+        Ok(()) => return Ok(Connected::Open(socket)),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(Connected::Refused),
-        Err(e) => return Err(format!("connect to {to}: {e}")),
+        Err(e) => return Err(fail(e)),
     }
-    let stream = TcpStream::from_std(socket.into()).map_err(|e| e.to_string())?;
-    stream.writable().await.map_err(|e| e.to_string())?;
-    match stream.take_error() {
-        Ok(None) => Ok(Connected::Open(stream)),
+    // Writable once the handshake is done or has failed; SO_ERROR tells which.
+    let mut ready = socket.writable().await.map_err(fail)?;
+    ready.clear_ready();
+    match socket.get_ref().take_error() {
+        Ok(None) => Ok(Connected::Open(socket)),
         Ok(Some(e)) | Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             Ok(Connected::Refused)
         }
-        Ok(Some(e)) | Err(e) => Err(format!("connect to {to}: {e}")),
+        Ok(Some(e)) | Err(e) => Err(fail(e)),
+    }
+}
+
+/// Reads what is queued on `socket` into `buf`, waiting until something is.
+async fn recv(socket: &AsyncFd<Socket>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        let mut ready = socket.readable().await?;
+        // SAFETY: recv only writes initialised bytes into the slice it is given; viewing
+        // initialised u8s as MaybeUninit is sound.
+        let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+        match ready.try_io(|fd| fd.get_ref().recv(uninit)) {
+            Ok(result) => return result,
+            Err(_would_block) => continue,
+        }
     }
 }
 
@@ -118,28 +139,23 @@ async fn ask(
     name: &str,
     qtype: u16,
 ) -> std::result::Result<(dns::Answer, Duration), String> {
-    let socket = line_socket(path, Type::DGRAM, Protocol::UDP).map_err(|e| e.to_string())?;
-    let socket = UdpSocket::from_std(socket.into()).map_err(|e| e.to_string())?;
+    let fail = |e: io::Error| format!("dns {to}: {e}");
+    let socket = line_socket(path, Type::DGRAM, Protocol::UDP).map_err(fail)?;
     // Connected: the kernel then drops datagrams from anyone else and reports an ICMP
     // port unreachable (a dead resolver) as a receive error.
     socket
-        .connect(to)
-        .await
-        .map_err(|e| format!("dns {to}: {e}"))?;
+        .get_ref()
+        .connect(&SockAddr::from(to))
+        .map_err(fail)?;
     let id = (super::random_u64() & 0xffff) as u16;
     let query = dns::query(id, name, qtype);
     let start = Instant::now();
-    socket
-        .send(&query)
-        .await
-        .map_err(|e| format!("dns {to}: {e}"))?;
+    // One small datagram on a fresh socket: the send buffer has room, no waiting.
+    socket.get_ref().send(&query).map_err(fail)?;
     let mut buf = [0u8; DNS_BUF];
     let mut last = String::from("no answer");
     for _ in 0..MAX_DATAGRAMS {
-        let len = socket
-            .recv(&mut buf)
-            .await
-            .map_err(|e| format!("dns {to}: {e}"))?;
+        let len = recv(&socket, &mut buf).await.map_err(fail)?;
         match dns::parse_answer(&buf[..len], id, name, qtype) {
             Ok(answer) => return Ok((answer, start.elapsed())),
             Err(e) => last = format!("dns {to}: {e}"),
@@ -151,16 +167,22 @@ async fn ask(
 /// GET the target's path; the status must match. The time is from the request to the
 /// status line.
 async fn http_probe(settings: &Settings, target: &Target, to: SocketAddr) -> Result {
-    let mut stream = match connect(&settings.path, to).await? {
+    let fail = |e: io::Error| format!("http {to}: {e}");
+    let stream = match connect(&settings.path, to).await? {
         Connected::Open(stream) => stream,
         Connected::Refused => return Err(format!("http {to}: connection refused")),
     };
     let request = http::request(&target.host.to_string(), target.port, &target.path);
     let start = Instant::now();
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("http {to}: {e}"))?;
+    // A request of a few hundred bytes on a fresh connection fits the send buffer at once;
+    // a short write would mean something odd on the path, and counts as a failure.
+    let sent = stream
+        .get_ref()
+        .send_with_flags(request.as_bytes(), libc::MSG_NOSIGNAL)
+        .map_err(fail)?;
+    if sent != request.len() {
+        return Err(format!("http {to}: request not sent whole"));
+    }
     let mut buf = [0u8; MAX_STATUS_LINE];
     let mut len = 0;
     let status = loop {
@@ -169,10 +191,7 @@ async fn http_probe(settings: &Settings, target: &Target, to: SocketAddr) -> Res
             StatusLine::Malformed => return Err(format!("http {to}: not an HTTP response")),
             StatusLine::Incomplete => {}
         }
-        let n = stream
-            .read(&mut buf[len..])
-            .await
-            .map_err(|e| format!("http {to}: {e}"))?;
+        let n = recv(&stream, &mut buf[len..]).await.map_err(fail)?;
         if n == 0 {
             return Err(format!("http {to}: closed before a status line"));
         }

@@ -70,17 +70,9 @@ pub(super) struct RawProbe {
     pub max_loss_pct: Option<i64>,
     pub quality_window_ms: Option<i64>,
     pub dns_name: Option<String>,
-    pub http_status: Option<RawStatus>,
+    pub http_status: Option<String>,
     #[serde(default)]
     pub resolvers: Vec<String>,
-}
-
-/// An HTTP status is a number or a class such as "2xx".
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(super) enum RawStatus {
-    Number(i64),
-    Text(String),
 }
 
 #[derive(Debug, Deserialize)]

@@ -32,7 +32,8 @@ pub struct Observer {
     pub counters: Counters,
     series: Series,
     /// The last failure of each (line, target) that has not answered since.
-    target_errors: std::collections::HashMap<(String, String), String>,
+    /// (line, target, why): a few dozen at most, so a list (small in code and memory).
+    target_errors: Vec<(String, String, String)>,
     follow: broadcast::Sender<Event>,
     log: Option<EventLog>,
     config: Observe,
@@ -157,14 +158,19 @@ impl Observer {
         if let Some(rtt) = rtt {
             self.counters.rtt(line, target, rtt);
         }
-        let key = (line.to_owned(), target.to_owned());
-        match error {
-            Some(why) => {
-                self.target_errors.insert(key, why);
+        let known = self
+            .target_errors
+            .iter()
+            .position(|(l, t, _)| l == line && t == target);
+        match (known, error) {
+            (Some(i), Some(why)) => self.target_errors[i].2 = why,
+            (None, Some(why)) => self
+                .target_errors
+                .push((line.to_owned(), target.to_owned(), why)),
+            (Some(i), None) => {
+                self.target_errors.swap_remove(i);
             }
-            None => {
-                self.target_errors.remove(&key);
-            }
+            (None, None) => {}
         }
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -183,7 +189,7 @@ impl Observer {
         self.counters.retain_targets(configured);
         self.series.retain(configured);
         self.target_errors
-            .retain(|(line, target), _| configured(line, target));
+            .retain(|(line, target, _)| configured(line, target));
     }
 
     /// A new follower: the events after it subscribed.
@@ -196,8 +202,11 @@ impl Observer {
         let mut report = status(engine, &self.history, Instant::now(), SystemTime::now());
         for line in &mut report.uplinks {
             for target in &mut line.targets {
-                let key = (line.name.clone(), target.target.clone());
-                target.error = self.target_errors.get(&key).cloned();
+                target.error = self
+                    .target_errors
+                    .iter()
+                    .find(|(l, t, _)| *l == line.name && *t == target.target)
+                    .map(|(_, _, why)| why.clone());
             }
         }
         report

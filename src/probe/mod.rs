@@ -7,10 +7,12 @@
 //! target every interval (targets staggered evenly) and sends a [`ProbeEvent`] per probe: a
 //! reply with its round-trip time, a loss when no answer came within the timeout, or a
 //! failure with its reason (an unexpected HTTP status, a name that does not resolve).
-//! Socket probes and name lookups run as tasks of their own, each bounded by the timeout.
+//! Socket probes and name lookups run as tasks of their own (see `jobs`), each bounded by
+//! the timeout.
 
 pub(crate) mod dns;
 mod http;
+mod jobs;
 mod kinds;
 mod names;
 pub(crate) mod packet;
@@ -25,10 +27,11 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tracing::debug;
 
-use crate::config::{Family, HttpStatus, Target, TargetKind};
+use crate::config::{HttpStatus, Target, TargetKind};
+use jobs::{Job, Shared};
 use names::{Address, Names};
 use packet::Echo;
 use socket::ProbeSocket;
@@ -180,12 +183,8 @@ struct Task {
     token: u32,
     next_seq: u16,
     outstanding: Outstanding,
-    names: Names,
-    settings: std::sync::Arc<kinds::Settings>,
-    /// TCP, DNS and HTTP probes in flight: target, outcome, when it became known.
-    probes: JoinSet<(usize, ProbeOutcome, Instant)>,
-    /// Name lookups in flight: target and outcome.
-    lookups: JoinSet<(usize, Result<(IpAddr, Duration), String>)>,
+    /// What the socket probes and lookups beside the loop share with it.
+    shared: std::sync::Arc<Shared>,
 }
 
 impl Task {
@@ -204,12 +203,19 @@ impl Task {
             dns_name: spec.dns_name.clone(),
             http_status: spec.http_status,
         };
+        let shared = Shared {
+            line: spec.line,
+            targets: spec.targets.clone(),
+            settings,
+            timeout: spec.timeout,
+            resolvers: spec.resolvers.clone(),
+            interface: spec.interface.clone(),
+            events: events.clone(),
+            names: std::sync::Mutex::new(Names::new(&spec.targets, Instant::now())),
+        };
         Task {
             outstanding: Outstanding::new(spec.timeout),
-            names: Names::new(&spec.targets, Instant::now()),
-            settings: std::sync::Arc::new(settings),
-            probes: JoinSet::new(),
-            lookups: JoinSet::new(),
+            shared: std::sync::Arc::new(shared),
             spec,
             socket,
             events,
@@ -232,18 +238,6 @@ impl Task {
                 result = recv_icmp(self.socket.as_ref(), &mut replies) => {
                     if let Err(error) = result {
                         debug!(device = %self.spec.device, %error, "probe socket not readable");
-                    }
-                }
-                Some(done) = self.probes.join_next(), if !self.probes.is_empty() => {
-                    if let Ok((target, outcome, at)) = done {
-                        if self.emit(target, outcome, at).is_err() {
-                            return;
-                        }
-                    }
-                }
-                Some(done) = self.lookups.join_next(), if !self.lookups.is_empty() => {
-                    if let Ok((target, outcome)) = done {
-                        self.on_lookup(target, outcome);
                     }
                 }
                 () = tokio::time::sleep_until(wake.into()) => {}
@@ -300,9 +294,9 @@ impl Task {
     /// Sends the probe due for `target`: an echo request on the ICMP socket, or a socket
     /// probe as a task of its own. A name without an address fails the probe at once.
     fn send_probe(&mut self, target: usize, now: Instant) -> Result<(), Closed> {
-        let (address, lookup) = self.names.address(target, now);
+        let (address, lookup) = self.shared.names().address(target, now);
         if lookup {
-            self.start_lookup(target);
+            jobs::spawn(&self.shared, Job::Lookup(target));
         }
         let address = match address {
             Address::Use(address) => address,
@@ -310,7 +304,7 @@ impl Task {
             Address::Failed(why) => return self.emit(target, ProbeOutcome::Failed(why), now),
         };
         if self.spec.targets[target].kind != TargetKind::Icmp {
-            self.spawn_probe(target, address);
+            jobs::spawn(&self.shared, Job::Probe(target, address));
             return Ok(());
         }
         let Some(socket) = &self.socket else {
@@ -334,55 +328,6 @@ impl Task {
                 self.emit(target, ProbeOutcome::Lost, now)
             }
         }
-    }
-
-    /// Runs a TCP, DNS or HTTP probe beside the loop, bounded by the probe timeout.
-    fn spawn_probe(&mut self, index: usize, address: IpAddr) {
-        let settings = std::sync::Arc::clone(&self.settings);
-        let target = self.spec.targets[index].clone();
-        let timeout = self.spec.timeout;
-        self.probes.spawn(async move {
-            let run = kinds::probe(&settings, &target, address);
-            let outcome = match tokio::time::timeout(timeout, run).await {
-                Ok(Ok(rtt)) if rtt < timeout => ProbeOutcome::Reply { rtt },
-                Ok(Ok(_)) | Err(_) => ProbeOutcome::Lost,
-                Ok(Err(why)) => ProbeOutcome::Failed(why),
-            };
-            (index, outcome, Instant::now())
-        });
-    }
-
-    /// Looks target `index`'s name up through the line, beside the loop.
-    fn start_lookup(&mut self, index: usize) {
-        let crate::config::Host::Name(name) = self.spec.targets[index].host.clone() else {
-            return;
-        };
-        let path = self.settings.path.clone();
-        let (configured, interface) = (self.spec.resolvers.clone(), self.spec.interface.clone());
-        let timeout = self.spec.timeout;
-        self.lookups.spawn(async move {
-            let resolvers = if configured.is_empty() {
-                let family = Family::of(&path.source);
-                tokio::task::spawn_blocking(move || {
-                    names::system_resolvers(interface.as_deref(), family)
-                })
-                .await
-                .unwrap_or_default()
-            } else {
-                configured
-            };
-            (
-                index,
-                kinds::resolve(&path, &resolvers, &name, timeout).await,
-            )
-        });
-    }
-
-    fn on_lookup(&mut self, index: usize, outcome: Result<(IpAddr, Duration), String>) {
-        if let Err(why) = &outcome {
-            debug!(device = %self.spec.device, target = %self.spec.targets[index], %why, "lookup failed");
-        }
-        self.names.looked_up(index, outcome, Instant::now());
     }
 
     fn emit(&self, target: usize, outcome: ProbeOutcome, at: Instant) -> Result<(), Closed> {

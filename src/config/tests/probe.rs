@@ -111,7 +111,7 @@ fn dns_name_http_status_and_resolvers() {
     use crate::config::HttpStatus;
     let probe = probe_of(
         "targets = [\"dns://192.0.2.53\"]\ndns_name = \"Example.COM.\"\n\
-         http_status = 204\nresolvers = [\"192.0.2.53\"]",
+         http_status = \"204\"\nresolvers = [\"192.0.2.53\"]",
     );
     assert_eq!(probe.dns_name, "example.com");
     assert_eq!(probe.http_status, HttpStatus::Code(204));
@@ -127,7 +127,7 @@ fn dns_name_http_status_and_resolvers() {
             r#"probe.http_status "2x": must be a status 100..599 or a class 1xx..5xx"#,
         ),
         (
-            "http_status = 600",
+            "http_status = \"600\"",
             r#"probe.http_status "600": must be a status 100..599 or a class 1xx..5xx"#,
         ),
         (

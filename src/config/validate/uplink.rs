@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{check_name, invalid, number, quoted};
 use crate::config::ifname::check_ifname;
-use crate::config::parse::{RawProbe, RawStatus, RawUplink};
+use crate::config::parse::{RawProbe, RawUplink};
 use crate::config::target::check_name as check_host_name;
 use crate::config::{
     ConfigError, Family, Flush, Gateway, Host, HttpStatus, Probe, Target, Uplink,
@@ -285,11 +285,9 @@ fn dns_name(obj: &str, value: Option<&str>) -> Result<String, ConfigError> {
 }
 
 /// `probe.http_status`: a status 100..599, or a class such as `2xx`.
-fn http_status(obj: &str, value: Option<&RawStatus>) -> Result<HttpStatus, ConfigError> {
-    let text = match value {
-        None => return Ok(HttpStatus::Class(2)),
-        Some(RawStatus::Number(n)) => n.to_string(),
-        Some(RawStatus::Text(t)) => t.clone(),
+fn http_status(obj: &str, value: Option<&String>) -> Result<HttpStatus, ConfigError> {
+    let Some(text) = value else {
+        return Ok(HttpStatus::Class(2));
     };
     let lower = text.to_ascii_lowercase();
     let class = lower.strip_suffix("xx").and_then(|c| c.parse::<u16>().ok());
@@ -299,7 +297,7 @@ fn http_status(obj: &str, value: Option<&RawStatus>) -> Result<HttpStatus, Confi
         _ => Err(invalid(
             obj,
             "probe.http_status",
-            quoted(&text),
+            quoted(text),
             "must be a status 100..599 or a class 1xx..5xx",
         )),
     }

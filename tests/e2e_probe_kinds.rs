@@ -145,6 +145,21 @@ fn a_captive_portal_fails_the_http_probe_but_not_the_icmp_probe() {
     let why = http.error.unwrap_or_default();
     assert!(why.contains("http status 302"), "{why}");
     assert!(icmp.answering, "the portal lets ICMP through: {icmp:?}");
+    // The down event names the failing probe and its kind.
+    let socket = s.daemon.socket();
+    let events = s.run_uplink(&["events", "--json", "--socket", socket.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&events.stdout).expect("events JSON");
+    let down = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "down" && e["line"] == "main")
+        .expect("a down event");
+    assert_eq!(
+        down["evidence"]["failing"],
+        serde_json::json!(["http http://203.0.113.10/generate_204"]),
+        "{down}"
+    );
     // The backup's HTTP probes were never intercepted.
     assert!(target(&s, "backup", "http://203.0.113.10/generate_204").answering);
 

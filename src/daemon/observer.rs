@@ -264,8 +264,16 @@ fn evidence_of(engine: &Engine, name: &str, now: Instant) -> Option<Evidence> {
     if figures.is_empty() {
         return None;
     }
+    let targets = &engine.config().uplinks[i].probe.targets;
+    let failing = targets
+        .iter()
+        .zip(&figures)
+        .filter(|(_, f)| !f.answering)
+        .map(|(t, _)| format!("{} {t}", t.kind.as_str()))
+        .collect();
     let round = |x: f64| (x * 10.0).round() / 10.0;
     Some(Evidence {
+        failing,
         answering: figures.iter().filter(|f| f.answering).count(),
         targets: figures.len(),
         rtt_ms: line.rtt().map(|d| round(d.as_secs_f64() * 1000.0)),

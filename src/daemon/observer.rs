@@ -264,13 +264,7 @@ fn evidence_of(engine: &Engine, name: &str, now: Instant) -> Option<Evidence> {
     if figures.is_empty() {
         return None;
     }
-    let targets = &engine.config().uplinks[i].probe.targets;
-    let failing = targets
-        .iter()
-        .zip(&figures)
-        .filter(|(_, f)| !f.answering)
-        .map(|(t, _)| format!("{} {t}", t.kind.as_str()))
-        .collect();
+    let failing = super::events::failing(engine, i, &figures);
     let round = |x: f64| (x * 10.0).round() / 10.0;
     Some(Evidence {
         failing,

@@ -6,6 +6,7 @@
 //! events of a replaced prober by their tag.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,10 @@ use super::names::{self, Names};
 use super::{ProbeEvent, ProbeOutcome};
 use crate::config::{Family, Host, Target};
 
+/// Jobs of one prober in flight at most: each holds a socket until it ends, so a short
+/// interval with a long timeout must not exhaust the daemon's file descriptors.
+const MAX_IN_FLIGHT: usize = 64;
+
 /// What every job of one prober needs.
 pub(crate) struct Shared {
     pub line: usize,
@@ -27,6 +32,8 @@ pub(crate) struct Shared {
     pub interface: Option<String>,
     pub events: UnboundedSender<ProbeEvent>,
     pub names: Mutex<Names>,
+    /// Jobs started and not yet ended.
+    pub in_flight: AtomicUsize,
 }
 
 impl Shared {
@@ -46,12 +53,23 @@ pub(crate) enum Job {
     Lookup(usize),
 }
 
-/// Starts `job` as a task of its own.
-pub(crate) fn spawn(shared: &Arc<Shared>, job: Job) {
+/// Starts `job` as a task of its own; false (and nothing started) when too many are in
+/// flight already, which the caller counts as a lost probe.
+pub(crate) fn spawn(shared: &Arc<Shared>, job: Job) -> bool {
+    if shared.in_flight.fetch_add(1, Ordering::Relaxed) >= MAX_IN_FLIGHT {
+        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        return false;
+    }
     tokio::spawn(run(Arc::clone(shared), job));
+    true
 }
 
 async fn run(shared: Arc<Shared>, job: Job) {
+    work(&shared, job).await;
+    shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn work(shared: &Shared, job: Job) {
     match job {
         Job::Probe(index, address) => {
             let target = &shared.targets[index];
@@ -73,7 +91,7 @@ async fn run(shared: Arc<Shared>, job: Job) {
             let Host::Name(name) = &shared.targets[index].host else {
                 return;
             };
-            let outcome = lookup(&shared, name).await;
+            let outcome = lookup(shared, name).await;
             if let Err(why) = &outcome {
                 debug!(device = %shared.settings.path.device, %name, %why, "lookup failed");
             }

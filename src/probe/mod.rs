@@ -212,6 +212,7 @@ impl Task {
             interface: spec.interface.clone(),
             events: events.clone(),
             names: std::sync::Mutex::new(Names::new(&spec.targets, Instant::now())),
+            in_flight: Default::default(),
         };
         Task {
             outstanding: Outstanding::new(spec.timeout),
@@ -295,8 +296,11 @@ impl Task {
     /// probe as a task of its own. A name without an address fails the probe at once.
     fn send_probe(&mut self, target: usize, now: Instant) -> Result<(), Closed> {
         let (address, lookup) = self.shared.names().address(target, now);
-        if lookup {
-            jobs::spawn(&self.shared, Job::Lookup(target));
+        if lookup && !jobs::spawn(&self.shared, Job::Lookup(target)) {
+            // Not started: let the next probe of this name try again.
+            self.shared
+                .names()
+                .looked_up(target, Err("too many probes in flight".into()), now);
         }
         let address = match address {
             Address::Use(address) => address,
@@ -304,8 +308,10 @@ impl Task {
             Address::Failed(why) => return self.emit(target, ProbeOutcome::Failed(why), now),
         };
         if self.spec.targets[target].kind != TargetKind::Icmp {
-            jobs::spawn(&self.shared, Job::Probe(target, address));
-            return Ok(());
+            if jobs::spawn(&self.shared, Job::Probe(target, address)) {
+                return Ok(());
+            }
+            return self.emit(target, ProbeOutcome::Lost, now);
         }
         let Some(socket) = &self.socket else {
             return self.emit(target, ProbeOutcome::Lost, now);

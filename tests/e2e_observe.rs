@@ -114,7 +114,7 @@ fn metrics_textfile_and_events_follow_a_failover_a_reload_and_a_restart() {
         "uplink_line_up{device=wan1,family=ipv4,line=main} 1.0",
         "uplink_line_active{family=ipv4,line=main} 1.0",
         "uplink_line_active{family=ipv4,line=backup} 0.0",
-        "uplink_probe_answering{line=backup,target=203.0.113.100} 1.0",
+        "uplink_probe_answering{kind=icmp,line=backup,target=203.0.113.100} 1.0",
     ] {
         assert!(has(&samples, sample), "{sample}\n{samples:#?}");
     }

@@ -55,6 +55,7 @@ fn event(kind: HookKind, line: &str) -> HookEvent {
         previous_active: vec!["main".into()],
         active: vec!["backup".into(), "lte".into()],
         policy: None,
+        failing: Vec::new(),
     }
 }
 

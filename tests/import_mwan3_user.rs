@@ -39,6 +39,7 @@ fn event(kind: HookKind, line: &str, interface: Option<&str>) -> HookEvent {
         previous_active: Vec::new(),
         active: Vec::new(),
         policy: None,
+        failing: Vec::new(),
     }
 }
 

@@ -239,7 +239,15 @@ fn sample(option: &str) -> &'static [&'static str] {
         "metric" => &["100"],
         "weight" => &["2"],
         "flush_on" => &[""],
-        "target" => &["198.51.100.1", "198.51.100.2"],
+        "target" => &[
+            "198.51.100.1",
+            "tcp://198.51.100.2:443",
+            "dns://198.51.100.53",
+            "http://connectivitycheck.example/generate_204",
+        ],
+        "dns_name" => &["."],
+        "http_status" => &["204"],
+        "resolver" => &["198.51.100.53"],
         "interval_ms" => &["500"],
         "timeout_ms" => &["1000"],
         "down_after_ms" => &["2000"],
@@ -271,8 +279,11 @@ fn uci_section(kind: &str, name: &str, options: &BTreeSet<String>, skip: &[&str]
     let mut out = format!("config {kind} '{name}'\n");
     for option in options.iter().filter(|o| !skip.contains(&o.as_str())) {
         let values = sample(option);
-        let list =
-            values.len() > 1 || matches!(option.as_str(), "flush_on" | "target" | "from" | "to");
+        let list = values.len() > 1
+            || matches!(
+                option.as_str(),
+                "flush_on" | "target" | "resolver" | "from" | "to"
+            );
         for value in values {
             out += &format!(
                 "\t{} {option} '{value}'\n",

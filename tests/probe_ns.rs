@@ -180,6 +180,10 @@ fn spec(line: usize, device: &str, source: Ipv4Addr, targets: Vec<Ipv4Addr>) -> 
         mark: 0x10000 * (line as u32 + 1),
         ident: 0x4200 + line as u16,
         targets: targets.into_iter().map(Into::into).collect(),
+        interface: None,
+        resolvers: Vec::new(),
+        dns_name: ".".into(),
+        http_status: uplink::config::HttpStatus::Class(2),
         interval: ms(200),
         timeout: ms(1000),
     }

@@ -250,7 +250,9 @@ pub fn system_warnings(config: &Config, links: &HashMap<String, LinkFacts>) -> V
             }
             continue;
         };
-        if let Some(own) = uplink.probe.targets.iter().find(|t| link.addrs.contains(t)) {
+        let own_address =
+            |t: &&uplink::config::Target| t.addr().is_some_and(|a| link.addrs.contains(&a));
+        if let Some(own) = uplink.probe.targets.iter().find(own_address) {
             warnings.push(format!(
                 "uplink {name:?}: probe target {own} is an address of {:?} itself: it always answers, so it cannot tell whether the line works",
                 uplink.device

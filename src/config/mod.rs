@@ -18,7 +18,8 @@
 //! weight = 1                           # default 1; 1..=256
 //! masquerade = false                   # default false
 //! [uplink.probe]                       # optional
-//! targets = ["192.0.2.100"]            # default []: follow link state only
+//! targets = ["192.0.2.100"]            # default []: follow link state only; also
+//!                                      # "tcp://H:P", "dns://S[:P]", "http://H[:P]/PATH"
 //! interval_ms = 500
 //! timeout_ms = 1000
 //! down_after_ms = 2000
@@ -40,6 +41,7 @@ pub mod mwan3;
 pub mod netifd;
 mod parse;
 mod prefix;
+pub mod target;
 pub mod uci;
 mod validate;
 
@@ -53,6 +55,7 @@ use std::time::Duration;
 pub use disabled::{describe_disabled, Disabled, Off};
 pub use location::Location;
 pub use prefix::{Prefix, PrefixError};
+pub use target::{Host, Target, TargetKind};
 
 /// Control socket path used when the config has no `socket` key. The OpenWrt build puts it
 /// under /var/run, which every OpenWrt release has (/run only exists on newer ones).
@@ -78,6 +81,8 @@ const DEFAULT_REUSE: u32 = 750;
 const DEFAULT_MAX_SUPPRESS_MS: u64 = 300_000;
 /// The penalty one flap adds (RFC 2439's figure of merit): the thresholds are set against it.
 pub const FLAP_PENALTY: u32 = 1000;
+/// The root zone: every resolver answers its SOA, from cache or with a referral.
+pub(crate) const DEFAULT_DNS_NAME: &str = ".";
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -268,9 +273,9 @@ impl Default for Flush {
 /// Health probing of one uplink (the `[uplink.probe]` table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
-    /// Hosts beyond the gateway to ping; unique unicast addresses of the line's family,
-    /// may be empty.
-    pub targets: Vec<IpAddr>,
+    /// Hosts beyond the gateway to probe, each with its kind (ICMP, TCP, DNS, HTTP); unique,
+    /// addresses of the line's family or host names resolved through the line; may be empty.
+    pub targets: Vec<Target>,
     /// Probe period per target (default 500 ms, at least 10 ms).
     pub interval: Duration,
     /// A probe unanswered for this long is lost (default 1 s, at most `down_after`).
@@ -290,6 +295,14 @@ pub struct Probe {
     /// unanswered before a burst of probes goes out (`traffic_quiet_ms`, default 300 ms);
     /// `None` when switched off (`traffic_aware = false`) or without targets.
     pub traffic_quiet: Option<Duration>,
+    /// The name `dns://` targets are asked for (`dns_name`, default `.`: the root zone's
+    /// SOA, which every resolver can answer).
+    pub dns_name: String,
+    /// The status an `http://` target must answer (`http_status`, default any 2xx).
+    pub http_status: HttpStatus,
+    /// Resolvers for host-name targets, asked through the line (`resolvers`); empty
+    /// (default): the line's own, as the system reports them (see README).
+    pub resolvers: Vec<IpAddr>,
 }
 
 /// Flap dampening (RFC 2439 route-flap damping, the `dampening*` keys of a probe table).
@@ -318,6 +331,35 @@ impl Default for Dampening {
             suppress: DEFAULT_SUPPRESS,
             reuse: DEFAULT_REUSE,
             max_suppress: Duration::from_millis(DEFAULT_MAX_SUPPRESS_MS),
+        }
+    }
+}
+
+/// The HTTP status an `http://` probe expects (`http_status`): a redirect is never a
+/// success by default, since a captive portal answers with one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpStatus {
+    /// Any status of this class: `2xx` is `Class(2)`.
+    Class(u16),
+    /// Exactly this status, e.g. 204.
+    Code(u16),
+}
+
+impl HttpStatus {
+    /// Whether `status` is what is expected.
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            HttpStatus::Class(class) => status / 100 == class,
+            HttpStatus::Code(code) => status == code,
+        }
+    }
+}
+
+impl std::fmt::Display for HttpStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpStatus::Class(class) => write!(f, "{class}xx"),
+            HttpStatus::Code(code) => write!(f, "{code}"),
         }
     }
 }
@@ -505,6 +547,9 @@ impl Probe {
             quality: None,
             dampening: None,
             traffic_quiet: None,
+            dns_name: DEFAULT_DNS_NAME.into(),
+            http_status: HttpStatus::Class(2),
+            resolvers: Vec::new(),
         }
     }
 }

@@ -77,6 +77,10 @@ pub(super) struct RawProbe {
     pub dampening_max_suppress_ms: Option<i64>,
     pub traffic_aware: Option<bool>,
     pub traffic_quiet_ms: Option<i64>,
+    pub dns_name: Option<String>,
+    pub http_status: Option<String>,
+    #[serde(default)]
+    pub resolvers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,7 @@
 use std::time::{Instant, SystemTime};
 
 use super::status::{format_wall, UNKNOWN};
+use crate::core::figures::TargetFigures;
 use crate::core::flush::FlushRequest;
 use crate::core::{Engine, Notice};
 use crate::hooks::{HookEvent, HookKind};
@@ -99,6 +100,8 @@ fn event(engine: &Engine, kind: HookKind, name: &str, reason: &str) -> Option<Ho
         .position(|u| u.name == name)?;
     let uplink = &engine.config().uplinks[index];
     let gateway = engine.gateway(index);
+    let figures = engine.line(index).target_figures(std::time::Instant::now());
+    let failing = failing(engine, index, &figures);
     Some(HookEvent {
         kind,
         line: uplink.name.clone(),
@@ -110,7 +113,20 @@ fn event(engine: &Engine, kind: HookKind, name: &str, reason: &str) -> Option<Ho
         previous_active: Vec::new(),
         active: Vec::new(),
         policy: None,
+        failing,
     })
+}
+
+/// Line `index`'s targets that are not answering by `figures`, each as `KIND TARGET`:
+/// what events and hooks say about which kinds of probe fail.
+pub fn failing(engine: &Engine, index: usize, figures: &[TargetFigures]) -> Vec<String> {
+    let targets = &engine.config().uplinks[index].probe.targets;
+    targets
+        .iter()
+        .zip(figures)
+        .filter(|(_, f)| !f.answering)
+        .map(|(t, _)| format!("{} {t}", t.kind.as_str()))
+        .collect()
 }
 
 /// A policy may move to "unreachable" or "the normal selection": no line to describe.
@@ -126,6 +142,7 @@ fn blank_event(kind: HookKind, what: &str) -> Option<HookEvent> {
         previous_active: Vec::new(),
         active: Vec::new(),
         policy: None,
+        failing: Vec::new(),
     })
 }
 

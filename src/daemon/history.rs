@@ -40,6 +40,10 @@ pub struct Evidence {
     pub rtt_ms: Option<f64>,
     /// Share of the recent probes lost.
     pub loss_pct: Option<f64>,
+    /// The targets not answering, each as `KIND TARGET` (`http http://x/generate_204`,
+    /// `icmp 192.0.2.1`), so an event says which kinds of probe failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing: Vec<String>,
 }
 
 /// Transitions and downtime of one line since the daemon started.

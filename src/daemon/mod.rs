@@ -351,14 +351,15 @@ impl Daemon {
         let Some(line) = self.probes.line_of(event.line) else {
             return;
         };
-        let rtt = match event.outcome {
-            ProbeOutcome::Reply { rtt } => Some(rtt),
-            ProbeOutcome::Lost => None,
+        let (rtt, error) = match event.outcome {
+            ProbeOutcome::Reply { rtt } => (Some(rtt), None),
+            ProbeOutcome::Lost => (None, Some("no answer within the timeout".to_owned())),
+            ProbeOutcome::Failed(why) => (None, Some(why)),
         };
         let uplink = &self.engine.config().uplinks[line];
         if let Some(target) = uplink.probe.targets.get(event.target) {
             let (name, target) = (uplink.name.clone(), target.to_string());
-            self.observer.probe(&name, &target, rtt);
+            self.observer.probe(&name, &target, rtt, error);
         }
         let notices = self.engine.on_probe(line, event.target, rtt, event.at);
         self.handle(notices);

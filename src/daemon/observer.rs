@@ -32,6 +32,9 @@ pub struct Observer {
     pub history: History,
     pub counters: Counters,
     series: Series,
+    /// The last failure of each (line, target) that has not answered since.
+    /// (line, target, why): a few dozen at most, so a list (small in code and memory).
+    target_errors: Vec<(String, String, String)>,
     follow: broadcast::Sender<Event>,
     log: Option<EventLog>,
     config: Observe,
@@ -61,6 +64,7 @@ impl Observer {
             history: History::resume(config.history_size, earlier),
             counters: Counters::default(),
             series: Series::default(),
+            target_errors: Default::default(),
             follow: broadcast::channel(FOLLOW_BACKLOG).0,
             log: None,
             config: Observe {
@@ -149,9 +153,31 @@ impl Observer {
     }
 
     /// A probe of `target` on `line` was answered after `rtt` or lost.
-    pub fn probe(&mut self, line: &str, target: &str, rtt: Option<Duration>) {
+    /// Records one probe's outcome: its round trip, or why it failed (kept for status until
+    /// the target answers again).
+    pub fn probe(
+        &mut self,
+        line: &str,
+        target: &str,
+        rtt: Option<Duration>,
+        error: Option<String>,
+    ) {
         if let Some(rtt) = rtt {
             self.counters.rtt(line, target, rtt);
+        }
+        let known = self
+            .target_errors
+            .iter()
+            .position(|(l, t, _)| l == line && t == target);
+        match (known, error) {
+            (Some(i), Some(why)) => self.target_errors[i].2 = why,
+            (None, Some(why)) => self
+                .target_errors
+                .push((line.to_owned(), target.to_owned(), why)),
+            (Some(i), None) => {
+                self.target_errors.swap_remove(i);
+            }
+            (None, None) => {}
         }
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -169,6 +195,8 @@ impl Observer {
             };
         self.counters.retain_targets(configured);
         self.series.retain(configured);
+        self.target_errors
+            .retain(|(line, target, _)| configured(line, target));
     }
 
     /// A new follower: the events after it subscribed.
@@ -179,6 +207,15 @@ impl Observer {
     /// The status report now, with the connections of the last count.
     pub fn status(&self, engine: &Engine) -> Status {
         let mut report = status(engine, &self.history, Instant::now(), SystemTime::now());
+        for line in &mut report.uplinks {
+            for target in &mut line.targets {
+                target.error = self
+                    .target_errors
+                    .iter()
+                    .find(|(l, t, _)| *l == line.name && *t == target.target)
+                    .map(|(_, _, why)| why.clone());
+            }
+        }
         if let Some(counts) = &self.connections {
             for line in &mut report.uplinks {
                 line.connections = counts.get(&line.name).copied();
@@ -252,8 +289,10 @@ fn evidence_of(engine: &Engine, name: &str, now: Instant) -> Option<Evidence> {
     if figures.is_empty() {
         return None;
     }
+    let failing = super::events::failing(engine, i, &figures);
     let round = |x: f64| (x * 10.0).round() / 10.0;
     Some(Evidence {
+        failing,
         answering: figures.iter().filter(|f| f.answering).count(),
         targets: figures.len(),
         rtt_ms: line.rtt().map(|d| round(d.as_secs_f64() * 1000.0)),

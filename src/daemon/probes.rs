@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::config::{HttpStatus, Target};
 use crate::core::owned::line_mark;
 use crate::core::Engine;
 use crate::probe::{self, ProbeEvent, ProbeSpec, Prober};
@@ -17,7 +18,11 @@ struct Key {
     name: String,
     device: String,
     source: IpAddr,
-    targets: Vec<IpAddr>,
+    targets: Vec<Target>,
+    interface: Option<String>,
+    resolvers: Vec<IpAddr>,
+    dns_name: String,
+    http_status: HttpStatus,
     interval_ms: u128,
     timeout_ms: u128,
 }
@@ -112,6 +117,10 @@ impl Probes {
             mark: line_mark(index),
             ident: self.ident_base.wrapping_add(index as u16),
             targets: key.targets.clone(),
+            interface: key.interface.clone(),
+            resolvers: key.resolvers.clone(),
+            dns_name: key.dns_name.clone(),
+            http_status: key.http_status,
             interval: std::time::Duration::from_millis(key.interval_ms as u64),
             timeout: std::time::Duration::from_millis(key.timeout_ms as u64),
         };
@@ -138,6 +147,10 @@ fn wanted_key(engine: &Engine, index: usize) -> Option<Key> {
         device: uplink.device.clone(),
         source: *link.addrs.first()?,
         targets: uplink.probe.targets.clone(),
+        interface: uplink.interface.clone(),
+        resolvers: uplink.probe.resolvers.clone(),
+        dns_name: uplink.probe.dns_name.clone(),
+        http_status: uplink.probe.http_status,
         interval_ms: uplink.probe.interval.as_millis(),
         timeout_ms: uplink.probe.timeout.as_millis(),
     })

@@ -32,7 +32,15 @@ pub struct PolicyStatus {
 /// One probe target's figures over the line's recent probes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetStatus {
+    /// As written in the config.
     pub target: String,
+    /// How it is probed: `icmp`, `tcp`, `dns` or `http`.
+    #[serde(default)]
+    pub kind: String,
+    /// Why its last probe failed, until it answers again (e.g. an HTTP redirect, a name
+    /// that does not resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Answered within the line's `down_after`.
     pub answering: bool,
     pub last_rtt_ms: Option<f64>,
@@ -172,6 +180,8 @@ fn line_status(
             .zip(figures)
             .map(|(target, f)| TargetStatus {
                 target: target.to_string(),
+                kind: target.kind.as_str().into(),
+                error: None,
                 answering: f.answering,
                 last_rtt_ms: f.last_rtt.map(millis),
                 rtt_ms: f.mean_rtt.map(millis),

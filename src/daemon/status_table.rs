@@ -58,6 +58,7 @@ fn target_rows(status: &Status) -> Vec<Vec<String>> {
         "MEAN",
         "JITTER",
         "LOSS",
+        "WHY",
     ];
     let mut rows = vec![header.map(String::from).to_vec()];
     for line in &status.uplinks {
@@ -75,6 +76,8 @@ fn target_row(line: &str, t: &TargetStatus) -> Vec<String> {
         ms(t.rtt_ms),
         ms(t.jitter_ms),
         pct(t.loss_pct),
+        // Why its last probe failed (a redirect, a name that does not resolve...).
+        t.error.clone().unwrap_or_else(|| "-".into()),
     ]
 }
 
@@ -185,6 +188,8 @@ mod tests {
         let mut main = line("main", "wan1");
         main.targets = vec![TargetStatus {
             target: "192.0.2.10".into(),
+            kind: "icmp".into(),
+            error: Some("no answer within the timeout".into()),
             answering: false,
             last_rtt_ms: Some(9.5),
             rtt_ms: Some(10.0),
@@ -200,11 +205,11 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[3],
-            "LINE  TARGET      ANSWERING  LAST    MEAN   JITTER  LOSS"
+            "LINE  TARGET      ANSWERING  LAST    MEAN   JITTER  LOSS  WHY"
         );
         assert_eq!(
             lines[4],
-            "main  192.0.2.10  no         9.5 ms  10 ms  0.5 ms  25%"
+            "main  192.0.2.10  no         9.5 ms  10 ms  0.5 ms  25%   no answer within the timeout"
         );
         assert_eq!(lines[6], "POLICY  LINE");
         assert_eq!(lines[7], "voip    unreachable");

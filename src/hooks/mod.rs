@@ -79,6 +79,9 @@ pub struct HookEvent {
     pub active: Vec<String>,
     /// `UPLINK_POLICY`, for policy events.
     pub policy: Option<String>,
+    /// `UPLINK_FAILING`, one per line: the line's probe targets not answering, each as
+    /// `KIND TARGET` (`http http://x/generate_204`).
+    pub failing: Vec<String>,
 }
 
 impl HookEvent {
@@ -94,6 +97,7 @@ impl HookEvent {
             ("UPLINK_REASON", self.reason.clone()),
             ("UPLINK_PREVIOUS_ACTIVE", self.previous_active.join(",")),
             ("UPLINK_ACTIVE", self.active.join(",")),
+            ("UPLINK_FAILING", self.failing.join("\n")),
         ];
         if let Some(gateway) = &self.gateway {
             env.push(("UPLINK_GATEWAY", gateway.clone()));

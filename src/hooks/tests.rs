@@ -88,6 +88,7 @@ fn env_leaves_out_what_the_event_does_not_have() {
         previous_active: vec![],
         active: vec!["main".into(), "lte".into()],
         policy: None,
+        failing: vec!["icmp 192.0.2.1".into(), "http http://x.example/".into()],
     };
     let env = event.env();
     let get = |k: &str| {
@@ -102,6 +103,10 @@ fn env_leaves_out_what_the_event_does_not_have() {
     assert_eq!(get("UPLINK_PREVIOUS_ACTIVE"), Some(""));
     assert_eq!(get("UPLINK_GATEWAY"), None);
     assert_eq!(get("UPLINK_POLICY"), None);
+    assert_eq!(
+        get("UPLINK_FAILING"),
+        Some("icmp 192.0.2.1\nhttp http://x.example/")
+    );
 }
 
 #[test]

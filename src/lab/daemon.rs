@@ -41,9 +41,25 @@ impl ProbeProfile {
 /// (metric 200), both masquerading and probing both targets.
 pub fn two_line_config(socket: &Path, profile: ProbeProfile) -> String {
     let targets = format!("[\"{}\", \"{}\"]", PROBE_TARGETS[0], PROBE_TARGETS[1]);
+    two_line_config_probing(socket, profile, &format!("targets = {targets}\n"))
+}
+
+/// The two-line config whose lines judge the web, not ICMP: an HTTP check (a 204 expected)
+/// and a DNS query to `net`'s web host (see [`Lab::start_net_responders`]), both needed.
+pub fn probe_kinds_config(socket: &Path, profile: ProbeProfile) -> String {
+    let web = super::ECHO_SERVER.ip();
+    let keys = format!(
+        "targets = [\"http://{web}{}\", \"dns://{web}\"]\nreliability = 2\n",
+        super::LAB_CHECK_PATH
+    );
+    two_line_config_probing(socket, profile, &keys)
+}
+
+/// The two-line config with `probe_keys` (TOML lines) in both lines' probe tables.
+pub fn two_line_config_probing(socket: &Path, profile: ProbeProfile, probe_keys: &str) -> String {
     let line = |name: &str, line: Line| {
         format!(
-            "[[uplink]]\nname = \"{name}\"\ndevice = \"{}\"\ngateway = \"{}\"\nmetric = {}\nmasquerade = true\n[uplink.probe]\ntargets = {targets}\n{}\n",
+            "[[uplink]]\nname = \"{name}\"\ndevice = \"{}\"\ngateway = \"{}\"\nmetric = {}\nmasquerade = true\n[uplink.probe]\n{probe_keys}{}\n",
             line.device(),
             line.gateway(),
             line.static_metric(),

@@ -382,6 +382,13 @@ mod tests {
         assert_eq!(config.socket, Path::new("/tmp/x.sock"));
         let devices: Vec<&str> = config.uplinks.iter().map(|u| u.device.as_str()).collect();
         assert_eq!(devices, ["wan1", "wan2"]);
-        assert_eq!(config.uplinks[0].probe.targets, super::super::PROBE_TARGETS);
+        let targets: Vec<_> = config.uplinks[0]
+            .probe
+            .targets
+            .iter()
+            .map(|t| t.addr())
+            .collect();
+        let lab = super::super::PROBE_TARGETS.map(|a| Some(a.into()));
+        assert_eq!(targets, lab);
     }
 }

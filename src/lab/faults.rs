@@ -12,6 +12,12 @@ const BLACKHOLE6_TABLE: &str = "labblackhole6";
 /// Table (family inet, in the ISP namespace) holding a [`Fault::Loss`]; separate from the
 /// blackhole's so that injecting or clearing one leaves the other alone.
 const LOSS_TABLE: &str = "labloss";
+/// Table (family inet, in the ISP) dropping the ICMP it would forward ([`Fault::IcmpFilter`]).
+const ICMP_TABLE: &str = "labicmp";
+/// Table (family ip, in the ISP) sending the customer's port 80 to its portal.
+const PORTAL_TABLE: &str = "labportal";
+/// Where the ISP's captive portal listens (on its own address, see [`Lab::start_portal`]).
+pub const PORTAL_PORT: u16 = 8080;
 
 /// Something that can go wrong with a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,6 +37,12 @@ pub enum Fault {
     /// (`numgen random mod 100 < N`), so N is the loss of a request/reply exchange such
     /// as a probe; replies are not dropped a second time. [`Lab::clear`] ignores N.
     Loss(Line, u8),
+    /// The ISP drops all ICMP it would forward (many mobile networks do); TCP and UDP pass.
+    IcmpFilter(Line),
+    /// The ISP intercepts the customer's TCP port 80 and hands it to its captive portal on
+    /// its own address ([`PORTAL_PORT`]; start it with [`Lab::start_portal`]); everything
+    /// else, ICMP included, passes.
+    Portal(Line),
 }
 
 impl Fault {
@@ -41,7 +53,9 @@ impl Fault {
             | Fault::Carrier(line)
             | Fault::Blackhole(line)
             | Fault::Blackhole6(line)
-            | Fault::Loss(line, _) => line,
+            | Fault::Loss(line, _)
+            | Fault::IcmpFilter(line)
+            | Fault::Portal(line) => line,
         }
     }
 }
@@ -54,6 +68,8 @@ impl fmt::Display for Fault {
             Fault::Blackhole(line) => write!(f, "blackhole beyond {line}"),
             Fault::Blackhole6(line) => write!(f, "IPv6 blackhole beyond {line}"),
             Fault::Loss(line, pct) => write!(f, "{pct}% loss on {line}"),
+            Fault::IcmpFilter(line) => write!(f, "ICMP filtered beyond {line}"),
+            Fault::Portal(line) => write!(f, "captive portal on {line}"),
         }
     }
 }
@@ -76,6 +92,10 @@ impl Lab {
                 let rule = format!("iifname \"cust\" numgen random mod 100 < {pct} drop");
                 self.isp_nft(line, LOSS_TABLE, &rule)
             }
+            Fault::IcmpFilter(line) => {
+                self.isp_nft(line, ICMP_TABLE, "meta l4proto { icmp, ipv6-icmp } drop")
+            }
+            Fault::Portal(line) => self.portal_nat(line, true),
         }
     }
 
@@ -92,7 +112,28 @@ impl Lab {
             Fault::Blackhole(line) => self.isp_nft(line, BLACKHOLE_TABLE, ""),
             Fault::Blackhole6(line) => self.isp_nft(line, BLACKHOLE6_TABLE, ""),
             Fault::Loss(line, _) => self.isp_nft(line, LOSS_TABLE, ""),
+            Fault::IcmpFilter(line) => self.isp_nft(line, ICMP_TABLE, ""),
+            Fault::Portal(line) => self.portal_nat(line, false),
         }
+    }
+
+    /// Redirects (or stops redirecting) the customer's port 80 to the ISP's portal port.
+    fn portal_nat(&self, line: Line, on: bool) -> Result<(), LabError> {
+        let definition = if on {
+            format!(
+                "table ip {PORTAL_TABLE} {{\n\
+                 \tchain pre {{\n\
+                 \t\ttype nat hook prerouting priority dstnat; policy accept;\n\
+                 \t\tiifname \"cust\" tcp dport 80 redirect to :{PORTAL_PORT}\n\
+                 \t}}\n}}\n"
+            )
+        } else {
+            String::new()
+        };
+        nft(
+            self.ns(Role::isp(line)),
+            &replace_table("ip", PORTAL_TABLE, &definition),
+        )
     }
 
     fn set_wan_link(&self, line: Line, state: &str) -> Result<(), LabError> {

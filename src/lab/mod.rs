@@ -24,6 +24,7 @@ mod echo;
 mod faults;
 pub mod interrupt;
 mod ipv6;
+mod responders;
 mod sessions;
 mod slow;
 pub mod soak;
@@ -40,10 +41,16 @@ use thiserror::Error;
 use crate::netns::NetnsError;
 
 pub use analysis::{Gap, PacketRecord, TrafficLog, DEFAULT_FORGIVE, LINE_AT_END_REPLIES};
-pub use daemon::{two_line_config, LabDaemon, ProbeProfile};
+pub use daemon::{
+    probe_kinds_config, two_line_config, two_line_config_probing, LabDaemon, ProbeProfile,
+};
 pub use echo::EchoServer;
-pub use faults::Fault;
+pub use faults::{Fault, PORTAL_PORT};
 pub use ipv6::{ECHO_SERVER6, LAN_GATEWAY6, PROBE_TARGETS6};
+pub use responders::{
+    HttpAnswer, NetResponders, Responder, LAB_CHECK_PATH, LAB_DNS_TTL, LAB_MISSING_NAME,
+    LAB_TARGET_NAME, LAB_WEB_NAME,
+};
 pub use sessions::{Session, SessionServer, SESSION_PORT};
 pub use slow::{SlowTarget, SLOW_TARGET};
 pub use topology::{Lab, LabOptions, Role};

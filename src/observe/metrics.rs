@@ -232,7 +232,7 @@ fn target_gauges(out: &mut String, status: &Status, counters: &Counters) {
     );
     for l in &status.uplinks {
         for t in &l.targets {
-            let labels = [("line", &*l.name), ("target", &t.target)];
+            let labels = [("line", &*l.name), ("target", &t.target), ("kind", &t.kind)];
             sample(out, "uplink_probe_answering", &labels, flag(t.answering));
         }
     }
@@ -245,7 +245,7 @@ fn target_gauges(out: &mut String, status: &Status, counters: &Counters) {
     for l in &status.uplinks {
         for t in &l.targets {
             if let Some(loss) = t.loss_pct {
-                let labels = [("line", &*l.name), ("target", &t.target)];
+                let labels = [("line", &*l.name), ("target", &t.target), ("kind", &t.kind)];
                 sample(out, "uplink_probe_loss_ratio", &labels, loss / 100.0);
             }
         }

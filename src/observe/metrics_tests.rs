@@ -6,6 +6,8 @@ use crate::daemon::status::{LineStatus, TargetStatus};
 fn status() -> Status {
     let target = |t: &str, loss: Option<f64>| TargetStatus {
         target: t.into(),
+        kind: "icmp".into(),
+        error: None,
         answering: loss.is_some_and(|l| l < 100.0),
         last_rtt_ms: None,
         rtt_ms: None,
@@ -50,8 +52,8 @@ fn gauges_follow_the_status() {
         "uplink_line_degraded{line=\"main\"} 0",
         "uplink_line_downtime_seconds_total{line=\"main\"} 7",
         "uplink_line_connections{line=\"main\"} 42",
-        "uplink_probe_loss_ratio{line=\"main\",target=\"192.0.2.1\"} 0.25",
-        "uplink_probe_answering{line=\"main\",target=\"x\\\"y\"} 0",
+        "uplink_probe_loss_ratio{line=\"main\",target=\"192.0.2.1\",kind=\"icmp\"} 0.25",
+        "uplink_probe_answering{line=\"main\",target=\"x\\\"y\",kind=\"icmp\"} 0",
         "uplink_switches_total{family=\"ipv6\"} 0",
         "uplink_reloads_total{result=\"error\"} 0",
     ] {

@@ -1,11 +1,20 @@
-//! In-process ICMPv4 echo prober: one raw socket per line, marked with the line's firewall
-//! mark and bound to its device and address, so each probe leaves through the line it tests
-//! even while another line carries the traffic. No `ping` is forked.
+//! In-process prober: ICMP echo over one raw socket per line, and TCP, DNS and HTTP probes
+//! over sockets of their own, all marked with the line's firewall mark and bound to its
+//! device and address, so each probe leaves through the line it tests even while another
+//! line carries the traffic. No `ping` is forked.
 //!
-//! [`start`] opens the socket and spawns a task that probes each target every interval
-//! (targets staggered evenly) and sends a [`ProbeEvent`] per probe: a reply with its
-//! round-trip time, or a loss when no reply came within the timeout or the send failed.
+//! [`start`] opens the ICMP socket (if any target is ICMP) and spawns a task that probes each
+//! target every interval (targets staggered evenly) and sends a [`ProbeEvent`] per probe: a
+//! reply with its round-trip time, a loss when no answer came within the timeout, or a
+//! failure with its reason (an unexpected HTTP status, a name that does not resolve).
+//! Socket probes and name lookups run as tasks of their own (see `jobs`), each bounded by
+//! the timeout.
 
+pub(crate) mod dns;
+mod http;
+mod jobs;
+mod kinds;
+mod names;
 pub(crate) mod packet;
 mod socket;
 mod stamp;
@@ -23,6 +32,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::debug;
 
+use crate::config::{HttpStatus, Target, TargetKind};
+use jobs::{Job, Shared};
+use names::{Address, Names};
 use packet::Echo;
 use socket::ProbeSocket;
 use tracker::{Outstanding, Schedule};
@@ -42,8 +54,17 @@ pub struct ProbeSpec {
     pub mark: u32,
     /// ICMP identifier, distinct per prober so probers never take each other's replies.
     pub ident: u16,
-    /// Hosts beyond the gateway to probe; events name them by index into this list.
-    pub targets: Vec<IpAddr>,
+    /// Hosts beyond the gateway to probe, each with its kind; events name them by index
+    /// into this list.
+    pub targets: Vec<Target>,
+    /// The netifd interface of the line, whose DNS servers resolve its names on OpenWrt.
+    pub interface: Option<String>,
+    /// Resolvers for host-name targets; empty: the system's (see [`names`]).
+    pub resolvers: Vec<IpAddr>,
+    /// The name `dns://` probes ask for.
+    pub dns_name: String,
+    /// The status `http://` probes expect.
+    pub http_status: HttpStatus,
     /// How often each target is probed.
     pub interval: Duration,
     /// How long a probe may go unanswered before it counts as lost.
@@ -60,6 +81,9 @@ pub enum ProbeOutcome {
     },
     /// No answer within the timeout, or the request could not be sent.
     Lost,
+    /// A definite failure, with its reason: an unexpected HTTP status, a refused HTTP
+    /// connection, a DNS error, a name that does not resolve.
+    Failed(String),
 }
 
 /// One probe's result, as sent to the daemon.
@@ -137,7 +161,8 @@ pub fn start(spec: ProbeSpec, events: UnboundedSender<ProbeEvent>) -> Result<Pro
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| ProbeError::NoRuntime {
         device: spec.device.clone(),
     })?;
-    let socket = ProbeSocket::open(&spec)?;
+    let icmp = spec.targets.iter().any(|t| t.kind == TargetKind::Icmp);
+    let socket = icmp.then(|| ProbeSocket::open(&spec)).transpose()?;
     debug!(line = spec.line, device = %spec.device, ident = spec.ident, "probing started");
     let burst = Arc::new(Notify::new());
     let task = Task::new(spec, socket, events, Arc::clone(&burst));
@@ -166,7 +191,8 @@ struct Closed;
 /// The probing task's state: everything it owns, nothing shared.
 struct Task {
     spec: ProbeSpec,
-    socket: ProbeSocket,
+    /// The raw ICMP socket, when some target is ICMP.
+    socket: Option<ProbeSocket>,
     events: UnboundedSender<ProbeEvent>,
     token: u32,
     next_seq: u16,
@@ -176,21 +202,44 @@ struct Task {
     /// Rounds of a burst still to send, and when the next is due.
     burst_left: usize,
     burst_next: Instant,
+    /// What the socket probes and lookups beside the loop share with it.
+    shared: std::sync::Arc<Shared>,
 }
 
 impl Task {
     fn new(
         spec: ProbeSpec,
-        socket: ProbeSocket,
+        socket: Option<ProbeSocket>,
         events: UnboundedSender<ProbeEvent>,
         burst: Arc<Notify>,
     ) -> Self {
         let random = random_u64();
+        let settings = kinds::Settings {
+            path: kinds::Path {
+                device: spec.device.clone(),
+                source: spec.source,
+                mark: spec.mark,
+            },
+            dns_name: spec.dns_name.clone(),
+            http_status: spec.http_status,
+        };
+        let shared = Shared {
+            line: spec.line,
+            targets: spec.targets.clone(),
+            settings,
+            timeout: spec.timeout,
+            resolvers: spec.resolvers.clone(),
+            interface: spec.interface.clone(),
+            events: events.clone(),
+            names: std::sync::Mutex::new(Names::new(&spec.targets, Instant::now())),
+            in_flight: Default::default(),
+        };
         Task {
             burst,
             burst_left: 0,
             burst_next: Instant::now(),
             outstanding: Outstanding::new(spec.timeout),
+            shared: std::sync::Arc::new(shared),
             spec,
             socket,
             events,
@@ -210,7 +259,7 @@ impl Task {
         loop {
             let wake = self.next_wake(&schedule);
             tokio::select! {
-                result = self.socket.recv_replies(&mut replies) => {
+                result = recv_icmp(self.socket.as_ref(), &mut replies) => {
                     if let Err(error) = result {
                         debug!(device = %self.spec.device, %error, "probe socket not readable");
                     }
@@ -245,7 +294,9 @@ impl Task {
     ) -> Result<(), Closed> {
         // The timer may have won the race against a readable socket, or the task may not
         // have run for a while: read what is queued before anything is declared lost.
-        self.socket.drain_now(replies);
+        if let Some(socket) = &self.socket {
+            socket.drain_now(replies);
+        }
         for (echo, received) in replies.drain(..) {
             self.on_reply(echo, received)?;
         }
@@ -278,17 +329,38 @@ impl Task {
         }
     }
 
-    /// Sends one echo request; a send error (no route on this line, say) is a lost probe.
+    /// Sends the probe due for `target`: an echo request on the ICMP socket, or a socket
+    /// probe as a task of its own. A name without an address fails the probe at once.
     fn send_probe(&mut self, target: usize, now: Instant) -> Result<(), Closed> {
+        let (address, lookup) = self.shared.names().address(target, now);
+        if lookup && !jobs::spawn(&self.shared, Job::Lookup(target)) {
+            // Not started: let the next probe of this name try again.
+            self.shared
+                .names()
+                .looked_up(target, Err("too many probes in flight".into()), now);
+        }
+        let address = match address {
+            Address::Use(address) => address,
+            Address::Wait => return Ok(()),
+            Address::Failed(why) => return self.emit(target, ProbeOutcome::Failed(why), now),
+        };
+        if self.spec.targets[target].kind != TargetKind::Icmp {
+            if jobs::spawn(&self.shared, Job::Probe(target, address)) {
+                return Ok(());
+            }
+            return self.emit(target, ProbeOutcome::Lost, now);
+        }
+        let Some(socket) = &self.socket else {
+            return self.emit(target, ProbeOutcome::Lost, now);
+        };
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
-        let address = self.spec.targets[target];
-        let request = self.socket.request(Echo {
+        let request = socket.request(Echo {
             ident: self.spec.ident,
             seq,
             token: self.token,
         });
-        match self.socket.send(address, &request) {
+        match socket.send(address, &request) {
             Ok(()) => {
                 self.outstanding.insert(seq, target, now);
                 Ok(())
@@ -312,6 +384,17 @@ impl Task {
     }
 }
 
+/// Waits for echo replies on the ICMP socket; without one, never.
+async fn recv_icmp(
+    socket: Option<&ProbeSocket>,
+    out: &mut Vec<(Echo, Instant)>,
+) -> std::io::Result<()> {
+    match socket {
+        Some(socket) => socket.recv_replies(out).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A random value without a random-number crate: std seeds every `RandomState` from the OS.
 fn random_u64() -> u64 {
     RandomState::new().build_hasher().finish()
@@ -329,6 +412,10 @@ mod tests {
             mark: 0x10000,
             ident: 1,
             targets: vec![std::net::Ipv4Addr::new(203, 0, 113, 100).into()],
+            interface: None,
+            resolvers: Vec::new(),
+            dns_name: ".".into(),
+            http_status: HttpStatus::Class(2),
             interval: Duration::from_millis(500),
             timeout: Duration::from_millis(1000),
         }

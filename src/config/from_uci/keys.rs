@@ -80,6 +80,9 @@ const UPLINK: &[Key] = &[
     ),
     key(&["traffic_aware"], "probe.traffic_aware", Bool),
     key(&["traffic_quiet_ms"], "probe.traffic_quiet_ms", Number),
+    key(&["dns_name"], "probe.dns_name", Text),
+    key(&["http_status"], "probe.http_status", Text),
+    key(&["resolver", "resolvers"], "probe.resolvers", List),
     key(&["enabled"], "enabled", Bool),
 ];
 

@@ -274,7 +274,7 @@ fn structure_errors() {
         ),
         (
             "config uplink 'main'\n\toption device 'eth0'\n\toption metrik '1'\n",
-            "uplink \"main\" (line 3): option \"metrik\": unknown option (expected device, interface, family, gateway, metric, weight, masquerade, flush_on, keep_sessions_s, target, interval_ms, timeout_ms, down_after_ms, up_after_ms, reliability, max_rtt_ms, max_loss_pct, quality_window_ms, dampening, dampening_half_life_ms, dampening_suppress, dampening_reuse, dampening_max_suppress_ms, traffic_aware, traffic_quiet_ms, enabled)",
+            "uplink \"main\" (line 3): option \"metrik\": unknown option (expected device, interface, family, gateway, metric, weight, masquerade, flush_on, keep_sessions_s, target, interval_ms, timeout_ms, down_after_ms, up_after_ms, reliability, max_rtt_ms, max_loss_pct, quality_window_ms, dampening, dampening_half_life_ms, dampening_suppress, dampening_reuse, dampening_max_suppress_ms, traffic_aware, traffic_quiet_ms, dns_name, http_status, resolver, enabled)",
         ),
         (
             "config interface 'wan'\n",

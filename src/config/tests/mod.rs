@@ -71,7 +71,7 @@ uplinks = ["backup", "main"]
 
 #[test]
 fn home_router_example_sets_every_field() {
-    let targets: Vec<std::net::IpAddr> =
+    let targets: Vec<crate::config::Target> =
         vec![ip("192.0.2.100").into(), ip("198.51.100.200").into()];
     let expected = Config {
         enabled: true,
@@ -110,9 +110,9 @@ fn home_router_example_sets_every_field() {
                     down_after: Duration::from_millis(2000),
                     up_after: Duration::from_millis(10_000),
                     reliability: 1,
-                    quality: None,
                     dampening: Some(crate::config::Dampening::default()),
                     traffic_quiet: Some(Duration::from_millis(300)),
+                    ..Probe::default_timing()
                 },
             },
             Uplink {
@@ -133,9 +133,9 @@ fn home_router_example_sets_every_field() {
                     down_after: Duration::from_millis(3000),
                     up_after: Duration::from_millis(20_000),
                     reliability: 2,
-                    quality: None,
                     dampening: Some(crate::config::Dampening::default()),
                     traffic_quiet: Some(Duration::from_millis(300)),
+                    ..Probe::default_timing()
                 },
             },
         ],

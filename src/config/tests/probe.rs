@@ -42,11 +42,115 @@ fn at_most_sixteen_targets() {
 }
 
 #[test]
-fn target_not_an_address() {
+fn target_neither_address_nor_name() {
     assert_eq!(
-        error(&probe_with("targets = [\"192.0.2.1\", \"example.com\"]")),
-        r#"uplink "main": probe.targets "example.com": not an IP address"#
+        error(&probe_with("targets = [\"192.0.2.1\", \"example com\"]")),
+        r#"uplink "main": probe.targets "example com": not an IP address or host name: letters, digits, hyphens and dots only"#
     );
+}
+
+#[test]
+fn probe_kinds_and_names_in_one_list() {
+    let probe = probe_of(
+        "targets = [\"192.0.2.1\", \"example.com\", \"tcp://203.0.113.10:443\", \
+         \"dns://192.0.2.53\", \"http://connectivitycheck.example/generate_204\"]",
+    );
+    let kinds: Vec<&str> = probe.targets.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(kinds, ["icmp", "icmp", "tcp", "dns", "http"]);
+    assert_eq!(
+        probe.targets[4].to_string(),
+        "http://connectivitycheck.example/generate_204"
+    );
+    // The same host by another kind is not a duplicate; the same target is.
+    assert!(parse(&probe_with(
+        "targets = [\"192.0.2.1\", \"tcp://192.0.2.1:22\"]"
+    ))
+    .is_ok());
+    assert_eq!(
+        error(&probe_with(
+            "targets = [\"tcp://192.0.2.1:22\", \"tcp://192.0.2.1:22\"]"
+        )),
+        r#"uplink "main": probe.targets "tcp://192.0.2.1:22": duplicate"#
+    );
+}
+
+#[test]
+fn wrong_url_forms_name_uplink_key_and_value() {
+    for (target, reason) in [
+        ("tcp://192.0.2.1", "needs a port: tcp://HOST:PORT"),
+        ("tcp://192.0.2.1:70000", "port \"70000\": must be 1..65535"),
+        (
+            "gopher://192.0.2.1",
+            "unknown probe kind \"gopher\": expected tcp://, dns:// or http://",
+        ),
+        (
+            "tcp://127.0.0.1:80",
+            "a loopback address is the router itself",
+        ),
+    ] {
+        let expected = format!("uplink \"main\": probe.targets \"{target}\": {reason}");
+        assert_eq!(
+            error(&probe_with(&format!("targets = [\"{target}\"]"))),
+            expected
+        );
+    }
+    assert_eq!(
+        error(&probe_with(
+            "targets = [\"192.0.2.1\", \"tcp://[2001:db8::1]:80\"]"
+        )),
+        r#"uplink "main": probe.targets "tcp://[2001:db8::1]:80": an IPv6 address on an IPv4 line (family = "ipv4")"#
+    );
+}
+
+#[test]
+fn url_targets_of_ipv6_make_an_ipv6_line() {
+    let config = parse(&probe_with("targets = [\"tcp://[2001:db8::1]:443\"]")).unwrap();
+    assert_eq!(config.uplinks[0].family, crate::config::Family::V6);
+}
+
+#[test]
+fn dns_name_http_status_and_resolvers() {
+    use crate::config::HttpStatus;
+    let probe = probe_of(
+        "targets = [\"dns://192.0.2.53\"]\ndns_name = \"Example.COM.\"\n\
+         http_status = \"204\"\nresolvers = [\"192.0.2.53\"]",
+    );
+    assert_eq!(probe.dns_name, "example.com");
+    assert_eq!(probe.http_status, HttpStatus::Code(204));
+    assert_eq!(probe.resolvers, [std::net::IpAddr::from(ip("192.0.2.53"))]);
+    assert_eq!(
+        probe_of("http_status = \"3xx\"").http_status,
+        HttpStatus::Class(3)
+    );
+    assert!(HttpStatus::Class(2).matches(204) && !HttpStatus::Class(2).matches(302));
+    for (keys, expected) in [
+        (
+            "http_status = \"2x\"",
+            r#"probe.http_status "2x": must be a status 100..599 or a class 1xx..5xx"#,
+        ),
+        (
+            "http_status = \"600\"",
+            r#"probe.http_status "600": must be a status 100..599 or a class 1xx..5xx"#,
+        ),
+        (
+            "dns_name = \"a b\"",
+            r#"probe.dns_name "a b": letters, digits, hyphens and dots only"#,
+        ),
+        (
+            "resolvers = [\"x\"]",
+            r#"probe.resolvers "x": not an IP address"#,
+        ),
+        (
+            "resolvers = [\"2001:db8::53\"]",
+            r#"probe.resolvers "2001:db8::53": an IPv6 address on an IPv4 line (family = "ipv4")"#,
+        ),
+    ] {
+        assert_eq!(
+            error(&probe_with(keys)),
+            format!("uplink \"main\": {expected}"),
+            "{keys}"
+        );
+    }
 }
 
 #[test]
@@ -54,7 +158,9 @@ fn ipv6_targets_make_an_ipv6_line_and_must_not_mix() {
     let probe = probe_of("targets = [\"2001:db8::1\"]");
     assert_eq!(
         probe.targets,
-        vec!["2001:db8::1".parse::<std::net::IpAddr>().unwrap()]
+        vec![crate::config::Target::from(
+            "2001:db8::1".parse::<std::net::IpAddr>().unwrap()
+        )]
     );
     assert_eq!(
         error(&probe_with("targets = [\"2001:db8::1\", \"192.0.2.1\"]")),

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use super::{invalid, quoted};
 use crate::config::parse::RawUplink;
-use crate::config::{ConfigError, Family, Gateway, Probe};
+use crate::config::{ConfigError, Family, Gateway, Probe, Target};
 
 /// The family a line's raw keys ask for: `family` if given, else IPv6 when its gateway or
 /// all of its probe targets are IPv6 addresses, else IPv4. Unparsable addresses count for
@@ -20,13 +20,19 @@ pub(super) fn family(obj: &str, raw: &RawUplink) -> Result<Family, ConfigError> 
         None => {}
     }
     let is_v6 = |text: &String| matches!(text.parse::<IpAddr>(), Ok(IpAddr::V6(_)));
+    let target_v6 = |text: &String| {
+        matches!(
+            Target::parse(text).map(|t| t.addr()),
+            Ok(Some(IpAddr::V6(_)))
+        )
+    };
     let targets = raw
         .probe
         .as_ref()
         .map(|p| p.targets.as_slice())
         .unwrap_or_default();
     let v6 = raw.gateway.as_ref().is_some_and(is_v6)
-        || (!targets.is_empty() && targets.iter().all(is_v6));
+        || (!targets.is_empty() && targets.iter().all(target_v6));
     Ok(if v6 { Family::V6 } else { Family::V4 })
 }
 
@@ -49,9 +55,39 @@ pub(super) fn check_addresses(
     if let Some(addr) = gateway.fixed().filter(|a| Family::of(a) != family) {
         return Err(mismatch("gateway", &addr));
     }
-    match probe.targets.iter().find(|a| Family::of(a) != family) {
-        Some(addr) => Err(mismatch("probe.targets", addr)),
+    let other = |a: &IpAddr| Family::of(a) != family;
+    if let Some(target) = probe
+        .targets
+        .iter()
+        .find(|t| t.addr().is_some_and(|a| other(&a)))
+    {
+        let addr = target
+            .addr()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let reason = mismatch("probe.targets", &addr);
+        return Err(reword(reason, &addr, &target.text));
+    }
+    match probe.resolvers.iter().find(|a| other(a)) {
+        Some(addr) => Err(mismatch("probe.resolvers", addr)),
         None => Ok(()),
+    }
+}
+
+/// Names a target as written (`tcp://[2001:db8::1]:80`), not just its address.
+fn reword(error: ConfigError, addr: &IpAddr, text: &str) -> ConfigError {
+    match error {
+        ConfigError::Invalid {
+            object,
+            key,
+            reason,
+            ..
+        } if addr.to_string() != text => ConfigError::Invalid {
+            object,
+            key,
+            value: quoted(text),
+            reason,
+        },
+        other => other,
     }
 }
 

@@ -6,9 +6,11 @@ use std::time::Duration;
 use super::{check_name, invalid, number, quoted};
 use crate::config::ifname::check_ifname;
 use crate::config::parse::{RawProbe, RawUplink};
+use crate::config::target::check_name as check_host_name;
 use crate::config::{
-    ConfigError, Family, Flush, Gateway, Probe, Uplink, DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS,
-    DEFAULT_METRIC, DEFAULT_RELIABILITY, DEFAULT_TIMEOUT_MS, DEFAULT_UP_AFTER_MS, DEFAULT_WEIGHT,
+    ConfigError, Family, Flush, Gateway, Host, HttpStatus, Probe, Target, Uplink,
+    DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS, DEFAULT_METRIC, DEFAULT_RELIABILITY,
+    DEFAULT_TIMEOUT_MS, DEFAULT_UP_AFTER_MS, DEFAULT_WEIGHT,
 };
 
 /// Kernel multipath nexthop weights are 1..=256.
@@ -230,6 +232,9 @@ fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
         quality: None,
         dampening: None,
         traffic_quiet: None,
+        dns_name: dns_name(obj, raw.dns_name.as_deref())?,
+        http_status: http_status(obj, raw.http_status.as_ref())?,
+        resolvers: resolvers(obj, &raw.resolvers)?,
     };
     check_timing(obj, &probe)?;
     check_reliability(obj, &probe)?;
@@ -248,7 +253,7 @@ fn probe(obj: &str, raw: RawProbe) -> Result<Probe, ConfigError> {
 /// independent hosts are what judging a line needs.
 const MAX_TARGETS: usize = 16;
 
-fn targets(obj: &str, texts: &[String]) -> Result<Vec<IpAddr>, ConfigError> {
+fn targets(obj: &str, texts: &[String]) -> Result<Vec<Target>, ConfigError> {
     if texts.len() > MAX_TARGETS {
         let count = format!("{} entries", texts.len());
         return Err(invalid(
@@ -258,15 +263,75 @@ fn targets(obj: &str, texts: &[String]) -> Result<Vec<IpAddr>, ConfigError> {
             format!("at most {MAX_TARGETS}"),
         ));
     }
-    let mut targets = Vec::with_capacity(texts.len());
+    let mut targets: Vec<Target> = Vec::with_capacity(texts.len());
     for text in texts {
-        let addr = host_address(obj, "probe.targets", text, false)?;
-        if targets.contains(&addr) {
+        let target = Target::parse(text)
+            .map_err(|reason| invalid(obj, "probe.targets", quoted(text), reason))?;
+        if let Host::Addr(addr) = target.host {
+            // The same checks as a plain address: a host beyond the first hop.
+            let problem = match addr {
+                IpAddr::V4(a) => not_a_host(a),
+                IpAddr::V6(a) => not_a_host6(a, false),
+            };
+            if let Some(reason) = problem {
+                return Err(invalid(obj, "probe.targets", quoted(text), reason));
+            }
+        }
+        let same = |a: &Target, b: &Target| {
+            (a.kind, &a.host, a.port, &a.path) == (b.kind, &b.host, b.port, &b.path)
+        };
+        if targets.iter().any(|t| same(t, &target)) {
             return Err(invalid(obj, "probe.targets", quoted(text), "duplicate"));
         }
-        targets.push(addr);
+        targets.push(target);
     }
     Ok(targets)
+}
+
+/// `probe.dns_name`: the root (`.`) or a host name.
+fn dns_name(obj: &str, value: Option<&str>) -> Result<String, ConfigError> {
+    let Some(text) = value else {
+        return Ok(crate::config::DEFAULT_DNS_NAME.into());
+    };
+    if text == "." {
+        return Ok(text.into());
+    }
+    let name = text.strip_suffix('.').unwrap_or(text);
+    check_host_name(name).map_err(|reason| invalid(obj, "probe.dns_name", quoted(text), reason))?;
+    Ok(name.to_ascii_lowercase())
+}
+
+/// `probe.http_status`: a status 100..599, or a class such as `2xx`.
+fn http_status(obj: &str, value: Option<&String>) -> Result<HttpStatus, ConfigError> {
+    let Some(text) = value else {
+        return Ok(HttpStatus::Class(2));
+    };
+    let lower = text.to_ascii_lowercase();
+    let class = lower.strip_suffix("xx").and_then(|c| c.parse::<u16>().ok());
+    match (class, lower.parse::<u16>()) {
+        (Some(class @ 1..=5), _) if lower.len() == 3 => Ok(HttpStatus::Class(class)),
+        (_, Ok(code @ 100..=599)) => Ok(HttpStatus::Code(code)),
+        _ => Err(invalid(
+            obj,
+            "probe.http_status",
+            quoted(text),
+            "must be a status 100..599 or a class 1xx..5xx",
+        )),
+    }
+}
+
+/// `probe.resolvers`: unicast addresses, at most a few.
+fn resolvers(obj: &str, texts: &[String]) -> Result<Vec<IpAddr>, ConfigError> {
+    const MAX_RESOLVERS: usize = 4;
+    if texts.len() > MAX_RESOLVERS {
+        let count = format!("{} entries", texts.len());
+        let reason = format!("at most {MAX_RESOLVERS}");
+        return Err(invalid(obj, "probe.resolvers", count, reason));
+    }
+    texts
+        .iter()
+        .map(|text| host_address(obj, "probe.resolvers", text, false))
+        .collect()
 }
 
 /// Reads `probe.<key>` in milliseconds, or the default when absent.

@@ -9,19 +9,23 @@ use super::report::Timeline;
 use super::{BenchOptions, Case, Contender, Sample};
 use crate::lab::interrupt;
 use crate::lab::{
-    two_line_config, EchoServer, Fault, Flow, Lab, LabDaemon, LabError, LabOptions, Line,
-    ProbeProfile, Traffic, TrafficConfig,
+    probe_kinds_config, two_line_config, EchoServer, Fault, Flow, Lab, LabDaemon, LabError,
+    LabOptions, Line, NetResponders, ProbeProfile, Responder, Traffic, TrafficConfig,
 };
 
 const POLL: Duration = Duration::from_millis(20);
 /// How long a fault may take to be recovered from before it counts as "never".
 const WINDOW: Duration = Duration::from_secs(15);
+/// How long the ICMP filter is held.
+const ICMP_FILTER_HOLD: Duration = Duration::from_secs(10);
 
 /// A lab with the contender running and traffic flowing via main.
 struct Rig {
     daemon: Option<LabDaemon>,
     traffic: Traffic,
     _echo: EchoServer,
+    /// The web and DNS responders of the cases that probe by kind.
+    _responders: Option<NetResponders>,
     lab: Lab,
 }
 
@@ -32,6 +36,10 @@ fn rig(exe: &Path, contender: Contender, case: Case) -> Result<Rig, LabError> {
         static_routes: contender == Contender::Static,
     })?;
     let echo = lab.start_echo_server()?;
+    let responders = case
+        .probes_kinds()
+        .then(|| lab.start_net_responders())
+        .transpose()?;
     let daemon = match contender {
         Contender::Static => None,
         Contender::Default => Some(start_daemon(exe, &lab, ProbeProfile::Default, case)?),
@@ -42,6 +50,7 @@ fn rig(exe: &Path, contender: Contender, case: Case) -> Result<Rig, LabError> {
         daemon,
         traffic,
         _echo: echo,
+        _responders: responders,
         lab,
     };
     let origin = rig.traffic.origin();
@@ -58,6 +67,9 @@ fn start_daemon(
     case: Case,
 ) -> Result<LabDaemon, LabError> {
     let mut daemon = LabDaemon::new(exe, profile)?;
+    if case.probes_kinds() {
+        daemon.write_config(&probe_kinds_config(&daemon.socket(), profile))?;
+    }
     if !case.probe_keys().is_empty() {
         let table = "[uplink.probe]\n";
         let config = two_line_config(&daemon.socket(), profile)
@@ -105,6 +117,11 @@ pub fn measure(
         Case::Loss(pct) => loss(&rig, pct, opts.loss_hold, &mut sample)?,
         Case::Recovery => failback(&rig, &mut sample)?,
         Case::Flap => flap(&rig, &mut sample)?,
+        Case::IcmpFiltered => icmp_filtered(&rig, &mut sample)?,
+        Case::Portal => {
+            let _portal: Responder = rig.lab.start_portal(Line::One)?;
+            failover(&rig, Fault::Portal(Line::One), &mut sample)?;
+        }
     }
     Ok((sample, timeline))
 }
@@ -219,6 +236,28 @@ fn flap(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
         })
         .is_ok();
     sample.ended_right = Some(ok);
+    sample.switches = rig.daemon.as_ref().map(|_| switches(rig) - before);
+    Ok(())
+}
+
+/// Holds an ICMP filter on main: a line judged by HTTP and DNS must not switch, and the
+/// LAN's worst gap shows what a needless switch would have cost.
+fn icmp_filtered(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
+    let before = switches(rig);
+    let start = Instant::now();
+    rig.lab.inject(Fault::IcmpFilter(Line::One))?;
+    interrupt::sleep(ICMP_FILTER_HOLD)?;
+    let log = rig.traffic.snapshot();
+    rig.lab.clear(Fault::IcmpFilter(Line::One))?;
+    let worst = |flow| {
+        log.gaps(flow, start)
+            .iter()
+            .filter_map(|g| g.duration())
+            .max()
+            .or(Some(Duration::ZERO))
+    };
+    sample.long_lived = worst(Flow::LongLived);
+    sample.fresh = worst(Flow::Fresh);
     sample.switches = rig.daemon.as_ref().map(|_| switches(rig) - before);
     Ok(())
 }

@@ -55,10 +55,16 @@ pub enum Case {
     Recovery,
     /// Carrier bounced several times a second for 5 s.
     Flap,
+    /// The ISP drops ICMP for 10 s while the web works; uplink probes by HTTP and DNS
+    /// (`probe_kinds_config`): no switch is right.
+    IcmpFiltered,
+    /// The ISP's captive portal takes port 80 (ICMP still passes); uplink probes by HTTP
+    /// and DNS: time until traffic leaves the captive line.
+    Portal,
 }
 
 impl Case {
-    pub const ALL: [Case; 10] = [
+    pub const ALL: [Case; 12] = [
         Case::IfDown,
         Case::Carrier,
         Case::Blackhole,
@@ -69,6 +75,8 @@ impl Case {
         Case::Loss(80),
         Case::Recovery,
         Case::Flap,
+        Case::IcmpFiltered,
+        Case::Portal,
     ];
 
     /// Whether only the daemon is measured (a setting of its own: static routes are the
@@ -84,6 +92,11 @@ impl Case {
             _ => "",
         }
     }
+
+    /// Whether the contender probes by HTTP and DNS in this case rather than by ICMP.
+    pub fn probes_kinds(self) -> bool {
+        matches!(self, Case::IcmpFiltered | Case::Portal)
+    }
 }
 
 impl fmt::Display for Case {
@@ -96,6 +109,8 @@ impl fmt::Display for Case {
             Case::Loss(pct) => write!(f, "{pct}% loss"),
             Case::Recovery => f.write_str("ISP recovers (failback)"),
             Case::Flap => f.write_str("link flapping"),
+            Case::IcmpFiltered => f.write_str("ICMP filtered (http+dns probes)"),
+            Case::Portal => f.write_str("captive portal (http+dns probes)"),
         }
     }
 }

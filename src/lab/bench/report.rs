@@ -96,7 +96,7 @@ pub fn sample_line(s: &Sample) -> String {
 
 /// Flapping is judged by switches and the final line, not by an outage.
 fn measures_outage(case: Case) -> bool {
-    case != Case::Flap
+    !matches!(case, Case::Flap)
 }
 
 fn ms(d: Option<Duration>) -> String {

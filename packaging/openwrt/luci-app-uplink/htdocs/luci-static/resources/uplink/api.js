@@ -94,6 +94,43 @@ function isIPv6(v) {
 	return v.indexOf('::') >= 0 ? n < 8 : n === 8;
 }
 
+/* Whether `v` is a host name as the daemon takes one: labels of letters, digits and
+ * hyphens (not at either end), at most 253 characters, the last label not all digits. */
+function isHostName(v) {
+	const name = String(v).replace(/\.$/, '');
+	if (name === '' || name.length > 253)
+		return false;
+	const labels = name.split('.');
+	return labels.every(function(l) { return /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l); })
+		&& !/^\d+$/.test(labels[labels.length - 1]);
+}
+
+/* A probe target as the daemon reads it (src/config/target.rs): an address or host name
+ * (ICMP), tcp://HOST:PORT, dns://SERVER[:PORT] or http://HOST[:PORT][/PATH]; IPv6 hosts
+ * with a port in brackets. Returns true or the reason. */
+function probeTarget(v) {
+	const m = /^(?:(tcp|dns|http):\/\/)?(\[[^\]]*\]|[^:\/\[\]]*)(?::([^\/]*))?(\/.*)?$/.exec(String(v));
+	const bare = !/^[a-z]+:\/\//.test(String(v));
+	if (bare && (isIPv4(v) || isIPv6(v) || isHostName(v)))
+		return true;
+	if (!bare && !/^(tcp|dns|http):\/\//.test(String(v)))
+		return _('Unknown probe kind: expecting tcp://, dns:// or http://');
+	if (bare || m == null)
+		return _('Expecting an address, a host name, tcp://HOST:PORT, dns://SERVER[:PORT] or http://HOST[:PORT]/PATH');
+	const kind = m[1], port = m[3], path = m[4];
+	const host = m[2].replace(/^\[(.*)\]$/, '$1');
+	if (!(isIPv4(host) || isIPv6(host) || isHostName(host)) || (m[2][0] === '[' && !isIPv6(host)))
+		return _('Not an IP address or host name: %s').format(m[2]);
+	if (port == null && kind === 'tcp')
+		return _('A tcp:// target needs a port');
+	if (port != null && !(/^\d{1,5}$/.test(port) && +port >= 1 && +port <= 65535))
+		return _('Port must be 1..65535');
+	if (path != null && (kind !== 'http' || path.length > 256 || !/^[\x21-\x7e]*$/.test(path)))
+		return kind === 'http' ? _('Path must be printable ASCII without spaces, at most 256 characters')
+			: _('Only http:// targets have a path');
+	return true;
+}
+
 /* Whether `v` is an address or a prefix (`ADDR/LEN`) of either family. */
 function isPrefix(v) {
 	const parts = String(v).split('/');
@@ -165,6 +202,8 @@ return baseclass.extend({
 	isIPv4: isIPv4,
 	isIPv6: isIPv6,
 	isPrefix: isPrefix,
+	isHostName: isHostName,
+	probeTarget: probeTarget,
 	duration: duration,
 	figure: figure,
 	renderCheck: renderCheck,

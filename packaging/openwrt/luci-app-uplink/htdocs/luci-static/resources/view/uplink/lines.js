@@ -12,15 +12,11 @@
  * the daemon's own `check` of the applied file is shown above the form.
  */
 
-/* A probe target: an address, or tcp://HOST:PORT, dns://SERVER[:PORT], http://HOST[:PORT]/PATH. */
+/* A probe target: an address or host name, or tcp://HOST:PORT, dns://SERVER[:PORT], http://HOST[:PORT]/PATH. */
 function validTarget(section_id, value) {
 	if (value == null || value === '')
 		return true;
-	if (api.isIPv4(value) || api.isIPv6(value))
-		return true;
-	if (/^tcp:\/\/\S+:\d{1,5}$/.test(value) || /^dns:\/\/\S+$/.test(value) || /^http:\/\/\S+$/.test(value))
-		return true;
-	return _('Expecting an IP address, tcp://HOST:PORT, dns://SERVER[:PORT] or http://HOST[:PORT]/PATH');
+	return api.probeTarget(value);
 }
 
 /* The number in another field of the same section, or its placeholder (the daemon's default). */
@@ -70,8 +66,31 @@ function flushOption(s) {
 
 function probeOptions(s) {
 	let o = s.taboption('probe', form.DynamicList, 'target', _('Probe targets'),
-		_('Hosts beyond your ISP that answer, pinged through this line. None: the line follows its link state only.'));
+		_('Hosts beyond your ISP, probed through this line: an address or host name (ping), tcp://HOST:PORT (a handshake), dns://SERVER[:PORT] (a query) or http://HOST[:PORT]/PATH (an expected status; a redirect fails, as behind a captive portal). None: the line follows its link state only.'));
 	o.validate = validTarget;
+	o.modalonly = true;
+
+	o = s.taboption('probe', form.Value, 'dns_name', _('DNS probe name'),
+		_('The name dns:// targets are asked for; any answer counts, NXDOMAIN included.'));
+	o.placeholder = '.';
+	o.modalonly = true;
+	o.validate = function(section_id, value) {
+		return (value == null || value === '' || value === '.' || api.isHostName(value)) ? true
+			: _('Expecting "." or a host name');
+	};
+
+	o = s.taboption('probe', form.Value, 'http_status', _('HTTP status'),
+		_('The status http:// targets must answer: a code such as 204, or a class such as 2xx.'));
+	o.placeholder = '2xx';
+	o.modalonly = true;
+	o.validate = function(section_id, value) {
+		return (value == null || value === '' || /^([1-5]xx|[1-5]\d\d)$/i.test(value)) ? true
+			: _('Expecting a status 100..599 or a class 1xx..5xx');
+	};
+
+	o = s.taboption('probe', form.DynamicList, 'resolver', _('Resolvers'),
+		_('DNS servers that resolve host-name targets, asked through this line. None: the servers the system learnt for the line (OpenWrt: of its interface), else those of /etc/resolv.conf.'));
+	o.datatype = 'ipaddr("nomask")';
 	o.modalonly = true;
 
 	timing(s, 'probe', 'interval_ms', _('Interval (ms)'), _('Probe period per target.'), '500', 10);

@@ -21,7 +21,12 @@ impl Engine {
                 LineView {
                     name: &u.name,
                     in_use: self.selection.contains(i) || chosen,
-                    up: l.is_up() && l.link_usable(),
+                    // A degraded or suppressed line is up but poor: its connections
+                    // follow the traffic to the lines in use, as they did before 0.3.
+                    up: l.is_up()
+                        && l.link_usable()
+                        && l.degraded().is_none()
+                        && !l.is_suppressed(),
                     pending: l.health() == Health::Pending && l.link_usable(),
                     keep: u.keep_sessions,
                     strict_rp,

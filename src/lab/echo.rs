@@ -6,7 +6,7 @@ use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use super::wire::echo_reply;
@@ -18,9 +18,8 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 /// A running echo server on [`ECHO_SERVER`]; stops (and joins its thread) on drop.
 #[derive(Debug)]
 pub struct EchoServer {
-    stop: Arc<AtomicBool>,
     served: Arc<AtomicU32>,
-    thread: Option<JoinHandle<()>>,
+    worker: super::worker::Worker,
 }
 
 impl Lab {
@@ -43,9 +42,8 @@ impl Lab {
             .spawn(move || serve(&socket, &flags, &counter))
             .map_err(LabError::io("echo server thread"))?;
         Ok(EchoServer {
-            stop,
             served,
-            thread: Some(thread),
+            worker: super::worker::Worker::new(stop, thread),
         })
     }
 }
@@ -58,20 +56,7 @@ impl EchoServer {
 
     /// Stops the server and waits for its thread (dropping it does the same).
     pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        self.halt();
+        self.worker.halt();
     }
 }
 

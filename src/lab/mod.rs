@@ -31,6 +31,7 @@ pub mod soak;
 mod topology;
 mod traffic;
 mod wire;
+mod worker;
 
 use std::fmt;
 use std::io;

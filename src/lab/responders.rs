@@ -8,7 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use super::faults::PORTAL_PORT;
@@ -57,9 +57,8 @@ pub enum HttpAnswer {
 /// A running responder thread; stops (and joins) on drop.
 #[derive(Debug)]
 pub struct Responder {
-    stop: Arc<AtomicBool>,
     served: Arc<AtomicU32>,
-    thread: Option<JoinHandle<()>>,
+    worker: super::worker::Worker,
 }
 
 impl Responder {
@@ -70,20 +69,7 @@ impl Responder {
 
     /// Stops the responder: its port is closed afterwards.
     pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Responder {
-    fn drop(&mut self) {
-        self.halt();
+        self.worker.halt();
     }
 }
 
@@ -195,9 +181,8 @@ impl Lab {
             })
             .map_err(LabError::io(format!("{name} thread")))?;
         Ok(Responder {
-            stop,
             served,
-            thread: Some(thread),
+            worker: super::worker::Worker::new(stop, thread),
         })
     }
 }

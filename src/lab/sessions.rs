@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use super::{Lab, LabError, Role};
@@ -23,8 +23,7 @@ pub const SESSION_PORT: u16 = 7007;
 /// A running session server; stops (and joins its thread) on drop.
 #[derive(Debug)]
 pub struct SessionServer {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    worker: super::worker::Worker,
 }
 
 /// One TCP session from the LAN host to the session server.
@@ -52,8 +51,7 @@ impl Lab {
             .spawn(move || accept(&listener, &flags))
             .map_err(LabError::io("session server thread"))?;
         Ok(SessionServer {
-            stop,
-            thread: Some(thread),
+            worker: super::worker::Worker::new(stop, thread),
         })
     }
 
@@ -91,20 +89,7 @@ impl Session {
 impl SessionServer {
     /// Stops the server and waits for its accept thread.
     pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for SessionServer {
-    fn drop(&mut self) {
-        self.halt();
+        self.worker.halt();
     }
 }
 

@@ -131,7 +131,13 @@ impl Sessions {
             if before.map(holds) != Some(holds(next)) {
                 changed = true;
             }
-            self.lines.insert(line.name.to_string(), next);
+            // Allocates only for a line seen the first time: this runs on every probe reply.
+            match self.lines.get_mut(line.name) {
+                Some(kept) => *kept = next,
+                None => {
+                    self.lines.insert(line.name.to_string(), next);
+                }
+            }
         }
         (moved, changed)
     }

@@ -358,8 +358,9 @@ impl Daemon {
         };
         let uplink = &self.engine.config().uplinks[line];
         if let Some(target) = uplink.probe.targets.get(event.target) {
-            let (name, target) = (uplink.name.clone(), target.to_string());
-            self.observer.probe(&name, &target, rtt, error);
+            // Disjoint fields: the engine's config is only read while the observer writes.
+            self.observer
+                .probe(&uplink.name, &target.to_string(), rtt, error);
         }
         let notices = self.engine.on_probe(line, event.target, rtt, event.at);
         self.handle(notices);

@@ -2,10 +2,11 @@
 //! `/metrics` listener serves and what the node_exporter textfile holds. Names and labels
 //! are a stable interface (README, "Metrics").
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::per_target::PerTarget;
 use crate::daemon::status::Status;
 
 /// Upper bounds of the round-trip histogram, in seconds: from a LAN-close target to a
@@ -44,7 +45,7 @@ pub struct Counters {
     switches: BTreeMap<&'static str, u64>,
     reloads: BTreeMap<&'static str, u64>,
     driver_errors: BTreeMap<&'static str, u64>,
-    rtt: HashMap<(String, String), Histogram>,
+    rtt: PerTarget<Histogram>,
 }
 
 impl Counters {
@@ -77,13 +78,12 @@ impl Counters {
 
     /// A probe of `target` on `line` was answered after `rtt`.
     pub fn rtt(&mut self, line: &str, target: &str, rtt: Duration) {
-        let key = (line.to_owned(), target.to_owned());
-        self.rtt.entry(key).or_default().observe(rtt.as_secs_f64());
+        self.rtt.entry(line, target).observe(rtt.as_secs_f64());
     }
 
     /// Forgets the round trips of targets no longer configured (after a reload).
     pub fn retain_targets(&mut self, keep: impl Fn(&str, &str) -> bool) {
-        self.rtt.retain(|(line, target), _| keep(line, target));
+        self.rtt.retain(keep);
     }
 }
 
@@ -258,8 +258,11 @@ fn target_gauges(out: &mut String, status: &Status, counters: &Counters) {
     );
     for l in &status.uplinks {
         for t in &l.targets {
-            let key = (l.name.clone(), t.target.clone());
-            let histogram = counters.rtt.get(&key).cloned().unwrap_or_default();
+            let histogram = counters
+                .rtt
+                .get(&l.name, &t.target)
+                .cloned()
+                .unwrap_or_default();
             write_histogram(out, &l.name, &t.target, &histogram);
         }
     }

@@ -3,4 +3,5 @@
 
 pub mod http;
 pub mod metrics;
+pub mod per_target;
 pub mod series;

@@ -1,10 +1,12 @@
 //! Per-target round-trip and loss series over the last hour, in 10-second steps, for the
 //! status page's charts. Bounded: at most [`KEEP`] steps per target, whatever the clock does.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::Serialize;
+
+use super::per_target::PerTarget;
 
 /// Seconds per step.
 pub const STEP: u64 = 10;
@@ -24,7 +26,7 @@ struct Step {
 /// Every target's steps, by line and target.
 #[derive(Debug, Default)]
 pub struct Series {
-    steps: HashMap<(String, String), VecDeque<Step>>,
+    steps: PerTarget<VecDeque<Step>>,
 }
 
 /// One target's series as the page reads it: `[start, mean rtt in ms or null, loss %]`
@@ -40,8 +42,7 @@ impl Series {
     /// A probe of `target` on `line` at wall-clock second `wall` was answered after `rtt`
     /// (`Some`) or lost.
     pub fn record(&mut self, line: &str, target: &str, rtt: Option<Duration>, wall: u64) {
-        let key = (line.to_owned(), target.to_owned());
-        let steps = self.steps.entry(key).or_default();
+        let steps = self.steps.entry(line, target);
         let start = wall - wall % STEP;
         if steps.back().is_none_or(|s| s.start != start) {
             if steps.len() == KEEP {
@@ -64,7 +65,7 @@ impl Series {
 
     /// Forgets targets no longer configured.
     pub fn retain(&mut self, keep: impl Fn(&str, &str) -> bool) {
-        self.steps.retain(|(line, target), _| keep(line, target));
+        self.steps.retain(keep);
     }
 
     /// Every target's points, sorted by line and target.
@@ -72,9 +73,9 @@ impl Series {
         let mut all: Vec<TargetSeries> = self
             .steps
             .iter()
-            .map(|((line, target), steps)| TargetSeries {
-                line: line.clone(),
-                target: target.clone(),
+            .map(|(line, target, steps)| TargetSeries {
+                line: line.to_owned(),
+                target: target.to_owned(),
                 points: steps.iter().map(point).collect(),
             })
             .collect();

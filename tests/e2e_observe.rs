@@ -188,7 +188,7 @@ fn metrics_textfile_and_events_follow_a_failover_a_reload_and_a_restart() {
             .lock()
             .unwrap()
             .iter()
-            .any(|(_, e)| e["kind"] == "active")
+            .any(|(_, e)| e["kind"] == "active" && e["line"] == "backup")
     });
     let seen: Vec<(String, String)> = lines
         .lock()

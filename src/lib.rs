@@ -17,5 +17,6 @@ pub mod netns;
 pub mod observe;
 pub mod probe;
 pub mod reconcile;
+pub mod sort;
 pub mod system;
 pub mod text;

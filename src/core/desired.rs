@@ -142,13 +142,13 @@ pub fn desired_with_ruleset(
     routes.extend(active_routes(uplinks, links, selection));
     routes.extend(policy_routes(uplinks, links, policies));
     routes.extend(share_routes(uplinks, links, selection, keeping));
-    routes.sort();
+    crate::sort::stable(&mut routes);
     let mut rules = fixed_rules(uplinks);
     rules.extend(source_rules(links));
     rules.extend(policy_rules(policies));
     rules.extend(share_rules(uplinks));
     rules.extend(sticky_rules(uplinks, keeping));
-    rules.sort();
+    crate::sort::stable(&mut rules);
     let share = share_script(uplinks, selection, sticky);
     Desired {
         routes,
@@ -216,7 +216,7 @@ fn active_routes(
                     Some(next_hop(uplink, link, if single { 1 } else { weight }))
                 })
                 .collect();
-            nexthops.sort();
+            crate::sort::stable(&mut nexthops);
             (!nexthops.is_empty()).then_some(Route {
                 family,
                 table: TABLE_ACTIVE,

@@ -98,7 +98,7 @@ fn marking_chains(
     sets: &[&PrefixSet],
 ) -> String {
     let mut inbound: Vec<&str> = devices.iter().flatten().map(String::as_str).collect();
-    inbound.sort();
+    crate::sort::stable(&mut inbound);
     inbound.dedup();
     let mut marks: Vec<u32> = (0..uplinks.len()).map(line_mark).collect();
     let sharing = shares_load(uplinks);

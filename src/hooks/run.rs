@@ -99,7 +99,7 @@ pub fn executables(dir: &Path) -> Vec<PathBuf> {
         .map(|e| e.path())
         .filter(|p| is_hook(p))
         .collect();
-    paths.sort();
+    crate::sort::stable(&mut paths);
     paths
 }
 

@@ -79,7 +79,9 @@ impl Series {
                 points: steps.iter().map(point).collect(),
             })
             .collect();
-        all.sort_by(|a, b| (&a.line, &a.target).cmp(&(&b.line, &b.target)));
+        crate::sort::stable_by(&mut all, |a, b| {
+            (&a.line, &a.target).cmp(&(&b.line, &b.target))
+        });
         all
     }
 }

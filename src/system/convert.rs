@@ -193,7 +193,7 @@ pub fn parse_route(payload: &[u8]) -> Option<Route> {
         });
     }
     let mut nexthops = parse_nexthops(attrs);
-    nexthops.sort();
+    crate::sort::stable(&mut nexthops);
     (!nexthops.is_empty()).then_some(Route {
         family,
         table,

@@ -121,7 +121,7 @@ impl Netlink {
             .dump_families(c::RTM_GETROUTE, "dump routes", system_default)
             .await?;
         // Lowest metric first; then one per device and family.
-        defaults.sort_by_key(|d| d.metric);
+        crate::sort::stable_by_key(&mut defaults, |d| d.metric);
         let mut chosen: Vec<(u32, IpAddr)> = Vec::new();
         for d in defaults {
             let taken = chosen

@@ -192,7 +192,7 @@ fn parse_ports(text: &str) -> Option<Vec<toml::Value>> {
 /// The policy's lines by member metric (stable); lines uplink cannot run are noted.
 fn uplinks(out: &mut Out, m: &Mwan3, policy: &Policy, reasons: &mut Vec<String>) {
     let mut members: Vec<_> = policy.members.iter().filter_map(|n| m.member(n)).collect();
-    members.sort_by_key(|mem| mem.metric);
+    crate::sort::stable_by_key(&mut members, |mem| mem.metric);
     // Each line once, in member-metric order.
     let mut lines: Vec<&str> = Vec::new();
     for mem in &members {

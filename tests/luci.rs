@@ -199,15 +199,16 @@ fn menu_points_at_existing_views_and_acl() {
 }
 
 /// The UCI section type and the options a form view writes: `form.X, 'name'` and
-/// `widgets.X, 'name'` in option/taboption calls, and the `timing(s, 'tab', 'name'` helper
-/// of the lines view. Pseudo options (`_name`, never written) are left out.
+/// `widgets.X, 'name'` in option/taboption calls, and the lines view's helpers that take
+/// the tab first: `timing(s, 'tab', 'name'` and `defaultOn(s, 'tab', 'name'`. Pseudo
+/// options (`_name`, never written) are left out.
 fn form_options(file: &Path) -> (String, BTreeSet<String>) {
     let text = read(file);
     let section = quoted_after(&text[text.find("m.section(").expect("a section")..], ",")
         .expect("section type")
         .to_string();
     let mut options = BTreeSet::new();
-    for marker in ["form.", "widgets.", "timing(s, '"] {
+    for marker in ["form.", "widgets."] {
         for (at, _) in text.match_indices(marker) {
             let rest = &text[at + marker.len()..];
             let Some(comma) = rest.find(", '") else {
@@ -222,6 +223,18 @@ fn form_options(file: &Path) -> (String, BTreeSet<String>) {
             if !name.starts_with('_') && head != "Map" && !head.ends_with("Section") {
                 options.insert(name.to_string());
             }
+        }
+    }
+    for helper in ["timing(s, '", "defaultOn(s, '"] {
+        for (at, _) in text.match_indices(helper) {
+            let rest = &text[at + helper.len()..];
+            let (tab, rest) = rest.split_once("', '").expect("helper(s, 'tab', 'name'");
+            assert!(
+                tab.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{}: {helper}: tab {tab:?}",
+                file.display()
+            );
+            options.insert(rest[..rest.find('\'').unwrap()].to_string());
         }
     }
     (section, options)
@@ -256,6 +269,13 @@ fn sample(option: &str) -> &'static [&'static str] {
         "max_rtt_ms" => &["300"],
         "max_loss_pct" => &["20"],
         "quality_window_ms" => &["10000"],
+        "keep_sessions_s" => &["600"],
+        "traffic_aware" | "dampening" => &["1"],
+        "traffic_quiet_ms" => &["300"],
+        "dampening_half_life_ms" => &["60000"],
+        "dampening_suppress" => &["1500"],
+        "dampening_reuse" => &["750"],
+        "dampening_max_suppress_ms" => &["300000"],
         "from" => &["192.0.2.50"],
         "to" => &["203.0.113.0/24"],
         "proto" => &["udp"],
@@ -309,6 +329,17 @@ fn every_form_option_passes_uplink_check() {
     // A line is given by device or by interface, never both: line_a has every option but
     // the interface, line_b is given by its interface.
     let lines = &by_type["uplink"];
+    for option in [
+        "interval_ms",
+        "max_rtt_ms",
+        "traffic_aware",
+        "dampening_max_suppress_ms",
+    ] {
+        assert!(
+            lines.contains(option),
+            "lines form: {option} not found in {lines:?}"
+        );
+    }
     let mut config = uci_section("globals", "globals", &by_type["globals"], &[]);
     config += &uci_section("uplink", "line_a", lines, &["interface"]);
     let by_interface: BTreeSet<String> = ["interface", "metric"].map(String::from).into();

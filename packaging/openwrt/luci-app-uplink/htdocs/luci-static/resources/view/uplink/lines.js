@@ -140,6 +140,58 @@ function qualityOptions(s) {
 		});
 }
 
+/* A switch that is on by default: written only when it differs from the default. */
+function defaultOn(s, tab, option, title, descr) {
+	const o = s.taboption(tab, form.Flag, option, title, descr);
+	o.default = o.enabled;
+	o.parse = api.parseEnabled;
+	o.modalonly = true;
+	return o;
+}
+
+function detectionOptions(s) {
+	defaultOn(s, 'detection', 'traffic_aware', _('Traffic-aware detection'),
+		_('When the LAN\'s packets through this line go unanswered, probe it at once in a burst instead of waiting for the next interval. Needs probe targets.'));
+
+	let o = timing(s, 'detection', 'traffic_quiet_ms', _('Quiet time (ms)'),
+		_('How long the LAN\'s packets may go unanswered before the burst.'), '300', 200);
+	o.datatype = 'range(200,60000)';
+	o.depends('traffic_aware', '1');
+
+	defaultOn(s, 'detection', 'dampening', _('Flap dampening'),
+		_('A line that keeps failing and recovering is suppressed (not chosen, even while its probes pass) until its flap penalty decays. Needs probe targets.'));
+
+	o = timing(s, 'detection', 'dampening_half_life_ms', _('Penalty half-life (ms)'),
+		_('The flap penalty halves this often.'), '60000', 1000);
+	o.datatype = 'range(1000,3600000)';
+	o.depends('dampening', '1');
+
+	o = s.taboption('detection', form.Value, 'dampening_suppress', _('Suppress at'),
+		_('Penalty at which the line is suppressed; each flap adds 1000.'));
+	o.datatype = 'range(1,1000000)';
+	o.placeholder = '1500';
+	o.modalonly = true;
+	o.depends('dampening', '1');
+
+	o = s.taboption('detection', form.Value, 'dampening_reuse', _('Reuse below'),
+		_('Penalty below which a suppressed line is usable again.'));
+	o.datatype = 'range(1,1000000)';
+	o.placeholder = '750';
+	o.modalonly = true;
+	o.depends('dampening', '1');
+	o.validate = function(section_id, value) {
+		return (value == null || value === '' || +value < fieldNumber(s, section_id, 'dampening_suppress')) ? true
+			: _('Must be below the suppress threshold');
+	};
+
+	o = timing(s, 'detection', 'dampening_max_suppress_ms', _('Longest suppression (ms)'),
+		_('The longest a line stays suppressed after its last flap.'), '300000', 1000,
+		function(sid, v) {
+			return v >= fieldNumber(s, sid, 'dampening_half_life_ms') ? true : _('Must be at least the half-life');
+		});
+	o.depends('dampening', '1');
+}
+
 return view.extend({
 	load: function() {
 		return uci.load('uplink');
@@ -161,6 +213,7 @@ return view.extend({
 		s.tab('general', _('General'));
 		s.tab('probe', _('Probing'));
 		s.tab('quality', _('Quality limits'));
+		s.tab('detection', _('Flaps and traffic'));
 
 		// The section name is the line's name, which the daemon limits to 15 characters.
 		s.handleAdd = function(ev, name) {
@@ -224,8 +277,16 @@ return view.extend({
 			_('Masquerade LAN traffic leaving this line (in uplink\'s own nftables table).'));
 
 		flushOption(s);
+
+		o = s.taboption('general', form.Value, 'keep_sessions_s', _('Keep sessions (s)'),
+			_('How long this line keeps carrying its existing connections after it stops taking new ones (failback, drain). Empty: until they end; 0: move them at once.'));
+		o.datatype = 'range(0,604800)';
+		o.placeholder = _('until they end');
+		o.modalonly = true;
+
 		probeOptions(s);
 		qualityOptions(s);
+		detectionOptions(s);
 
 		return m.render().then(function(node) {
 			return E('div', {}, [ api.checkBox(), node ]);

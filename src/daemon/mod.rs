@@ -73,7 +73,10 @@ enum Done {
         quiet: Duration,
     },
     /// Conntrack entries counted by mark.
-    Connections(Result<HashMap<u32, u64>, crate::system::conntrack::CountError>),
+    Connections(
+        Result<HashMap<u32, u64>, crate::system::conntrack::CountError>,
+        Duration,
+    ),
 }
 type NftChanges = Pin<Box<dyn Stream<Item = ()>>>;
 
@@ -283,7 +286,7 @@ impl Daemon {
                     let _ = reply.send(self.answer(request));
                 }
                 Some((query, reply)) = requests.web.recv() => {
-                    self.want_connections(Instant::now());
+                    self.want_connections(Instant::now(), sessions::WATCHED_PERIOD);
                     let _ = reply.send(self.observer.answer(query, &self.engine));
                 }
                 _ = sleep_until(wake) => {
@@ -419,7 +422,7 @@ impl Daemon {
         let now = Instant::now();
         // The metrics textfile (when configured) asks for the counts too.
         if self.observer.next_due().is_some_and(|at| at <= now) {
-            self.want_connections(now);
+            self.want_connections(now, sessions::WATCHED_PERIOD);
         }
         self.observer.on_timer(&self.engine, now);
         if self.retry_at.is_some_and(|at| at <= now) {
@@ -461,7 +464,7 @@ impl Daemon {
                     Done::Reload(_)
                     | Done::Followed(_)
                     | Done::Suspect { .. }
-                    | Done::Connections(_),
+                    | Done::Connections(..),
                 )) => {}
                 Ok(None) | Err(_) => break,
             }

@@ -13,7 +13,7 @@ impl Daemon {
     pub(super) fn answer(&mut self, request: Request) -> serde_json::Value {
         let (line, drained, now) = match request {
             Request::Status => {
-                self.want_connections(std::time::Instant::now());
+                self.want_connections(Instant::now(), super::sessions::ASKED_PERIOD);
                 let report = self.observer.status(&self.engine);
                 return serde_json::to_value(report).expect("status serializes");
             }
@@ -75,7 +75,7 @@ impl Daemon {
         match done {
             Done::Firewall(nft, ruleset, result) => self.on_firewall(nft, ruleset, result),
             Done::Suspect { index, name, quiet } => self.on_suspect(index, &name, quiet),
-            Done::Connections(result) => self.on_connections(result),
+            Done::Connections(result, took) => self.on_connections(result, took),
             Done::Followed(found) => {
                 self.following = false;
                 if let Some(config) = self.interfaces.apply(self.engine.config(), found) {

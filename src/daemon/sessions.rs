@@ -10,8 +10,18 @@ use crate::config::{Config, Family};
 use crate::core::owned::{line_of_mark, MARK_MASK};
 use crate::system::conntrack::{count_by_mark, CountError};
 
-/// Connections are counted at most this often, and only when status or metrics ask.
-pub const COUNT_PERIOD: Duration = Duration::from_secs(5);
+/// Connections are counted only when status or metrics ask, and at most this often for a
+/// status asked on the control socket (`uplink status`, ubus, LuCI: someone is looking).
+pub const ASKED_PERIOD: Duration = Duration::from_secs(5);
+/// At most this often for the HTTP listener and the metrics textfile, which machines poll
+/// every few seconds whether or not anyone looks. A count dumps the whole conntrack table:
+/// the kernel walks every hash bucket (262,144 on the 24 GB test machine: 6 ms a count)
+/// and sends every entry (thousands on a busy router), so counting every 5 s for a status
+/// page doubled the daemon's CPU time.
+pub const WATCHED_PERIOD: Duration = Duration::from_secs(30);
+/// The period is also at least this many times the last count's duration, so counting
+/// never takes more than 1 % of a core, however large the table or slow the CPU.
+const COST_FACTOR: u32 = 100;
 /// A count reads at most this many conntrack entries (nf_conntrack_max is far below on
 /// routers; the bound holds whatever the table holds).
 const COUNT_LIMIT: usize = 1 << 20;
@@ -23,6 +33,17 @@ pub struct Counting {
     running: bool,
     /// When the last count started.
     at: Option<Instant>,
+    /// How long the last count took.
+    took: Duration,
+}
+
+impl Counting {
+    /// Whether a count may start at `now` for an asker content with counts `period` old:
+    /// none runs, and the last began at least `period` ago, or 100 times its duration.
+    fn due(&self, now: Instant, period: Duration) -> bool {
+        let period = period.max(self.took * COST_FACTOR);
+        !self.running && self.at.is_none_or(|at| now >= at + period)
+    }
 }
 
 /// The IPv4 lines whose device filters reverse paths strictly: max(all, device) = 1
@@ -83,26 +104,31 @@ impl Daemon {
     }
 
     /// Status or metrics were asked for: counts the connections again beside the loop
-    /// unless a count runs or the last one is recent. The answer given now holds the last
-    /// count; [`Done::Connections`] brings the new one.
-    pub(super) fn want_connections(&mut self, now: Instant) {
-        let recent = self.counting.at.is_some_and(|at| now < at + COUNT_PERIOD);
-        if self.counting.running || recent {
+    /// unless a count runs or the last one is younger than `period` ([`ASKED_PERIOD`] or
+    /// [`WATCHED_PERIOD`]; longer when counts are costly). The answer given now holds the
+    /// last count; [`Done::Connections`] brings the new one.
+    pub(super) fn want_connections(&mut self, now: Instant, period: Duration) {
+        if !self.counting.due(now, period) {
             return;
         }
-        self.counting = Counting {
-            running: true,
-            at: Some(now),
-        };
+        self.counting.running = true;
+        self.counting.at = Some(now);
         let done = self.done.clone();
         tokio::task::spawn_blocking(move || {
-            let _ = done.send(Done::Connections(count_by_mark(MARK_MASK, COUNT_LIMIT)));
+            let start = Instant::now();
+            let counts = count_by_mark(MARK_MASK, COUNT_LIMIT);
+            let _ = done.send(Done::Connections(counts, start.elapsed()));
         });
     }
 
     /// A count ended.
-    pub(super) fn on_connections(&mut self, result: Result<HashMap<u32, u64>, CountError>) {
+    pub(super) fn on_connections(
+        &mut self,
+        result: Result<HashMap<u32, u64>, CountError>,
+        took: Duration,
+    ) {
         self.counting.running = false;
+        self.counting.took = took;
         match result {
             Ok(by_mark) => {
                 let counts = counts_by_line(self.engine.config(), &by_mark);
@@ -140,5 +166,42 @@ mod tests {
         assert_eq!(counts.get("main"), Some(&3));
         assert_eq!(counts.get("backup"), Some(&10));
         assert_eq!(counts.len(), 2);
+    }
+
+    #[test]
+    fn a_count_is_due_per_asker_and_never_while_one_runs() {
+        let start = Instant::now();
+        let mut counting = Counting::default();
+        assert!(counting.due(start, ASKED_PERIOD), "never counted");
+        counting.at = Some(start);
+        counting.running = true;
+        assert!(
+            !counting.due(start + WATCHED_PERIOD * 2, ASKED_PERIOD),
+            "one runs"
+        );
+        counting.running = false;
+        counting.took = Duration::from_millis(6);
+        let later = start + Duration::from_secs(10);
+        assert!(
+            counting.due(later, ASKED_PERIOD),
+            "asked: 5 s old is enough"
+        );
+        assert!(
+            !counting.due(later, WATCHED_PERIOD),
+            "watched: waits for 30 s"
+        );
+        assert!(counting.due(start + WATCHED_PERIOD, WATCHED_PERIOD));
+    }
+
+    #[test]
+    fn a_costly_count_stretches_the_period_to_100_times_its_duration() {
+        let start = Instant::now();
+        let counting = Counting {
+            running: false,
+            at: Some(start),
+            took: Duration::from_millis(800),
+        };
+        assert!(!counting.due(start + Duration::from_secs(60), ASKED_PERIOD));
+        assert!(counting.due(start + Duration::from_secs(80), ASKED_PERIOD));
     }
 }

@@ -62,6 +62,28 @@ fn views_parse_with_node() {
     }
 }
 
+/// A GridSection's edit modal renders clones of the options into a section of its own, so a
+/// validator that reads another field through the grid section of render() (`s.formvalue(`,
+/// `fieldNumber(s, `) finds no field there: it compared with the placeholder, not with what
+/// was typed (seen by hand in a browser). Validators must ask their own `this.section`.
+#[test]
+fn validators_read_the_modal_section() {
+    for file in js_files() {
+        let text = read(&file);
+        for needle in ["s.formvalue(", "fieldNumber(s,"] {
+            for (at, _) in text.match_indices(needle) {
+                let before = text[..at].chars().next_back();
+                assert!(
+                    before.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '_'),
+                    "{}: `{needle}` reads the grid section, not the modal's (use this.section):\n{}",
+                    file.display(),
+                    text[at..].lines().next().unwrap_or("")
+                );
+            }
+        }
+    }
+}
+
 /// The quoted string after `key:` in `text` (`object: 'uplink'` gives `uplink`).
 fn quoted_after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let rest = text[text.find(key)? + key.len()..].trim_start();

@@ -19,7 +19,12 @@ function validTarget(section_id, value) {
 	return api.probeTarget(value);
 }
 
-/* The number in another field of the same section, or its placeholder (the daemon's default). */
+/*
+ * The number in another field of the same section, or its placeholder (the daemon's default).
+ * `section` must be the validating option's own `this.section`: these fields are modal-only,
+ * and the modal renders clones of the options into a section of its own, so asking the grid
+ * section (the `s` of render()) finds no field and always falls back to the placeholder.
+ */
 function fieldNumber(section, section_id, option) {
 	const v = section.formvalue(section_id, option);
 	if (v != null && v !== '')
@@ -28,7 +33,10 @@ function fieldNumber(section, section_id, option) {
 	return o && o.placeholder ? +o.placeholder : NaN;
 }
 
-/* A milliseconds field; `min` is the daemon's lower bound, `check` adds cross-field rules. */
+/*
+ * A milliseconds field; `min` is the daemon's lower bound, `check(section_id, value, section)`
+ * adds cross-field rules (`section`: the one the field is rendered in, see fieldNumber).
+ */
 function timing(s, tab, option, title, descr, placeholder, min, check) {
 	const o = s.taboption(tab, form.Value, option, title, descr);
 	o.datatype = 'range(%d,86400000)'.format(min);
@@ -36,7 +44,7 @@ function timing(s, tab, option, title, descr, placeholder, min, check) {
 	o.modalonly = true;
 	if (check)
 		o.validate = function(section_id, value) {
-			return (value == null || value === '') ? true : check(section_id, +value);
+			return (value == null || value === '') ? true : check(section_id, +value, this.section);
 		};
 	return o;
 }
@@ -95,18 +103,18 @@ function probeOptions(s) {
 
 	timing(s, 'probe', 'interval_ms', _('Interval (ms)'), _('Probe period per target.'), '500', 10);
 	timing(s, 'probe', 'timeout_ms', _('Timeout (ms)'), _('A probe unanswered this long is lost.'), '1000', 1,
-		function(sid, v) {
-			return v <= fieldNumber(s, sid, 'down_after_ms') ? true : _('Must not exceed the down-after time');
+		function(sid, v, sec) {
+			return v <= fieldNumber(sec, sid, 'down_after_ms') ? true : _('Must not exceed the down-after time');
 		});
 	timing(s, 'probe', 'down_after_ms', _('Down after (ms)'),
 		_('Too few targets answered for this long: the line is down.'), '2000', 1,
-		function(sid, v) {
-			return v >= fieldNumber(s, sid, 'interval_ms') ? true : _('Must be at least the interval');
+		function(sid, v, sec) {
+			return v >= fieldNumber(sec, sid, 'interval_ms') ? true : _('Must be at least the interval');
 		});
 	timing(s, 'probe', 'up_after_ms', _('Up after (ms)'),
 		_('Answered continuously for this long: the line is up again.'), '10000', 1,
-		function(sid, v) {
-			return v >= fieldNumber(s, sid, 'interval_ms') ? true : _('Must be at least the interval');
+		function(sid, v, sec) {
+			return v >= fieldNumber(sec, sid, 'interval_ms') ? true : _('Must be at least the interval');
 		});
 
 	o = s.taboption('probe', form.Value, 'reliability', _('Reliability'),
@@ -115,7 +123,7 @@ function probeOptions(s) {
 	o.placeholder = '1';
 	o.modalonly = true;
 	o.validate = function(section_id, value) {
-		const targets = (s.formvalue(section_id, 'target') || []).filter(function(t) { return t !== ''; });
+		const targets = (this.section.formvalue(section_id, 'target') || []).filter(function(t) { return t !== ''; });
 		return (value === '' || !targets.length || +value <= targets.length) ? true
 			: _('Must not exceed the number of targets (%d)').format(targets.length);
 	};
@@ -124,8 +132,8 @@ function probeOptions(s) {
 function qualityOptions(s) {
 	timing(s, 'quality', 'max_rtt_ms', _('Maximum RTT (ms)'),
 		_('Mean round-trip time above this over the window: the line is degraded. Empty: no limit.'), '', 1,
-		function(sid, v) {
-			return v < fieldNumber(s, sid, 'timeout_ms') ? true : _('Must be below the probe timeout');
+		function(sid, v, sec) {
+			return v < fieldNumber(sec, sid, 'timeout_ms') ? true : _('Must be below the probe timeout');
 		}).placeholder = null;
 
 	const o = s.taboption('quality', form.Value, 'max_loss_pct', _('Maximum loss (%)'),
@@ -135,8 +143,8 @@ function qualityOptions(s) {
 
 	timing(s, 'quality', 'quality_window_ms', _('Quality window (ms)'),
 		_('The sliding window of the two limits above (at least twice the interval).'), '10000', 1,
-		function(sid, v) {
-			return v >= 2 * fieldNumber(s, sid, 'interval_ms') ? true : _('Must be at least twice the interval');
+		function(sid, v, sec) {
+			return v >= 2 * fieldNumber(sec, sid, 'interval_ms') ? true : _('Must be at least twice the interval');
 		});
 }
 
@@ -180,14 +188,14 @@ function detectionOptions(s) {
 	o.modalonly = true;
 	o.depends('dampening', '1');
 	o.validate = function(section_id, value) {
-		return (value == null || value === '' || +value < fieldNumber(s, section_id, 'dampening_suppress')) ? true
+		return (value == null || value === '' || +value < fieldNumber(this.section, section_id, 'dampening_suppress')) ? true
 			: _('Must be below the suppress threshold');
 	};
 
 	o = timing(s, 'detection', 'dampening_max_suppress_ms', _('Longest suppression (ms)'),
 		_('The longest a line stays suppressed after its last flap.'), '300000', 1000,
-		function(sid, v) {
-			return v >= fieldNumber(s, sid, 'dampening_half_life_ms') ? true : _('Must be at least the half-life');
+		function(sid, v, sec) {
+			return v >= fieldNumber(sec, sid, 'dampening_half_life_ms') ? true : _('Must be at least the half-life');
 		});
 	o.depends('dampening', '1');
 }

@@ -222,7 +222,7 @@ fn menu_points_at_existing_views_and_acl() {
 
 /// The UCI section type and the options a form view writes: `form.X, 'name'` and
 /// `widgets.X, 'name'` in option/taboption calls, and the lines view's helpers that take
-/// the tab first: `timing(s, 'tab', 'name'` and `defaultOn(s, 'tab', 'name'`. Pseudo
+/// the tab first: `timing(s, 'tab', 'name'`, `defaultOn(...` and `penalty(...`. Pseudo
 /// options (`_name`, never written) are left out.
 fn form_options(file: &Path) -> (String, BTreeSet<String>) {
     let text = read(file);
@@ -247,7 +247,7 @@ fn form_options(file: &Path) -> (String, BTreeSet<String>) {
             }
         }
     }
-    for helper in ["timing(s, '", "defaultOn(s, '"] {
+    for helper in ["timing(s, '", "defaultOn(s, '", "penalty(s, '"] {
         for (at, _) in text.match_indices(helper) {
             let rest = &text[at + helper.len()..];
             let (tab, rest) = rest.split_once("', '").expect("helper(s, 'tab', 'name'");
@@ -355,6 +355,7 @@ fn every_form_option_passes_uplink_check() {
         "interval_ms",
         "max_rtt_ms",
         "traffic_aware",
+        "dampening_reuse",
         "dampening_max_suppress_ms",
     ] {
         assert!(

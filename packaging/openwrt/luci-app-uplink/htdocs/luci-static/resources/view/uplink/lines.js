@@ -157,6 +157,16 @@ function defaultOn(s, tab, option, title, descr) {
 	return o;
 }
 
+/* A flap-penalty threshold, shown while dampening is on. */
+function penalty(s, tab, option, title, descr, placeholder) {
+	const o = s.taboption(tab, form.Value, option, title, descr);
+	o.datatype = 'range(1,1000000)';
+	o.placeholder = placeholder;
+	o.modalonly = true;
+	o.depends('dampening', '1');
+	return o;
+}
+
 function detectionOptions(s) {
 	defaultOn(s, 'detection', 'traffic_aware', _('Traffic-aware detection'),
 		_('When the LAN\'s packets through this line go unanswered, probe it at once in a burst instead of waiting for the next interval. Needs probe targets.'));
@@ -174,19 +184,11 @@ function detectionOptions(s) {
 	o.datatype = 'range(1000,3600000)';
 	o.depends('dampening', '1');
 
-	o = s.taboption('detection', form.Value, 'dampening_suppress', _('Suppress at'),
-		_('Penalty at which the line is suppressed; each flap adds 1000.'));
-	o.datatype = 'range(1,1000000)';
-	o.placeholder = '1500';
-	o.modalonly = true;
-	o.depends('dampening', '1');
+	penalty(s, 'detection', 'dampening_suppress', _('Suppress at'),
+		_('Penalty at which the line is suppressed; each flap adds 1000.'), '1500');
 
-	o = s.taboption('detection', form.Value, 'dampening_reuse', _('Reuse below'),
-		_('Penalty below which a suppressed line is usable again.'));
-	o.datatype = 'range(1,1000000)';
-	o.placeholder = '750';
-	o.modalonly = true;
-	o.depends('dampening', '1');
+	o = penalty(s, 'detection', 'dampening_reuse', _('Reuse below'),
+		_('Penalty below which a suppressed line is usable again.'), '750');
 	o.validate = function(section_id, value) {
 		return (value == null || value === '' || +value < fieldNumber(this.section, section_id, 'dampening_suppress')) ? true
 			: _('Must be below the suppress threshold');

@@ -4,12 +4,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::damping::DampingChange;
 use super::desired::{desired_with_ruleset, nft_ruleset, Desired, PolicyChoice};
 use super::gateway::{facts_for, resolve};
 use super::line::{Health, LineState, LinkFacts};
 pub use super::notice::Notice;
-use super::notice::{line_notice, quality_notice};
+use super::notice::{damping_notice, line_notice, quality_notice};
 use super::select::{merged, select, select_each_family, Candidate, Selection};
 use super::sessions::{Keeping, Sessions};
 use crate::config::{Config, Family, Policy, Uplink};
@@ -457,13 +456,6 @@ pub fn nft_table_of(config: &Config) -> Arc<str> {
 /// The engine's part in keeping sessions on their line.
 #[path = "engine_sessions.rs"]
 mod engine_sessions;
-
-fn damping_notice(uplink: &Uplink, change: Option<DampingChange>) -> impl Iterator<Item = Notice> {
-    let name = uplink.name.clone();
-    change
-        .map(move |change| Notice::Damping { name, change })
-        .into_iter()
-}
 
 /// Where each policy's traffic goes.
 #[path = "engine_policy.rs"]

@@ -121,6 +121,16 @@ pub(super) fn quality_notice(
         .into_iter()
 }
 
+pub(super) fn damping_notice(
+    uplink: &Uplink,
+    change: Option<DampingChange>,
+) -> impl Iterator<Item = Notice> {
+    let name = uplink.name.clone();
+    change
+        .map(move |change| Notice::Damping { name, change })
+        .into_iter()
+}
+
 pub(super) fn line_notice(
     uplink: &Uplink,
     transition: Option<Transition>,

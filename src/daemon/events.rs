@@ -3,7 +3,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use super::status::{format_wall, UNKNOWN};
+use super::status::format_wall_at;
 use crate::core::figures::TargetFigures;
 use crate::core::flush::FlushRequest;
 use crate::core::{Engine, Notice};
@@ -63,8 +63,7 @@ pub fn with_wall_times(notices: &mut [Notice], now: Instant, wall: SystemTime) {
     for notice in notices {
         if let Notice::Damping { change, .. } = notice {
             if let Some(until) = change.until {
-                let at = wall.checked_add(until.saturating_duration_since(now));
-                change.until_text = at.map_or_else(|| UNKNOWN.to_string(), format_wall);
+                change.until_text = format_wall_at(until, now, wall);
             }
         }
     }

@@ -354,16 +354,15 @@ impl Daemon {
         let Some(line) = self.probes.line_of(event.line) else {
             return;
         };
-        let (rtt, error) = match event.outcome {
-            ProbeOutcome::Reply { rtt } => (Some(rtt), None),
-            ProbeOutcome::Lost => (None, Some("no answer within the timeout".to_owned())),
-            ProbeOutcome::Failed(why) => (None, Some(why)),
+        let (rtt, error) = match &event.outcome {
+            ProbeOutcome::Reply { rtt } => (Some(*rtt), None),
+            ProbeOutcome::Lost => (None, Some("no answer within the timeout")),
+            ProbeOutcome::Failed(why) => (None, Some(why.as_str())),
         };
         let uplink = &self.engine.config().uplinks[line];
         if let Some(target) = uplink.probe.targets.get(event.target) {
             // Disjoint fields: the engine's config is only read while the observer writes.
-            self.observer
-                .probe(&uplink.name, &target.to_string(), rtt, error);
+            self.observer.probe(&uplink.name, &target.text, rtt, error);
         }
         let notices = self.engine.on_probe(line, event.target, rtt, event.at);
         self.handle(notices);

@@ -18,6 +18,7 @@ use crate::config::Observe;
 use crate::core::{Engine, Notice};
 use crate::observe::http::{self, Query};
 use crate::observe::metrics::{self, Counters};
+use crate::observe::per_target::PerTarget;
 use crate::observe::series::Series;
 
 /// How often the metrics textfile is rewritten.
@@ -32,9 +33,8 @@ pub struct Observer {
     pub history: History,
     pub counters: Counters,
     series: Series,
-    /// The last failure of each (line, target) that has not answered since.
-    /// (line, target, why): a few dozen at most, so a list (small in code and memory).
-    target_errors: Vec<(String, String, String)>,
+    /// The last failure of each (line, target), until it answers again.
+    target_errors: PerTarget<Option<String>>,
     follow: broadcast::Sender<Event>,
     log: Option<EventLog>,
     config: Observe,
@@ -155,29 +155,14 @@ impl Observer {
     /// A probe of `target` on `line` was answered after `rtt` or lost.
     /// Records one probe's outcome: its round trip, or why it failed (kept for status until
     /// the target answers again).
-    pub fn probe(
-        &mut self,
-        line: &str,
-        target: &str,
-        rtt: Option<Duration>,
-        error: Option<String>,
-    ) {
+    pub fn probe(&mut self, line: &str, target: &str, rtt: Option<Duration>, error: Option<&str>) {
         if let Some(rtt) = rtt {
             self.counters.rtt(line, target, rtt);
         }
-        let known = self
-            .target_errors
-            .iter()
-            .position(|(l, t, _)| l == line && t == target);
-        match (known, error) {
-            (Some(i), Some(why)) => self.target_errors[i].2 = why,
-            (None, Some(why)) => self
-                .target_errors
-                .push((line.to_owned(), target.to_owned(), why)),
-            (Some(i), None) => {
-                self.target_errors.swap_remove(i);
-            }
-            (None, None) => {}
+        // A lost probe repeats the same reason: stored (allocated) only when it changes.
+        let last = self.target_errors.entry(line, target);
+        if last.as_deref() != error {
+            *last = error.map(str::to_owned);
         }
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -187,16 +172,16 @@ impl Observer {
 
     /// Forgets the figures of targets `engine`'s config no longer has.
     pub fn forget_old_targets(&mut self, engine: &Engine) {
-        let configured =
-            |line: &str, target: &str| {
-                engine.config().uplinks.iter().any(|u| {
-                    u.name == line && u.probe.targets.iter().any(|t| t.to_string() == target)
-                })
-            };
+        let configured = |line: &str, target: &str| {
+            engine
+                .config()
+                .uplinks
+                .iter()
+                .any(|u| u.name == line && u.probe.targets.iter().any(|t| t.text == target))
+        };
         self.counters.retain_targets(configured);
         self.series.retain(configured);
-        self.target_errors
-            .retain(|(line, target, _)| configured(line, target));
+        self.target_errors.retain(configured);
     }
 
     /// A new follower: the events after it subscribed.
@@ -209,11 +194,8 @@ impl Observer {
         let mut report = status(engine, &self.history, Instant::now(), SystemTime::now());
         for line in &mut report.uplinks {
             for target in &mut line.targets {
-                target.error = self
-                    .target_errors
-                    .iter()
-                    .find(|(l, t, _)| *l == line.name && *t == target.target)
-                    .map(|(_, _, why)| why.clone());
+                target.error =
+                    (self.target_errors.get(&line.name, &target.target)).and_then(Clone::clone);
             }
         }
         if let Some(counts) = &self.connections {

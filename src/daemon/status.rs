@@ -164,10 +164,9 @@ fn line_status(
         state_secs: now.saturating_duration_since(since).as_secs(),
         reason: live_reason(line, &figures, now),
         degraded: line.degraded().map(String::from),
-        suppressed_until: line.suppressed_until().map(|until| {
-            let at = wall.checked_add(until.saturating_duration_since(now));
-            at.map_or_else(|| UNKNOWN.to_string(), format_wall)
-        }),
+        suppressed_until: line
+            .suppressed_until()
+            .map(|until| format_wall_at(until, now, wall)),
         flap_penalty: line.flap_penalty(now),
         gateway: engine.gateway(i).map(|g| g.to_string()),
         transitions: tally.transitions,
@@ -179,7 +178,7 @@ fn line_status(
             .iter()
             .zip(figures)
             .map(|(target, f)| TargetStatus {
-                target: target.to_string(),
+                target: target.text.clone(),
                 kind: target.kind.as_str().into(),
                 error: None,
                 answering: f.answering,
@@ -203,6 +202,13 @@ pub const UNKNOWN: &str = "unknown";
 const FIRST: i64 = -62_167_219_200;
 /// 9999-12-31T23:59:59Z, the last.
 const LAST: i64 = 253_402_300_799;
+
+/// The monotonic instant `at` (at or after `now`) as wall time in RFC 3339, `now` and
+/// `wall` being the same moment on the two clocks; [`UNKNOWN`] when it cannot be written.
+pub fn format_wall_at(at: Instant, now: Instant, wall: SystemTime) -> String {
+    let at = wall.checked_add(at.saturating_duration_since(now));
+    at.map_or_else(|| UNKNOWN.to_string(), format_wall)
+}
 
 /// `t` in RFC 3339 (UTC, whole seconds), or [`UNKNOWN`] outside years 0000..=9999. Unlike
 /// humantime's formatter, which panics before 1970 and after 9999, it cannot panic.

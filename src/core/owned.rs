@@ -101,14 +101,22 @@ pub fn share_table(index: usize) -> u32 {
 /// [`line_mark`] (probes and inbound connections, always routed through the line) because
 /// these must leave a line that drops out of the group. 0x80..=0x9f in the mask's byte.
 pub fn share_mark(index: usize) -> u32 {
-    (0x80 + index as u32) << 16
+    mark_byte(SHARE_BYTE, index)
 }
 
 /// Connection mark of a connection that left through line `index` (set after routing, on
 /// its first packet): its later packets use the line's serving table while the line keeps
 /// its sessions. 0xa0..=0xbf in the mask's byte.
 pub fn sticky_mark(index: usize) -> u32 {
-    (0xa0 + index as u32) << 16
+    mark_byte(STICKY_BYTE, index)
+}
+
+/// The first value, in the mask's byte, of the share marks and of the sticky marks.
+const SHARE_BYTE: usize = 0x80;
+const STICKY_BYTE: usize = 0xa0;
+
+fn mark_byte(base: usize, index: usize) -> u32 {
+    ((base + index) as u32) << 16
 }
 
 /// The line a connection belongs to by its conntrack `mark`: its line mark (inbound
@@ -116,13 +124,10 @@ pub fn sticky_mark(index: usize) -> u32 {
 /// (policies' first-packet marks, none, someone else's).
 pub fn line_of_mark(mark: u32) -> Option<usize> {
     let byte = ((mark & MARK_MASK) >> 16) as usize;
-    let lines = MAX_LINES;
-    match byte {
-        b if (1..=lines).contains(&b) => Some(b - 1),
-        b if (0x80..0x80 + lines).contains(&b) => Some(b - 0x80),
-        b if (0xa0..0xa0 + lines).contains(&b) => Some(b - 0xa0),
-        _ => None,
-    }
+    [1, SHARE_BYTE, STICKY_BYTE]
+        .into_iter()
+        .find(|base| (*base..base + MAX_LINES).contains(&byte))
+        .map(|base| byte - base)
 }
 
 #[cfg(test)]

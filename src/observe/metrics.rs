@@ -205,7 +205,7 @@ fn line_gauges(out: &mut String, status: &Status) {
 }
 
 /// Absent until the daemon has counted (a count runs when status or metrics are asked
-/// for, at most every few seconds): absent, not zero.
+/// for, at most every 30 s for metrics): absent, not zero.
 fn connection_gauges(out: &mut String, status: &Status) {
     if status.uplinks.iter().all(|l| l.connections.is_none()) {
         return;
@@ -214,7 +214,7 @@ fn connection_gauges(out: &mut String, status: &Status) {
         out,
         "uplink_line_connections",
         "gauge",
-        "Connections the line carries (conntrack entries with its marks), counted at most every 5 s.",
+        "Connections the line carries (conntrack entries with its marks), counted at most every 30 s.",
     );
     for l in &status.uplinks {
         if let Some(n) = l.connections {

@@ -78,23 +78,10 @@ pub fn count_by_mark(mask: u32, limit: usize) -> Result<HashMap<u32, u64>, Count
     let mut socket = Socket::new(NETLINK_NETFILTER)?;
     socket.bind_auto()?;
     set_receive_timeout(&socket, COUNT_WAIT)?;
-    let dump = request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, 1, 0, &[]);
-    socket.send(&dump, 0)?;
     let mut counts = HashMap::new();
-    let mut seen = 0;
-    while seen < limit {
-        let (datagram, _) = socket.recv_from_full()?;
-        for (kind, payload) in messages(&datagram) {
-            match kind {
-                NLMSG_DONE => return Ok(counts),
-                NLMSG_ERROR => check_ack(payload)?,
-                _ => {
-                    seen += 1;
-                    *counts.entry(mark_of(payload) & mask).or_insert(0) += 1;
-                }
-            }
-        }
-    }
+    dump_entries(&socket, limit, |payload| {
+        *counts.entry(mark_of(payload) & mask).or_insert(0) += 1;
+    })?;
     Ok(counts)
 }
 
@@ -155,19 +142,33 @@ fn delete_blocking(filter: ConntrackFilter) -> io::Result<usize> {
 /// The family and raw CTA_TUPLE_ORIG (and CTA_ID) attributes of the entries that match.
 /// The dump asks for every family (AF_UNSPEC): an IPv6 line's entries are IPv6.
 fn dump_matching(socket: &Socket, filter: ConntrackFilter) -> io::Result<Vec<(u8, Vec<u8>)>> {
+    let mut found = Vec::new();
+    dump_entries(socket, usize::MAX, |payload| {
+        found.extend(matching_original(payload, filter));
+    })?;
+    Ok(found)
+}
+
+/// Dumps the namespace's table (every family) and hands each entry's payload to `each`,
+/// until the dump ends or `limit` entries have been handed over.
+fn dump_entries(socket: &Socket, limit: usize, mut each: impl FnMut(&[u8])) -> io::Result<()> {
     let dump = request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, 1, 0, &[]);
     socket.send(&dump, 0)?;
-    let mut found = Vec::new();
-    loop {
+    let mut seen = 0;
+    while seen < limit {
         let (datagram, _) = socket.recv_from_full()?;
         for (kind, payload) in messages(&datagram) {
             match kind {
-                NLMSG_DONE => return Ok(found),
+                NLMSG_DONE => return Ok(()),
                 NLMSG_ERROR => check_ack(payload)?,
-                _ => found.extend(matching_original(payload, filter)),
+                _ => {
+                    seen += 1;
+                    each(payload);
+                }
             }
         }
     }
+    Ok(())
 }
 
 /// Deletes one entry by its original tuple and id (so that a new entry with the same tuple,

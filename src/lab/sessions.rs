@@ -23,7 +23,8 @@ pub const SESSION_PORT: u16 = 7007;
 /// A running session server; stops (and joins its thread) on drop.
 #[derive(Debug)]
 pub struct SessionServer {
-    worker: super::worker::Worker,
+    /// Held for its drop, which stops and joins the accept thread.
+    _worker: super::worker::Worker,
 }
 
 /// One TCP session from the LAN host to the session server.
@@ -51,7 +52,7 @@ impl Lab {
             .spawn(move || accept(&listener, &flags))
             .map_err(LabError::io("session server thread"))?;
         Ok(SessionServer {
-            worker: super::worker::Worker::new(stop, thread),
+            _worker: super::worker::Worker::new(stop, thread),
         })
     }
 
@@ -83,13 +84,6 @@ impl Session {
         line.trim()
             .parse()
             .map_err(|_| std::io::Error::new(ErrorKind::InvalidData, line))
-    }
-}
-
-impl SessionServer {
-    /// Stops the server and waits for its accept thread.
-    pub fn stop(mut self) {
-        self.worker.halt();
     }
 }
 

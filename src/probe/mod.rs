@@ -332,7 +332,11 @@ impl Task {
     /// Sends the probe due for `target`: an echo request on the ICMP socket, or a socket
     /// probe as a task of its own. A name without an address fails the probe at once.
     fn send_probe(&mut self, target: usize, now: Instant) -> Result<(), Closed> {
-        let (address, lookup) = self.shared.names().address(target, now);
+        // An address target needs no lookup: the lock is taken only for host names.
+        let (address, lookup) = match self.spec.targets[target].addr() {
+            Some(addr) => (Address::Use(addr), false),
+            None => self.shared.names().address(target, now),
+        };
         if lookup && !jobs::spawn(&self.shared, Job::Lookup(target)) {
             // Not started: let the next probe of this name try again.
             self.shared

@@ -77,7 +77,9 @@ const COUNT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 pub fn count_by_mark(mask: u32, limit: usize) -> Result<HashMap<u32, u64>, CountError> {
     let mut socket = Socket::new(NETLINK_NETFILTER)?;
     socket.bind_auto()?;
-    set_receive_timeout(&socket, COUNT_WAIT)?;
+    // A dump that stalls (it should not) ends the count with an error instead of holding
+    // its thread forever.
+    socket2::SockRef::from(&socket).set_read_timeout(Some(COUNT_WAIT))?;
     let mut counts = HashMap::new();
     dump_entries(&socket, limit, |payload| {
         *counts.entry(mark_of(payload) & mask).or_insert(0) += 1;
@@ -90,31 +92,6 @@ fn mark_of(payload: &[u8]) -> u32 {
     let attrs = payload.get(NFGENMSG_LEN..).unwrap_or_default();
     let mark = find(attrs, CTA_MARK).and_then(|(_, v)| v.get(0..4));
     mark.map_or(0, |m| u32::from_be_bytes(m.try_into().unwrap()))
-}
-
-/// A dump that stalls (it should not) ends the count with an error instead of holding
-/// its thread forever.
-fn set_receive_timeout(socket: &Socket, wait: std::time::Duration) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let tv = libc::timeval {
-        tv_sec: wait.as_secs() as libc::time_t,
-        tv_usec: wait.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: a valid socket descriptor and a timeval of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// Deletes the matching entries of the current network namespace; returns how many.

@@ -6,7 +6,7 @@
 //! 200-byte counters; both are one request and one answer. Constants:
 //! include/uapi/linux/rtnetlink.h and if_link.h.
 
-use super::wire::{self, find, u32_at, Request};
+use super::wire::{self, find, u32_at, u64_at, Request};
 use crate::core::traffic::Counters;
 
 pub const RTM_NEWSTATS: u16 = 92;
@@ -39,11 +39,6 @@ pub fn parse(payload: &[u8], ifindex: u32) -> Option<Counters> {
         rx_packets: u64_at(stats, 0)?,
         tx_packets: u64_at(stats, 8)?,
     })
-}
-
-fn u64_at(buf: &[u8], at: usize) -> Option<u64> {
-    let bytes = buf.get(at..at.checked_add(8)?)?;
-    Some(u64::from_ne_bytes(bytes.try_into().ok()?))
 }
 
 #[cfg(test)]

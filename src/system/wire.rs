@@ -48,6 +48,12 @@ pub fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
+/// The host-endian u64 at `at`, if the buffer holds it.
+pub fn u64_at(buf: &[u8], at: usize) -> Option<u64> {
+    let bytes = buf.get(at..at.checked_add(8)?)?;
+    Some(u64::from_ne_bytes(bytes.try_into().ok()?))
+}
+
 /// A u32 attribute's value: exactly four bytes, or nothing.
 pub fn u32_attr(payload: &[u8]) -> Option<u32> {
     (payload.len() == 4).then(|| u32_at(payload, 0)).flatten()

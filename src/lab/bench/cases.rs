@@ -114,10 +114,17 @@ pub fn measure(
             let picture = failover(&rig, Fault::Blackhole(Line::One), &mut sample)?;
             timeline = (contender == Contender::Default).then_some(picture);
         }
-        Case::Loss(pct) => loss(&rig, pct, opts.loss_hold, &mut sample)?,
+        Case::Loss(pct) => {
+            let fault = Fault::Loss(Line::One, pct);
+            hold(&rig, fault, opts.loss_hold, &mut sample)?;
+        }
         Case::Recovery => failback(&rig, &mut sample)?,
         Case::Flap => flap(&rig, &mut sample)?,
-        Case::IcmpFiltered => icmp_filtered(&rig, &mut sample)?,
+        // A line judged by HTTP and DNS must not switch.
+        Case::IcmpFiltered => {
+            let fault = Fault::IcmpFilter(Line::One);
+            hold(&rig, fault, ICMP_FILTER_HOLD, &mut sample)?;
+        }
         Case::Portal => {
             let _portal: Responder = rig.lab.start_portal(Line::One)?;
             failover(&rig, Fault::Portal(Line::One), &mut sample)?;
@@ -167,14 +174,15 @@ fn switches(rig: &Rig) -> u32 {
     log.lines().filter(|l| l.contains(" active: ")).count() as u32
 }
 
-/// Holds random loss on main; counts line switches and the worst gap of each flow.
-fn loss(rig: &Rig, pct: u8, hold: Duration, sample: &mut Sample) -> Result<(), LabError> {
+/// Holds `fault` for `hold` (random loss, an ICMP filter on main); counts line switches
+/// and the worst gap of each flow: what staying or switching cost the LAN.
+fn hold(rig: &Rig, fault: Fault, hold: Duration, sample: &mut Sample) -> Result<(), LabError> {
     let before = switches(rig);
     let start = Instant::now();
-    rig.lab.inject(Fault::Loss(Line::One, pct))?;
+    rig.lab.inject(fault)?;
     interrupt::sleep(hold)?;
     let log = rig.traffic.snapshot();
-    rig.lab.clear(Fault::Loss(Line::One, pct))?;
+    rig.lab.clear(fault)?;
     let worst = |flow| {
         log.gaps(flow, start)
             .iter()
@@ -236,28 +244,6 @@ fn flap(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
         })
         .is_ok();
     sample.ended_right = Some(ok);
-    sample.switches = rig.daemon.as_ref().map(|_| switches(rig) - before);
-    Ok(())
-}
-
-/// Holds an ICMP filter on main: a line judged by HTTP and DNS must not switch, and the
-/// LAN's worst gap shows what a needless switch would have cost.
-fn icmp_filtered(rig: &Rig, sample: &mut Sample) -> Result<(), LabError> {
-    let before = switches(rig);
-    let start = Instant::now();
-    rig.lab.inject(Fault::IcmpFilter(Line::One))?;
-    interrupt::sleep(ICMP_FILTER_HOLD)?;
-    let log = rig.traffic.snapshot();
-    rig.lab.clear(Fault::IcmpFilter(Line::One))?;
-    let worst = |flow| {
-        log.gaps(flow, start)
-            .iter()
-            .filter_map(|g| g.duration())
-            .max()
-            .or(Some(Duration::ZERO))
-    };
-    sample.long_lived = worst(Flow::LongLived);
-    sample.fresh = worst(Flow::Fresh);
     sample.switches = rig.daemon.as_ref().map(|_| switches(rig) - before);
     Ok(())
 }

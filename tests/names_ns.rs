@@ -8,10 +8,13 @@
 //! ```
 //! plus lines on `wan@x`, `a+b`, `a;b{`, `l-1.2` and `$x`, which only need to load.
 
+mod runtime;
+
 use std::net::UdpSocket;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use runtime::in_runtime;
 use uplink::config::Policy;
 use uplink::core::Ruleset;
 use uplink::netns::{require_root, unique_prefix, Netns};
@@ -137,19 +140,11 @@ fn odd_device_names_load_and_a_star_matches_only_its_device() {
         share: String::new(),
     };
     let applied = ruleset.clone();
-    lab.router
-        .run_in(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut nft = Nft::default();
-                nft.apply(&applied).await.unwrap();
-                assert!(nft.holds(&applied).await.unwrap());
-            });
-        })
-        .unwrap();
+    in_runtime(&lab.router, move || async move {
+        let mut nft = Nft::default();
+        nft.apply(&applied).await.unwrap();
+        assert!(nft.holds(&applied).await.unwrap());
+    });
     let listed = lab
         .router
         .exec(&["nft", "list", "table", "inet", "uplink"])

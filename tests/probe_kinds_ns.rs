@@ -9,8 +9,11 @@
 
 #![cfg(feature = "lab")]
 
+mod runtime;
+
 use std::time::Duration;
 
+use runtime::in_runtime;
 use tokio::sync::mpsc::unbounded_channel;
 use uplink::config::{HttpStatus, Target};
 use uplink::lab::{Lab, LabOptions, Line, Role};
@@ -67,24 +70,16 @@ fn spec(mark: u32, targets: &[&str]) -> ProbeSpec {
 
 /// The events of a prober run for 1.5 s in the router namespace.
 fn run(lab: &Lab, spec: ProbeSpec) -> Vec<ProbeEvent> {
-    lab.ns(Role::Router)
-        .run_in(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let (tx, mut rx) = unbounded_channel();
-                let _prober = start(spec, tx).unwrap();
-                let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
-                let mut events = Vec::new();
-                while let Ok(Some(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-                    events.push(e);
-                }
-                events
-            })
-        })
-        .unwrap()
+    in_runtime(lab.ns(Role::Router), move || async move {
+        let (tx, mut rx) = unbounded_channel();
+        let _prober = start(spec, tx).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+        let mut events = Vec::new();
+        while let Ok(Some(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            events.push(e);
+        }
+        events
+    })
 }
 
 fn replies(events: &[ProbeEvent], target: usize) -> usize {

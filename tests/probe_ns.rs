@@ -10,11 +10,13 @@
 //! reply from the target proves nothing by itself: nft counters in a and b show which way
 //! the probes went.
 
-use std::future::Future;
+mod runtime;
+
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use runtime::in_runtime;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use uplink::netns::{require_root, unique_prefix, Netns};
 use uplink::probe::{start, ProbeEvent, ProbeOutcome, ProbeSpec};
@@ -152,24 +154,6 @@ fn drop_echo_requests(ns: &Netns) {
 
 fn nft(ns: &Netns, command: &str) -> String {
     ns.exec(&["nft", command]).unwrap()
-}
-
-/// Runs `body` on a current-thread runtime (as the daemon uses) inside `ns`, so the probe
-/// sockets it opens live in that namespace.
-fn in_runtime<F, Fut, R>(ns: &Netns, body: F) -> R
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = R>,
-    R: Send + 'static,
-{
-    ns.run_in(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(body())
-    })
-    .unwrap()
 }
 
 fn spec(line: usize, device: &str, source: Ipv4Addr, targets: Vec<Ipv4Addr>) -> ProbeSpec {

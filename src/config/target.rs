@@ -204,9 +204,16 @@ fn parse_host(text: &str) -> Result<Host, String> {
     if let Ok(addr) = text.parse::<IpAddr>() {
         return Ok(Host::Addr(addr));
     }
+    let name =
+        normal_name(text).map_err(|reason| format!("not an IP address or host name: {reason}"))?;
+    Ok(Host::Name(name))
+}
+
+/// A host name as compared and queried: checked, without a trailing dot, lower case.
+pub(crate) fn normal_name(text: &str) -> Result<String, &'static str> {
     let name = text.strip_suffix('.').unwrap_or(text);
-    check_name(name).map_err(|reason| format!("not an IP address or host name: {reason}"))?;
-    Ok(Host::Name(name.to_ascii_lowercase()))
+    check_name(name)?;
+    Ok(name.to_ascii_lowercase())
 }
 
 /// Checks a host name (without trailing dot): what a DNS query can carry and what reads as

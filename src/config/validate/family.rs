@@ -43,51 +43,27 @@ pub(super) fn check_addresses(
     gateway: Gateway,
     probe: &Probe,
 ) -> Result<(), ConfigError> {
-    let mismatch = |key: &str, addr: &IpAddr| {
+    // `shown` is the value as written: a target's whole text (`tcp://[2001:db8::1]:80`).
+    let mismatch = |key: &str, addr: &IpAddr, shown: &str| {
         let reason = format!(
             "an {} address on an {} line (family = \"{}\")",
             name(Family::of(addr)),
             name(family),
             family.as_str()
         );
-        invalid(obj, key, quoted(&addr.to_string()), reason)
+        invalid(obj, key, quoted(shown), reason)
     };
     if let Some(addr) = gateway.fixed().filter(|a| Family::of(a) != family) {
-        return Err(mismatch("gateway", &addr));
+        return Err(mismatch("gateway", &addr, &addr.to_string()));
     }
     let other = |a: &IpAddr| Family::of(a) != family;
-    if let Some(target) = probe
-        .targets
-        .iter()
-        .find(|t| t.addr().is_some_and(|a| other(&a)))
-    {
-        let addr = target
-            .addr()
-            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        let reason = mismatch("probe.targets", &addr);
-        return Err(reword(reason, &addr, &target.text));
+    let target = (probe.targets.iter()).find_map(|t| t.addr().filter(other).map(|a| (t, a)));
+    if let Some((target, addr)) = target {
+        return Err(mismatch("probe.targets", &addr, &target.text));
     }
     match probe.resolvers.iter().find(|a| other(a)) {
-        Some(addr) => Err(mismatch("probe.resolvers", addr)),
+        Some(addr) => Err(mismatch("probe.resolvers", addr, &addr.to_string())),
         None => Ok(()),
-    }
-}
-
-/// Names a target as written (`tcp://[2001:db8::1]:80`), not just its address.
-fn reword(error: ConfigError, addr: &IpAddr, text: &str) -> ConfigError {
-    match error {
-        ConfigError::Invalid {
-            object,
-            key,
-            reason,
-            ..
-        } if addr.to_string() != text => ConfigError::Invalid {
-            object,
-            key,
-            value: quoted(text),
-            reason,
-        },
-        other => other,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{check_name, invalid, number, quoted};
 use crate::config::ifname::check_ifname;
 use crate::config::parse::{RawProbe, RawUplink};
-use crate::config::target::check_name as check_host_name;
+use crate::config::target::normal_name;
 use crate::config::{
     ConfigError, Family, Flush, Gateway, Host, HttpStatus, Probe, Target, Uplink,
     DEFAULT_DOWN_AFTER_MS, DEFAULT_INTERVAL_MS, DEFAULT_METRIC, DEFAULT_RELIABILITY,
@@ -163,17 +163,21 @@ fn gateway(obj: &str, text: &str) -> Result<IpAddr, ConfigError> {
 /// Parses an address that must name one host; link-local IPv6 only where `link_local`.
 fn host_address(obj: &str, key: &str, text: &str, link_local: bool) -> Result<IpAddr, ConfigError> {
     let reason = match text.parse::<IpAddr>() {
-        Ok(IpAddr::V4(addr)) => match not_a_host(addr) {
-            None => return Ok(IpAddr::V4(addr)),
-            Some(reason) => reason,
-        },
-        Ok(IpAddr::V6(addr)) => match not_a_host6(addr, link_local) {
-            None => return Ok(IpAddr::V6(addr)),
+        Ok(addr) => match not_a_host_ip(addr, link_local) {
+            None => return Ok(addr),
             Some(reason) => reason,
         },
         Err(_) => "not an IP address",
     };
     Err(invalid(obj, key, quoted(text), reason))
+}
+
+/// Why `addr` cannot name one host (see [`not_a_host`], [`not_a_host6`]); `None` when it can.
+fn not_a_host_ip(addr: IpAddr, link_local: bool) -> Option<&'static str> {
+    match addr {
+        IpAddr::V4(a) => not_a_host(a),
+        IpAddr::V6(a) => not_a_host6(a, link_local),
+    }
 }
 
 fn not_a_host6(addr: Ipv6Addr, link_local: bool) -> Option<&'static str> {
@@ -269,11 +273,7 @@ fn targets(obj: &str, texts: &[String]) -> Result<Vec<Target>, ConfigError> {
             .map_err(|reason| invalid(obj, "probe.targets", quoted(text), reason))?;
         if let Host::Addr(addr) = target.host {
             // The same checks as a plain address: a host beyond the first hop.
-            let problem = match addr {
-                IpAddr::V4(a) => not_a_host(a),
-                IpAddr::V6(a) => not_a_host6(a, false),
-            };
-            if let Some(reason) = problem {
+            if let Some(reason) = not_a_host_ip(addr, false) {
                 return Err(invalid(obj, "probe.targets", quoted(text), reason));
             }
         }
@@ -296,9 +296,7 @@ fn dns_name(obj: &str, value: Option<&str>) -> Result<String, ConfigError> {
     if text == "." {
         return Ok(text.into());
     }
-    let name = text.strip_suffix('.').unwrap_or(text);
-    check_host_name(name).map_err(|reason| invalid(obj, "probe.dns_name", quoted(text), reason))?;
-    Ok(name.to_ascii_lowercase())
+    normal_name(text).map_err(|reason| invalid(obj, "probe.dns_name", quoted(text), reason))
 }
 
 /// `probe.http_status`: a status 100..599, or a class such as `2xx`.

@@ -13,24 +13,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::{root, Scenario, RECOVERY};
-use uplink::lab::{
-    two_line_config, Fault, Line, ProbeProfile, Role, TrafficConfig, ECHO_SERVER6, PROBE_TARGETS6,
-};
-
-/// The IPv6 twin of one lab line, as uplink config.
-fn line6(name: &str, line: Line) -> String {
-    format!(
-        "[[uplink]]\nname = \"{name}\"\ndevice = \"{}\"\ngateway = \"{}\"\nmetric = {}\n\
-         masquerade = true\n[uplink.probe]\ntargets = [\"{}\", \"{}\"]\n{}\n",
-        line.device(),
-        line.gateway6(),
-        line.static_metric(),
-        PROBE_TARGETS6[0],
-        PROBE_TARGETS6[1],
-        ProbeProfile::Test.keys()
-    )
-}
+use common::{line6, root, Scenario, RECOVERY};
+use uplink::lab::{two_line_config, Fault, Line, ProbeProfile, Role, TrafficConfig, ECHO_SERVER6};
 
 /// A UDP echo server on [`ECHO_SERVER6`] in `net` that answers with the source it saw.
 struct Echo6 {

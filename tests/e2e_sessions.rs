@@ -16,10 +16,10 @@ use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use common::{root, Scenario, RECOVERY};
+use common::{line6, root, Scenario, RECOVERY};
 use uplink::lab::{
     two_line_config, Fault, Flow, Line, ProbeProfile, Session, TrafficConfig, ECHO_SERVER,
-    ECHO_SERVER6, PROBE_TARGETS6,
+    ECHO_SERVER6,
 };
 
 /// The failback is checked this long after it happened (the issue's bar).
@@ -214,20 +214,6 @@ fn drain_keeps_sessions_and_drain_now_moves_them() {
     assert!(out.status.success(), "{out:?}");
     wait_reset(&s, &mut old, RECOVERY, "drain --now");
     assert_eq!(ask(&mut fresh, "the session on backup"), via4(Line::Two));
-}
-
-/// The IPv6 twin of one lab line, as uplink config.
-fn line6(name: &str, line: Line) -> String {
-    format!(
-        "[[uplink]]\nname = \"{name}\"\ndevice = \"{}\"\ngateway = \"{}\"\nmetric = {}\n\
-         masquerade = true\n[uplink.probe]\ntargets = [\"{}\", \"{}\"]\n{}\n",
-        line.device(),
-        line.gateway6(),
-        line.static_metric(),
-        PROBE_TARGETS6[0],
-        PROBE_TARGETS6[1],
-        ProbeProfile::Test.keys()
-    )
 }
 
 #[test]

@@ -9,8 +9,22 @@ use std::time::{Duration, Instant};
 use uplink::daemon::status::Status;
 use uplink::lab::{
     two_line_config, EchoServer, Flow, Lab, LabDaemon, LabOptions, Line, ProbeProfile, Role,
-    Traffic,
+    Traffic, PROBE_TARGETS6,
 };
+
+/// The IPv6 twin of one lab line, as uplink config.
+pub fn line6(name: &str, line: Line) -> String {
+    format!(
+        "[[uplink]]\nname = \"{name}\"\ndevice = \"{}\"\ngateway = \"{}\"\nmetric = {}\n\
+         masquerade = true\n[uplink.probe]\ntargets = [\"{}\", \"{}\"]\n{}\n",
+        line.device(),
+        line.gateway6(),
+        line.static_metric(),
+        PROBE_TARGETS6[0],
+        PROBE_TARGETS6[1],
+        ProbeProfile::Test.keys()
+    )
+}
 
 /// Generous bound for "recovers": tests prove behaviour, benchmarks measure time.
 pub const RECOVERY: Duration = Duration::from_secs(15);
